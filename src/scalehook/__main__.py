@@ -1,0 +1,3 @@
+from scalehook.cli.main import main
+
+main()

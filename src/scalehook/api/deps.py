@@ -1,0 +1,36 @@
+"""Request dependencies: the runtime, and the admin token check."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from scalehook.auth import token_matches
+from scalehook.errors import Unauthorized
+from scalehook.runtime import Runtime
+
+_bearer = HTTPBearer(auto_error=False, description="the admin token")
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def require_admin(
+    runtime: RuntimeDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("send the admin token as 'Authorization: Bearer <token>'")
+    if not token_matches(credentials.credentials, runtime.admin_hash):
+        raise Unauthorized("the admin token is not valid")
+
+
+def caller_address(request: Request) -> str | None:
+    return request.client.host if request.client else None

@@ -1,0 +1,50 @@
+"""/v1/executions: the audit trail, newest first."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from scalehook.api.deps import RuntimeDep, require_admin
+from scalehook.api.schemas import ErrorOut, ExecutionOut, execution_dict
+from scalehook.errors import ScalehookError
+from scalehook.runtime import Runtime
+
+router = APIRouter(
+    prefix="/v1/executions",
+    tags=["executions"],
+    dependencies=[Depends(require_admin)],
+    responses={401: {"model": ErrorOut}},
+)
+
+
+async def _targets(runtime: Runtime, service: str) -> list[str]:
+    """The refs a service filter may mean: exact with a backend, else on any backend."""
+    if "/" in service:
+        return [service]
+    try:
+        backend, name = await runtime.backends.resolve(service)
+    except ScalehookError:
+        return [f"{b.name}/{service}" for b in runtime.backends]
+    return [f"{backend.name}/{name}"]
+
+
+@router.get("", response_model=list[ExecutionOut])
+async def list_executions(
+    runtime: RuntimeDep,
+    receiver: Annotated[str | None, Query(description="receiver id or name")] = None,
+    service: Annotated[str | None, Query(description="service name or backend/name")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    before: Annotated[int | None, Query(ge=0, description="only ids below this")] = None,
+    after: Annotated[int | None, Query(ge=0, description="only ids above this")] = None,
+) -> list[dict[str, object]]:
+    rows = await runtime.store.executions(
+        receiver_id=int(receiver) if receiver and receiver.isdigit() else None,
+        receiver_name=receiver if receiver and not receiver.isdigit() else None,
+        targets=await _targets(runtime, service) if service else None,
+        limit=limit,
+        before=before,
+        after=after,
+    )
+    return [execution_dict(e) for e in rows]

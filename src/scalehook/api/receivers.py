@@ -1,0 +1,106 @@
+"""/v1/receivers: create, read, change, rotate and delete receivers."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from scalehook.api.deps import RuntimeDep, require_admin
+from scalehook.api.schemas import (
+    ErrorOut,
+    ReceiverCreate,
+    ReceiverOut,
+    ReceiverUpdate,
+    ReceiverWithUrl,
+)
+from scalehook.drivers import driver_for
+from scalehook.receivers import Receiver, ReceiverId, hash_key, new_key
+from scalehook.runtime import Runtime
+
+router = APIRouter(
+    prefix="/v1/receivers",
+    tags=["receivers"],
+    dependencies=[Depends(require_admin)],
+    responses={401: {"model": ErrorOut}, 422: {"model": ErrorOut}},
+)
+
+
+def trigger_url(runtime: Runtime, request: Request, key: str) -> str:
+    base = runtime.settings.server.public_url or str(request.base_url)
+    return f"{base.rstrip('/')}/v1/hooks/{key}"
+
+
+async def find(runtime: Runtime, ident: str) -> Receiver:
+    """A receiver by id (digits) or by name."""
+    if ident.isdigit():
+        return await runtime.store.receiver(ReceiverId(int(ident)))
+    return await runtime.store.receiver_by_name(ident)
+
+
+def with_url(receiver: Receiver, url: str) -> ReceiverWithUrl:
+    return ReceiverWithUrl(**ReceiverOut.of(receiver).model_dump(), url=url)
+
+
+@router.post("", status_code=201, response_model=ReceiverWithUrl)
+async def create_receiver(
+    body: ReceiverCreate, request: Request, runtime: RuntimeDep
+) -> ReceiverWithUrl:
+    """Create a receiver; the answer holds its trigger URL, shown in full only here."""
+    driver = driver_for(body.driver)
+    config = driver.parse_config(body.config)
+    await driver.validate(config, runtime.executor)
+    key = new_key()
+    receiver = await runtime.store.add_receiver(
+        name=body.name,
+        driver=driver.name,
+        config=config.model_dump(mode="json"),
+        key_hash=hash_key(key),
+        enabled=body.enabled,
+    )
+    return with_url(receiver, trigger_url(runtime, request, key))
+
+
+@router.get("", response_model=list[ReceiverOut])
+async def list_receivers(runtime: RuntimeDep) -> list[ReceiverOut]:
+    return [ReceiverOut.of(r) for r in await runtime.store.receivers()]
+
+
+@router.get("/{ident}", response_model=ReceiverOut, responses={404: {"model": ErrorOut}})
+async def get_receiver(ident: str, runtime: RuntimeDep) -> ReceiverOut:
+    return ReceiverOut.of(await find(runtime, ident))
+
+
+@router.patch("/{ident}", response_model=ReceiverOut, responses={404: {"model": ErrorOut}})
+async def update_receiver(ident: str, body: ReceiverUpdate, runtime: RuntimeDep) -> ReceiverOut:
+    """Rename, enable or disable, or change config keys (the rest keep their values)."""
+    receiver = await find(runtime, ident)
+    changes: dict[str, object] = {}
+    if body.name is not None and body.name != receiver.name:
+        changes["name"] = body.name
+    if body.enabled is not None:
+        changes["enabled"] = body.enabled
+    if body.config is not None:
+        driver = driver_for(receiver.driver)
+        config = driver.parse_config({**receiver.config, **body.config})
+        await driver.validate(config, runtime.executor)
+        changes["config"] = config.model_dump(mode="json")
+    if not changes:
+        return ReceiverOut.of(receiver)
+    return ReceiverOut.of(await runtime.store.update_receiver(receiver.id, **changes))
+
+
+@router.post(
+    "/{ident}/rotate", response_model=ReceiverWithUrl, responses={404: {"model": ErrorOut}}
+)
+async def rotate_key(ident: str, request: Request, runtime: RuntimeDep) -> ReceiverWithUrl:
+    """Give the receiver a new key; the old URL stops working at once."""
+    receiver = await find(runtime, ident)
+    key = new_key()
+    receiver = await runtime.store.update_receiver(receiver.id, key_hash=hash_key(key))
+    return with_url(receiver, trigger_url(runtime, request, key))
+
+
+@router.delete("/{ident}", status_code=204, responses={404: {"model": ErrorOut}})
+async def delete_receiver(ident: str, runtime: RuntimeDep) -> Response:
+    receiver = await find(runtime, ident)
+    await runtime.store.delete_receiver(receiver.id)
+    return Response(status_code=204)

@@ -1,0 +1,177 @@
+"""Wire shapes of the management API and the trigger (what OpenAPI shows)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from scalehook.backends import Replica, ReplicaStats, ServiceState
+from scalehook.executions import Execution
+from scalehook.receivers import Receiver
+
+
+class ErrorOut(BaseModel):
+    error: str = Field(description="a stable code, e.g. invalid_request")
+    message: str = Field(description="what was wrong, for people")
+    field: str | None = Field(default=None, description="the field at fault, if one is")
+    execution_id: int | None = Field(default=None, description="the failed execution, if any")
+
+
+class ReceiverCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(
+        min_length=1,
+        max_length=100,
+        pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$",
+        description="unique; starts with a letter",
+    )
+    driver: str = Field(description="scaleService")
+    config: dict[str, Any] = Field(description="the driver's settings")
+    enabled: bool = True
+
+
+class ReceiverUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(
+        default=None, min_length=1, max_length=100, pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$"
+    )
+    enabled: bool | None = None
+    config: dict[str, Any] | None = Field(
+        default=None, description="keys to change; the others keep their values"
+    )
+
+
+class ReceiverOut(BaseModel):
+    id: int
+    name: str
+    driver: str
+    config: dict[str, Any]
+    enabled: bool
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, receiver: Receiver) -> ReceiverOut:
+        return cls(
+            id=receiver.id,
+            name=receiver.name,
+            driver=receiver.driver,
+            config=receiver.config,
+            enabled=receiver.enabled,
+            created_at=receiver.created_at,
+            updated_at=receiver.updated_at,
+        )
+
+
+class ReceiverWithUrl(ReceiverOut):
+    url: str = Field(description="the trigger URL; its key is shown only now")
+
+
+class ExecutionOut(BaseModel):
+    id: int
+    started_at: datetime
+    receiver_id: int | None
+    receiver_name: str | None
+    driver: str
+    target: str | None
+    caller: str | None
+    result: str
+    before: int | None
+    after: int | None
+    message: str
+    duration_ms: float
+    details: dict[str, Any]
+
+
+def execution_dict(execution: Execution) -> dict[str, Any]:
+    """The JSON form of an execution, built without a model (the trigger's hot path)."""
+    return {
+        "id": execution.id,
+        "started_at": execution.started_at.isoformat(),
+        "receiver_id": execution.receiver_id,
+        "receiver_name": execution.receiver_name,
+        "driver": execution.driver,
+        "target": execution.target,
+        "caller": execution.caller,
+        "result": execution.result,
+        "before": execution.before,
+        "after": execution.after,
+        "message": execution.message,
+        "duration_ms": execution.duration_ms,
+        "details": execution.details,
+    }
+
+
+class ServiceOut(BaseModel):
+    name: str
+    backend: str
+    ref: str = Field(description="backend/name, unique across backends")
+    labels: dict[str, str]
+    desired: int
+    running: int
+    ready: int
+    image: str | None
+    scalable: bool
+    mode: str
+
+    @classmethod
+    def of(cls, state: ServiceState) -> ServiceOut:
+        return cls(
+            name=state.name,
+            backend=state.backend,
+            ref=state.ref,
+            labels=dict(state.labels),
+            desired=state.desired,
+            running=state.running,
+            ready=state.ready,
+            image=state.image,
+            scalable=state.scalable,
+            mode=state.mode,
+        )
+
+
+class ReplicaOut(BaseModel):
+    id: str
+    state: str
+    ready: bool
+    address: str | None
+    pid: int | None
+    started_at: datetime | None
+    image: str | None
+    restarts: int
+    cpu_percent: float | None
+    memory_bytes: int | None
+
+    @classmethod
+    def of(cls, replica: Replica, stats: ReplicaStats | None) -> ReplicaOut:
+        return cls(
+            id=replica.id,
+            state=replica.state,
+            ready=replica.ready,
+            address=replica.address,
+            pid=replica.pid,
+            started_at=replica.started_at,
+            image=replica.image,
+            restarts=replica.restarts,
+            cpu_percent=None if stats is None else stats.cpu_percent,
+            memory_bytes=None if stats is None else stats.memory_bytes,
+        )
+
+
+class ServiceDetail(ServiceOut):
+    replicas: list[ReplicaOut]
+
+
+class ScaleRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    replicas: int = Field(strict=True, ge=0, le=10_000)
+
+
+class Health(BaseModel):
+    status: str
+    version: str

@@ -1,0 +1,63 @@
+"""/v1/services: what the backends run, and scaling by hand (recorded like a trigger)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from scalehook.api.deps import RuntimeDep, caller_address, require_admin
+from scalehook.api.schemas import (
+    ErrorOut,
+    ExecutionOut,
+    ReplicaOut,
+    ScaleRequest,
+    ServiceDetail,
+    ServiceOut,
+    execution_dict,
+)
+from scalehook.decisions import decide_replicas
+from scalehook.executor import Audit
+from scalehook.selectors import Selector
+
+router = APIRouter(
+    prefix="/v1/services",
+    tags=["services"],
+    dependencies=[Depends(require_admin)],
+    responses={401: {"model": ErrorOut}, 503: {"model": ErrorOut}},
+)
+
+
+@router.get("", response_model=list[ServiceOut])
+async def list_services(
+    runtime: RuntimeDep,
+    selector: Annotated[str | None, Query(description="labels, e.g. tier=front,app=")] = None,
+) -> list[ServiceOut]:
+    services = await runtime.backends.list_services(selector=Selector.parse(selector))
+    return [ServiceOut.of(s) for s in services]
+
+
+@router.get("/{ref:path}", response_model=ServiceDetail, responses={404: {"model": ErrorOut}})
+async def get_service(ref: str, runtime: RuntimeDep) -> ServiceDetail:
+    """A service with its replicas, their readiness, CPU% and memory."""
+    backend, name = await runtime.backends.resolve(ref)
+    state = await backend.get_service(service=name)
+    replicas = await backend.replicas(service=name)
+    stats = {s.replica: s for s in await backend.stats(service=name)}
+    return ServiceDetail(
+        **ServiceOut.of(state).model_dump(),
+        replicas=[ReplicaOut.of(r, stats.get(r.id)) for r in replicas],
+    )
+
+
+@router.post("/{ref:path}/scale", response_model=ExecutionOut, responses={404: {"model": ErrorOut}})
+async def scale_service(
+    ref: str, body: ScaleRequest, request: Request, runtime: RuntimeDep
+) -> dict[str, object]:
+    """Set the replica count; recorded in the audit trail with driver ``api``."""
+    execution = await runtime.executor.scale(
+        service=ref,
+        decide=lambda state: decide_replicas(current=state.desired, replicas=body.replicas),
+        audit=Audit(driver="api", caller=caller_address(request)),
+    )
+    return execution_dict(execution)

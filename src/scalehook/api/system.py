@@ -1,0 +1,33 @@
+"""Health and metrics: open to all, like the trigger."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from scalehook import __version__
+from scalehook.api.deps import RuntimeDep
+from scalehook.api.schemas import Health
+from scalehook.errors import ScalehookError
+from scalehook.metrics import CONTENT_TYPE
+
+router = APIRouter(tags=["system"])
+
+
+@router.get("/healthz", response_model=Health)
+async def healthz() -> Health:
+    """200 once scalehook is up: the store is open and the backends have started."""
+    return Health(status="ok", version=__version__)
+
+
+@router.get("/metrics", response_class=Response)
+async def metrics(runtime: RuntimeDep) -> Response:
+    """Prometheus metrics: triggers by receiver and result, durations, replicas per service."""
+    services = []
+    for backend in runtime.backends:
+        try:
+            services.extend(await backend.list_services())
+            runtime.metrics.backend_up.labels(backend.name).set(1)
+        except ScalehookError:
+            runtime.metrics.backend_up.labels(backend.name).set(0)
+    runtime.metrics.set_services(services)
+    return Response(runtime.metrics.render(), media_type=CONTENT_TYPE)

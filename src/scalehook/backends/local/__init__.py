@@ -1,0 +1,150 @@
+"""The embedded local backend: replicas are child processes behind a built-in balancer.
+
+It needs nothing but Python, which makes it the default and the engine of the demo.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import psutil
+
+from scalehook.backends.base import Replica, ReplicaStats, ServiceState
+from scalehook.backends.local.service import LocalService
+from scalehook.backends.local.spec import MAX_LOCAL_REPLICAS, LocalServiceSpec
+from scalehook.backends.local.state import LocalState
+from scalehook.errors import InvalidRequest, ScalehookError, ServiceNotFound
+from scalehook.selectors import Selector
+
+log = logging.getLogger(__name__)
+
+__all__ = ["LocalBackend", "LocalServiceSpec"]
+
+
+class LocalBackend:
+    kind = "local"
+
+    def __init__(self, name: str, services: dict[str, LocalServiceSpec], data_dir: Path) -> None:
+        self._name = name
+        self._specs = services
+        self._data_dir = data_dir
+        self._services: dict[str, LocalService] = {}
+        self._state: LocalState | None = None
+        self._cpu: dict[int, psutil.Process] = {}
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    async def start(self) -> None:
+        state = LocalState.load(self._data_dir / f"{self._name}-state.json")
+        self._state = state
+        stopped = await state.stop_orphans()
+        if stopped:
+            log.warning("stopped %d replica(s) left running by an earlier run", len(stopped))
+        state.forget_services(set(self._specs))
+        for name, spec in self._specs.items():
+            desired = state.desired(name)
+            service = LocalService(
+                spec,
+                backend=self._name,
+                desired=spec.replicas if desired is None else desired,
+                log_dir=self._data_dir / "logs",
+                on_process=state.set_process,
+            )
+            try:
+                await service.start()
+            except OSError as exc:
+                await self.close()
+                raise ScalehookError(
+                    f"service {name!r}: cannot listen on {spec.host}:{spec.port}: "
+                    f"{exc.strerror or exc}"
+                ) from exc
+            self._services[name] = service
+        await state.flush()
+
+    async def close(self) -> None:
+        await asyncio.gather(*(s.close() for s in self._services.values()))
+        self._services.clear()
+        if self._state is not None:
+            await self._state.close()
+
+    def _service(self, name: str) -> LocalService:
+        try:
+            return self._services[name]
+        except KeyError:
+            raise ServiceNotFound(f"no service named {name!r} on backend {self._name!r}") from None
+
+    async def list_services(self, *, selector: Selector | None = None) -> list[ServiceState]:
+        return [
+            s.state()
+            for s in self._services.values()
+            if selector is None or selector.matches(s.spec.labels)
+        ]
+
+    async def get_service(self, *, service: str) -> ServiceState:
+        return self._service(service).state()
+
+    async def scale(self, *, service: str, replicas: int) -> ServiceState:
+        target = self._service(service)
+        if not 0 <= replicas <= MAX_LOCAL_REPLICAS:
+            raise InvalidRequest(
+                f"replicas must be between 0 and {MAX_LOCAL_REPLICAS} on the local backend",
+                field="replicas",
+            )
+        assert self._state is not None
+        await self._state.set_desired(service, replicas)
+        target.desired = replicas
+        target.reconcile()
+        return target.state()
+
+    async def replicas(self, *, service: str) -> list[Replica]:
+        return self._service(service).replicas()
+
+    async def stats(self, *, service: str) -> list[ReplicaStats]:
+        replicas = [r for r in self._service(service).replicas() if r.pid is not None]
+        fresh = False
+        for replica in replicas:
+            assert replica.pid is not None
+            if replica.pid not in self._cpu:
+                fresh = True
+                self._prime(replica.pid)
+        if fresh:
+            await asyncio.sleep(0.2)
+        result = []
+        for replica in replicas:
+            assert replica.pid is not None
+            cpu, rss = self._measure(replica.pid)
+            result.append(ReplicaStats(replica=replica.id, cpu_percent=cpu, memory_bytes=rss))
+        live = {r.pid for r in replicas}
+        for pid in list(self._cpu):
+            if pid not in live:
+                del self._cpu[pid]
+        return result
+
+    def _prime(self, pid: int) -> None:
+        try:
+            process = psutil.Process(pid)
+            process.cpu_percent(None)
+            self._cpu[pid] = process
+        except psutil.Error:
+            pass
+
+    def _measure(self, pid: int) -> tuple[float, int]:
+        """CPU% since the last measure and RSS, of the replica and its children."""
+        process = self._cpu.get(pid)
+        if process is None:
+            return 0.0, 0
+        try:
+            cpu = process.cpu_percent(None)
+            rss = process.memory_info().rss
+            for child in process.children(recursive=True):
+                try:
+                    rss += child.memory_info().rss
+                except psutil.Error:
+                    continue
+        except psutil.Error:
+            return 0.0, 0
+        return cpu, rss

@@ -1,0 +1,93 @@
+"""How a local service is declared in ``scalehook.yaml``."""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from scalehook.durations import Duration
+
+SERVICE_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
+MAX_LOCAL_REPLICAS = 256
+
+
+class Readiness(BaseModel):
+    """When a replica may take traffic: a TCP connect, or an HTTP request that answers 2xx/3xx."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tcp: bool = True
+    http: str | None = Field(default=None, description="request line, e.g. 'GET /healthz HTTP/1.0'")
+    interval: Duration = 1.0
+    timeout: Duration = 1.0
+    healthy_threshold: int = Field(default=1, ge=1)
+    unhealthy_threshold: int = Field(default=3, ge=1)
+
+    @field_validator("http")
+    @classmethod
+    def _request_line(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = value.split()
+        if len(parts) not in (2, 3) or not parts[1].startswith("/"):
+            raise ValueError("write a request line such as 'GET /healthz HTTP/1.0'")
+        return value
+
+    @field_validator("interval", "timeout")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("must be greater than 0")
+        return value
+
+
+class LocalServiceSpec(BaseModel):
+    """A service whose replicas are child processes of scalehook."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = ""
+    command: list[str]
+    replicas: int = Field(default=1, ge=0, le=MAX_LOCAL_REPLICAS)
+    port: int | None = Field(default=None, ge=1, le=65535)
+    host: str = "127.0.0.1"
+    labels: dict[str, str] = Field(default_factory=dict)
+    env: dict[str, str] = Field(default_factory=dict)
+    cwd: str | None = None
+    readiness: Readiness = Field(default_factory=Readiness)
+    stop_grace: Duration = 10.0
+    version: str = "latest"
+
+    @field_validator("command", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        if isinstance(value, str):
+            return shlex.split(value)
+        return value
+
+    @field_validator("command")
+    @classmethod
+    def _not_empty(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("a command needs at least a program")
+        return value
+
+    @model_validator(mode="after")
+    def _name(self) -> LocalServiceSpec:
+        if self.name and not SERVICE_NAME.match(self.name):
+            raise ValueError(
+                f"service name {self.name!r}: use lower-case letters, digits, '-', '_' or '.'"
+            )
+        return self
+
+    def argv(self, *, port: int) -> list[str]:
+        values = {"port": str(port), "tag": self.version, "version": self.version}
+        return [_substitute(part, values) for part in self.command]
+
+
+def _substitute(text: str, values: dict[str, str]) -> str:
+    for key, value in values.items():
+        text = text.replace("{" + key + "}", value)
+    return text

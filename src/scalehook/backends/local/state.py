@@ -1,0 +1,158 @@
+"""What the local backend must remember across restarts of scalehook.
+
+The desired replica count of each service (written durably before a scale answers)
+and the pid of every replica it started (so replicas left behind by a crash are found
+and stopped at the next start, even if the kernel's parent-death signal missed them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import time
+from pathlib import Path
+from typing import TypedDict
+
+import psutil
+
+log = logging.getLogger(__name__)
+
+_LAZY_FLUSH_DELAY = 0.2
+
+
+class ProcessRecord(TypedDict):
+    pid: int
+    created: float
+
+
+class StateData(TypedDict):
+    desired: dict[str, int]
+    processes: dict[str, ProcessRecord]
+
+
+class LocalState:
+    def __init__(self, path: Path, data: StateData) -> None:
+        self.path = path
+        self._data = data
+        self._lock = asyncio.Lock()
+        self._pending: asyncio.TimerHandle | None = None
+        self._flushes: set[asyncio.Task[None]] = set()
+
+    @classmethod
+    def load(cls, path: Path) -> LocalState:
+        data: StateData = {"desired": {}, "processes": {}}
+        try:
+            raw = json.loads(path.read_text())
+            data["desired"] = {str(k): int(v) for k, v in raw.get("desired", {}).items()}
+            data["processes"] = {
+                str(k): {"pid": int(v["pid"]), "created": float(v["created"])}
+                for k, v in raw.get("processes", {}).items()
+            }
+        except FileNotFoundError:
+            pass
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            log.error("ignoring unreadable local state %s: %s", path, exc)
+        return cls(path, data)
+
+    def desired(self, service: str) -> int | None:
+        return self._data["desired"].get(service)
+
+    async def set_desired(self, service: str, replicas: int) -> None:
+        """Record a desired count durably (fsync) before returning."""
+        self._data["desired"][service] = replicas
+        await self.flush()
+
+    def forget_services(self, keep: set[str]) -> None:
+        for name in list(self._data["desired"]):
+            if name not in keep:
+                del self._data["desired"][name]
+
+    def set_process(self, replica: str, pid: int | None) -> None:
+        if pid is None:
+            self._data["processes"].pop(replica, None)
+        else:
+            try:
+                created = psutil.Process(pid).create_time()
+            except psutil.Error:
+                return
+            self._data["processes"][replica] = {"pid": pid, "created": created}
+        self._flush_soon()
+
+    async def stop_orphans(self, grace: float = 3.0) -> list[str]:
+        """Stop processes a previous run started and left behind; return their replica ids."""
+        orphans: list[tuple[str, int]] = []
+        for replica, record in self._data["processes"].items():
+            try:
+                process = psutil.Process(record["pid"])
+                if abs(process.create_time() - record["created"]) < 0.01:
+                    orphans.append((replica, record["pid"]))
+            except psutil.Error:
+                continue
+        for _, pid in orphans:
+            _kill_group(pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while orphans and time.monotonic() < deadline:
+            if not any(psutil.pid_exists(pid) and _alive(pid) for _, pid in orphans):
+                break
+            await asyncio.sleep(0.05)
+        for _, pid in orphans:
+            _kill_group(pid, signal.SIGKILL)
+        self._data["processes"].clear()
+        await self.flush()
+        return [replica for replica, _ in orphans]
+
+    def _flush_soon(self) -> None:
+        if self._pending is not None:
+            return
+        loop = asyncio.get_running_loop()
+        self._pending = loop.call_later(_LAZY_FLUSH_DELAY, self._start_flush)
+
+    def _start_flush(self) -> None:
+        self._pending = None
+        task = asyncio.create_task(self.flush())
+        self._flushes.add(task)
+        task.add_done_callback(self._flushes.discard)
+
+    async def flush(self) -> None:
+        async with self._lock:
+            text = json.dumps(self._data, indent=1, sort_keys=True)
+            await asyncio.to_thread(_write_atomically, self.path, text)
+
+    async def close(self) -> None:
+        if self._pending is not None:
+            self._pending.cancel()
+            self._pending = None
+        if self._flushes:
+            await asyncio.gather(*self._flushes, return_exceptions=True)
+        await self.flush()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def _kill_group(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with open(tmp, "w") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,82 @@
+"""The set of backends one scalehook runs, and how a service ref finds its backend.
+
+A ref is ``<backend>/<service>``, or a bare ``<service>`` where only one backend has a
+service of that name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+from scalehook.backends.base import Backend, ServiceState
+from scalehook.errors import InvalidRequest, ScalehookError, ServiceNotFound
+from scalehook.selectors import Selector
+
+
+class Backends:
+    def __init__(self, backends: list[Backend]) -> None:
+        self._by_name: dict[str, Backend] = {}
+        for backend in backends:
+            if backend.name in self._by_name:
+                raise InvalidRequest(f"two backends are named {backend.name!r}", field="backends")
+            self._by_name[backend.name] = backend
+
+    def __iter__(self) -> Iterator[Backend]:
+        return iter(self._by_name.values())
+
+    def __len__(self) -> int:
+        return len(self._by_name)
+
+    def get(self, name: str) -> Backend:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise ServiceNotFound(f"no backend named {name!r}") from None
+
+    async def start(self) -> None:
+        for backend in self._by_name.values():
+            await backend.start()
+
+    async def close(self) -> None:
+        await asyncio.gather(*(b.close() for b in self._by_name.values()), return_exceptions=True)
+
+    async def resolve(self, ref: str) -> tuple[Backend, str]:
+        """Find the backend of a service ref, raising ``ServiceNotFound`` if none has it."""
+        backend_name, sep, service = ref.partition("/")
+        if sep:
+            backend = self.get(backend_name)
+            await backend.get_service(service=service)
+            return backend, service
+        if len(self._by_name) == 1:
+            backend = next(iter(self._by_name.values()))
+            await backend.get_service(service=ref)
+            return backend, ref
+        found: list[Backend] = []
+        for backend in self._by_name.values():
+            try:
+                await backend.get_service(service=ref)
+            except ServiceNotFound:
+                continue
+            found.append(backend)
+        if not found:
+            raise ServiceNotFound(f"no service named {ref!r}")
+        if len(found) > 1:
+            names = ", ".join(f"{b.name}/{ref}" for b in found)
+            raise InvalidRequest(f"service {ref!r} is ambiguous: say one of {names}")
+        return found[0], ref
+
+    async def list_services(self, *, selector: Selector | None = None) -> list[ServiceState]:
+        """Every backend's services; a backend that fails is skipped, not fatal."""
+        results = await asyncio.gather(
+            *(b.list_services(selector=selector) for b in self._by_name.values()),
+            return_exceptions=True,
+        )
+        services: list[ServiceState] = []
+        for result in results:
+            if isinstance(result, ScalehookError):
+                continue
+            if isinstance(result, BaseException):
+                raise result
+            services.extend(result)
+        return services

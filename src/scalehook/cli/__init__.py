@@ -1,0 +1,1 @@
+"""The ``scalehook`` command: ``serve``, plus a client of the management API."""

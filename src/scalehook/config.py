@@ -1,0 +1,139 @@
+"""Settings from ``scalehook.yaml`` and the environment, validated once at start.
+
+A bad file stops scalehook with a message naming the field, before anything runs.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from scalehook.backends.local.spec import SERVICE_NAME, LocalServiceSpec
+from scalehook.durations import Duration
+from scalehook.errors import ScalehookError
+
+DEFAULT_PORT = 8085
+ONE_MIB = 1024 * 1024
+
+
+def default_data_dir() -> Path:
+    env = os.environ.get("SCALEHOOK_DATA_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "scalehook"
+
+
+class ConfigError(ScalehookError):
+    """``scalehook.yaml`` or the command line asks for something that cannot run."""
+
+    status = 400
+    code = "config_error"
+
+
+class HookSettings(BaseModel):
+    """Limits on the trigger endpoint, which anyone holding a URL can call."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_body: int = Field(default=ONE_MIB, ge=1024, description="bytes; larger bodies get 413")
+    rate: float = Field(default=20.0, gt=0, description="triggers per second per receiver")
+    burst: int = Field(default=40, ge=1, description="triggers a receiver may take at once")
+
+
+class ServerSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=DEFAULT_PORT, ge=0, le=65535)
+    public_url: str | None = Field(
+        default=None, description="base of trigger URLs; default: the URL the caller used"
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list, description="addresses whose X-Forwarded-For is believed"
+    )
+    request_timeout: Duration = Field(default=10.0, description="slowest whole request allowed")
+    keep_alive: Duration = 5.0
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    backend: str = Field(default="local", description="the engine that runs `services`")
+    services: dict[str, LocalServiceSpec] = Field(default_factory=dict)
+    database: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite")
+    data_dir: Path = Field(default_factory=default_data_dir)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    hooks: HookSettings = Field(default_factory=HookSettings)
+    log_level: str = "info"
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.backend != "local":
+            raise ValueError(f"backend {self.backend!r} is not known; use 'local'")
+        ports: dict[int, str] = {}
+        for name, spec in self.services.items():
+            if not SERVICE_NAME.match(name):
+                raise ValueError(
+                    f"service name {name!r}: use lower-case letters, digits, '-', '_' or '.'"
+                )
+            spec.name = name
+            if spec.port is not None:
+                if spec.port in ports:
+                    raise ValueError(
+                        f"services {ports[spec.port]!r} and {name!r} both want port {spec.port}"
+                    )
+                ports[spec.port] = name
+        return self
+
+    @property
+    def database_url(self) -> str:
+        return self.database or f"sqlite+aiosqlite:///{self.data_dir / 'scalehook.db'}"
+
+
+def load_settings(path: Path | None, **overrides: Any) -> Settings:
+    """Read ``path`` (if any), apply command-line overrides, and validate."""
+    raw: dict[str, Any] = {}
+    base = Path.cwd()
+    if path is not None:
+        try:
+            loaded = yaml.safe_load(path.read_text())
+        except OSError as exc:
+            raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path} must hold a mapping at the top")
+        raw = loaded
+        base = path.resolve().parent
+    server = dict(raw.get("server") or {})
+    for key in ("host", "port"):
+        if overrides.get(key) is not None:
+            server[key] = overrides[key]
+    if server:
+        raw["server"] = server
+    if overrides.get("data_dir") is not None:
+        raw["data_dir"] = overrides["data_dir"]
+    try:
+        settings = Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{path or 'settings'}: {describe_validation(exc)}") from exc
+    settings.data_dir = (base / settings.data_dir).resolve()
+    for spec in settings.services.values():
+        spec.cwd = str((base / spec.cwd).resolve()) if spec.cwd else str(base)
+    return settings
+
+
+def describe_validation(exc: ValidationError) -> str:
+    """One line per problem: ``services.web.replicas: Input should be ...``."""
+    lines = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"])
+        lines.append(f"{where}: {error['msg']}" if where else str(error["msg"]))
+    return "; ".join(lines)

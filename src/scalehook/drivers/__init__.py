@@ -1,0 +1,24 @@
+"""Drivers: what a receiver does when its URL is POSTed. One module per driver."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scalehook.drivers.base import Driver, HookCall, Outcome
+from scalehook.drivers.scale_service import ScaleServiceDriver
+from scalehook.errors import InvalidRequest
+
+DRIVERS: dict[str, Driver[Any]] = {driver.name: driver for driver in (ScaleServiceDriver(),)}
+
+
+def driver_for(name: str) -> Driver[Any]:
+    try:
+        return DRIVERS[name]
+    except KeyError:
+        known = ", ".join(sorted(DRIVERS))
+        raise InvalidRequest(
+            f"driver: {name!r} is not known; use one of {known}", field="driver"
+        ) from None
+
+
+__all__ = ["DRIVERS", "Driver", "HookCall", "Outcome", "driver_for"]

@@ -1,0 +1,65 @@
+"""What a driver is: a config schema, a check at create, and what a trigger does."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from scalehook.errors import InvalidRequest
+from scalehook.executions import Execution
+from scalehook.executor import Audit, Executor
+from scalehook.receivers import Receiver
+
+ConfigT = TypeVar("ConfigT", bound=BaseModel)
+
+
+@dataclass(frozen=True, slots=True)
+class HookCall:
+    """One POST to a trigger URL, as the driver sees it."""
+
+    body: bytes
+    headers: Mapping[str, str]
+    caller: str | None
+
+    def audit(self, receiver: Receiver) -> Audit:
+        return Audit(
+            driver=receiver.driver,
+            receiver_id=receiver.id,
+            receiver_name=receiver.name,
+            caller=self.caller,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    execution: Execution
+    status: int = 200
+
+
+class Driver(ABC, Generic[ConfigT]):
+    name: ClassVar[str]
+    config_model: ClassVar[type[BaseModel]]
+
+    def parse_config(self, raw: Mapping[str, Any]) -> ConfigT:
+        """The typed config, or ``InvalidRequest`` naming the field (``config.amount``)."""
+        try:
+            return self.config_model.model_validate(dict(raw))  # type: ignore[return-value]
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in ("config", *first["loc"]))
+            message = str(first["msg"]).removeprefix("Value error, ")
+            raise InvalidRequest(f"{where}: {message}", field=where) from exc
+
+    @abstractmethod
+    async def validate(self, config: ConfigT, executor: Executor) -> None:
+        """Check the config against the world (does the service exist?) at create/update."""
+
+    @abstractmethod
+    async def trigger(
+        self, receiver: Receiver, config: ConfigT, call: HookCall, executor: Executor
+    ) -> Outcome:
+        """Act on one POST to the receiver's URL."""

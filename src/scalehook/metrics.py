@@ -1,0 +1,87 @@
+"""scalehook's own Prometheus metrics. Labels carry receiver names, never keys."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from scalehook.backends.base import ServiceState
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.triggers = Counter(
+            "scalehook_triggers",
+            "Triggers and actions by receiver, driver and result",
+            ["receiver", "driver", "result"],
+            registry=self.registry,
+        )
+        self.rejections = Counter(
+            "scalehook_trigger_rejections",
+            "Trigger calls refused before reaching a receiver, by reason",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.duration = Histogram(
+            "scalehook_execution_duration_seconds",
+            "Time from a trigger's arrival to its execution being recorded",
+            ["driver"],
+            buckets=(
+                0.0005,
+                0.001,
+                0.0025,
+                0.005,
+                0.01,
+                0.025,
+                0.05,
+                0.1,
+                0.25,
+                0.5,
+                1,
+                2.5,
+                5,
+                10,
+            ),
+            registry=self.registry,
+        )
+        self.desired = Gauge(
+            "scalehook_service_desired_replicas",
+            "Desired replicas per service",
+            ["backend", "service"],
+            registry=self.registry,
+        )
+        self.running = Gauge(
+            "scalehook_service_running_replicas",
+            "Running replicas per service",
+            ["backend", "service"],
+            registry=self.registry,
+        )
+        self.ready = Gauge(
+            "scalehook_service_ready_replicas",
+            "Ready replicas per service",
+            ["backend", "service"],
+            registry=self.registry,
+        )
+        self.backend_up = Gauge(
+            "scalehook_backend_up",
+            "1 when the backend answered the last scrape, else 0",
+            ["backend"],
+            registry=self.registry,
+        )
+
+    def observe(self, *, receiver: str, driver: str, result: str, seconds: float) -> None:
+        self.triggers.labels(receiver, driver, result).inc()
+        self.duration.labels(driver).observe(seconds)
+
+    def set_services(self, services: list[ServiceState]) -> None:
+        for gauge in (self.desired, self.running, self.ready):
+            gauge.clear()
+        for s in services:
+            self.desired.labels(s.backend, s.name).set(s.desired)
+            self.running.labels(s.backend, s.name).set(s.running)
+            self.ready.labels(s.backend, s.name).set(s.ready)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

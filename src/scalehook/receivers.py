@@ -1,0 +1,45 @@
+"""Receivers and their trigger keys.
+
+A key is 256 bits from ``secrets`` and is shown once (at create and rotate); the store
+keeps only its SHA-256. A fast hash is right here: the key is random and long, so
+there is nothing to guess, and a lookup by hash costs one indexed read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, NewType
+
+ReceiverId = NewType("ReceiverId", int)
+
+KEY_PREFIX = "shk_"
+KEY_BYTES = 32
+NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,99}$")
+
+
+def new_key() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(KEY_BYTES)
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def same_hash(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+@dataclass(frozen=True, slots=True)
+class Receiver:
+    id: ReceiverId
+    name: str
+    driver: str
+    config: dict[str, Any]
+    enabled: bool
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,48 @@
+"""Everything one running scalehook holds, started and stopped in order."""
+
+from __future__ import annotations
+
+import os
+
+from scalehook.auth import admin_token_hash
+from scalehook.backends import Backend, Backends
+from scalehook.backends.local import LocalBackend
+from scalehook.config import Settings
+from scalehook.executor import Executor
+from scalehook.metrics import Metrics
+from scalehook.ratelimit import RateLimiter
+from scalehook.store import Store
+
+
+def build_backends(settings: Settings) -> Backends:
+    backends: list[Backend] = [LocalBackend("local", settings.services, settings.data_dir)]
+    return Backends(backends)
+
+
+class Runtime:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.store = Store(settings.database_url)
+        self.backends = build_backends(settings)
+        self.metrics = Metrics()
+        self.executor = Executor(self.store, self.backends, self.metrics)
+        self.limiter = RateLimiter(rate=settings.hooks.rate, burst=settings.hooks.burst)
+        self.admin_hash = ""
+        self.generated_token: str | None = None
+
+    async def start(self) -> None:
+
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        await self.store.open()
+        self.admin_hash, self.generated_token = await admin_token_hash(
+            self.store, os.environ.get("SCALEHOOK_ADMIN_TOKEN")
+        )
+        try:
+            await self.backends.start()
+        except BaseException:
+            await self.store.close()
+            raise
+
+    async def close(self) -> None:
+        await self.backends.close()
+        await self.store.close()

@@ -1,0 +1,279 @@
+"""Receivers, executions and settings, kept in SQL through SQLAlchemy 2 (async).
+
+SQLite is the default (WAL, one writer at a time, in order); the same queries run
+on PostgreSQL. Migrations run at open, so a new scalehook upgrades the file it finds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from collections.abc import AsyncIterator, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, RowMapping, delete, event, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from scalehook.errors import Conflict, ReceiverNotFound
+from scalehook.executions import Execution, ExecutionDraft, ExecutionId
+from scalehook.receivers import Receiver, ReceiverId
+from scalehook.store import tables
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class Store:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._engine: AsyncEngine | None = None
+        self._sqlite = url.startswith("sqlite")
+        self._write_lock = asyncio.Lock()
+
+    @property
+    def engine(self) -> AsyncEngine:
+        if self._engine is None:
+            raise RuntimeError("the store is not open")
+        return self._engine
+
+    async def open(self) -> None:
+        if self._sqlite:
+            path = self.url.split("///", 1)[-1]
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(self.url)
+        if self._sqlite:
+            event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        self._engine = engine
+        async with engine.begin() as conn:
+            await conn.run_sync(_migrate)
+
+    async def close(self) -> None:
+        if self._engine is not None:
+            await self._engine.dispose()
+            self._engine = None
+
+    @contextlib.asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncConnection]:
+        """A transaction that writes. On SQLite, writers queue here instead of in
+        SQLite's busy handler, which sleeps in coarse steps."""
+        if self._sqlite:
+            async with self._write_lock, self.engine.begin() as conn:
+                yield conn
+        else:
+            async with self.engine.begin() as conn:
+                yield conn
+
+    # receivers -------------------------------------------------------------------
+
+    async def add_receiver(
+        self, *, name: str, driver: str, config: Mapping[str, Any], key_hash: str, enabled: bool
+    ) -> Receiver:
+        now = datetime.now(UTC)
+        values = {
+            "name": name,
+            "driver": driver,
+            "config": dict(config),
+            "key_hash": key_hash,
+            "enabled": enabled,
+            "created_at": now,
+            "updated_at": now,
+        }
+        try:
+            async with self._write() as conn:
+                result = await conn.execute(insert(tables.receivers).values(values))
+                new_id = _new_id(result.inserted_primary_key)
+        except IntegrityError as exc:
+            raise Conflict(f"a receiver named {name!r} exists already", field="name") from exc
+        return await self.receiver(ReceiverId(new_id))
+
+    async def receiver(self, receiver_id: ReceiverId) -> Receiver:
+        async with self.engine.connect() as conn:
+            row = (
+                (
+                    await conn.execute(
+                        select(tables.receivers).where(tables.receivers.c.id == receiver_id)
+                    )
+                )
+                .mappings()
+                .first()
+            )
+        if row is None:
+            raise ReceiverNotFound(f"no receiver with id {receiver_id}")
+        return _receiver(row)
+
+    async def receiver_by_name(self, name: str) -> Receiver:
+        async with self.engine.connect() as conn:
+            row = (
+                (
+                    await conn.execute(
+                        select(tables.receivers).where(tables.receivers.c.name == name)
+                    )
+                )
+                .mappings()
+                .first()
+            )
+        if row is None:
+            raise ReceiverNotFound(f"no receiver named {name!r}")
+        return _receiver(row)
+
+    async def receiver_by_key(self, key_hash: str) -> Receiver | None:
+        async with self.engine.connect() as conn:
+            row = (
+                (
+                    await conn.execute(
+                        select(tables.receivers).where(tables.receivers.c.key_hash == key_hash)
+                    )
+                )
+                .mappings()
+                .first()
+            )
+        return None if row is None else _receiver(row)
+
+    async def receivers(self) -> list[Receiver]:
+        async with self.engine.connect() as conn:
+            rows = (
+                await conn.execute(select(tables.receivers).order_by(tables.receivers.c.id))
+            ).mappings()
+            return [_receiver(row) for row in rows]
+
+    async def update_receiver(self, receiver_id: ReceiverId, **values: Any) -> Receiver:
+        values["updated_at"] = datetime.now(UTC)
+        try:
+            async with self._write() as conn:
+                result = await conn.execute(
+                    update(tables.receivers)
+                    .where(tables.receivers.c.id == receiver_id)
+                    .values(values)
+                )
+        except IntegrityError as exc:
+            raise Conflict(
+                f"a receiver named {values.get('name')!r} exists already", field="name"
+            ) from exc
+        if result.rowcount == 0:
+            raise ReceiverNotFound(f"no receiver with id {receiver_id}")
+        return await self.receiver(receiver_id)
+
+    async def delete_receiver(self, receiver_id: ReceiverId) -> None:
+        async with self._write() as conn:
+            result = await conn.execute(
+                delete(tables.receivers).where(tables.receivers.c.id == receiver_id)
+            )
+        if result.rowcount == 0:
+            raise ReceiverNotFound(f"no receiver with id {receiver_id}")
+
+    # executions ------------------------------------------------------------------
+
+    async def add_execution(self, draft: ExecutionDraft) -> Execution:
+        values = dataclasses.asdict(draft)
+        async with self._write() as conn:
+            result = await conn.execute(insert(tables.executions).values(values))
+            new_id = _new_id(result.inserted_primary_key)
+        return Execution(id=ExecutionId(new_id), **values)
+
+    async def executions(
+        self,
+        *,
+        receiver_id: int | None = None,
+        receiver_name: str | None = None,
+        targets: list[str] | None = None,
+        limit: int = 50,
+        before: int | None = None,
+        after: int | None = None,
+    ) -> list[Execution]:
+        """Newest first; ``before``/``after`` page by id."""
+        t = tables.executions
+        query = select(t)
+        if receiver_id is not None:
+            query = query.where(t.c.receiver_id == receiver_id)
+        if receiver_name is not None:
+            query = query.where(t.c.receiver_name == receiver_name)
+        if targets is not None:
+            query = query.where(t.c.target.in_(targets))
+        if before is not None:
+            query = query.where(t.c.id < before)
+        if after is not None:
+            query = query.where(t.c.id > after)
+        query = query.order_by(t.c.id.desc()).limit(limit)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings()
+            return [_execution(row) for row in rows]
+
+    # settings --------------------------------------------------------------------
+
+    async def setting(self, key: str) -> str | None:
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(tables.settings.c.value).where(tables.settings.c.key == key)
+                )
+            ).first()
+        return None if row is None else str(row[0])
+
+    async def set_setting(self, key: str, value: str) -> None:
+        async with self._write() as conn:
+            result = await conn.execute(
+                update(tables.settings).where(tables.settings.c.key == key).values(value=value)
+            )
+            if result.rowcount == 0:
+                await conn.execute(insert(tables.settings).values(key=key, value=value))
+
+
+def _migrate(connection: Connection) -> None:
+    config = Config(str(MIGRATIONS / "alembic.ini"))
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def _new_id(key: Any) -> int:
+    if not key or key[0] is None:
+        raise RuntimeError("the database did not return the new row's id")
+    return int(key[0])
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _receiver(row: RowMapping) -> Receiver:
+    return Receiver(
+        id=ReceiverId(row["id"]),
+        name=row["name"],
+        driver=row["driver"],
+        config=dict(row["config"]),
+        enabled=bool(row["enabled"]),
+        created_at=_utc(row["created_at"]),
+        updated_at=_utc(row["updated_at"]),
+    )
+
+
+def _execution(row: RowMapping) -> Execution:
+    return Execution(
+        id=ExecutionId(row["id"]),
+        started_at=_utc(row["started_at"]),
+        receiver_id=row["receiver_id"],
+        receiver_name=row["receiver_name"],
+        driver=row["driver"],
+        target=row["target"],
+        caller=row["caller"],
+        result=row["result"],
+        before=row["before"],
+        after=row["after"],
+        message=row["message"],
+        duration_ms=row["duration_ms"],
+        details=dict(row["details"] or {}),
+    )

@@ -1,0 +1,66 @@
+"""The tables, in portable SQL (SQLite by default, PostgreSQL for several instances).
+
+Alembic migrations in ``migrations/versions`` create and change them; this module is
+what the code queries. Keep the two in step.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+receivers = Table(
+    "receivers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("driver", String(40), nullable=False),
+    Column("config", JSON, nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    sqlite_autoincrement=True,
+)
+
+executions = Table(
+    "executions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("receiver_id", Integer, nullable=True),
+    Column("receiver_name", String(100), nullable=True),
+    Column("driver", String(40), nullable=False),
+    Column("target", String(200), nullable=True),
+    Column("caller", String(100), nullable=True),
+    Column("result", String(20), nullable=False),
+    Column("before", Integer, nullable=True),
+    Column("after", Integer, nullable=True),
+    Column("message", Text, nullable=False),
+    Column("duration_ms", Float, nullable=False),
+    Column("details", JSON, nullable=False),
+    Index("ix_executions_receiver", "receiver_id", "id"),
+    Index("ix_executions_target", "target", "id"),
+    Index("ix_executions_receiver_name", "receiver_name", "id"),
+    sqlite_autoincrement=True,
+)
+
+settings = Table(
+    "settings",
+    metadata,
+    Column("key", String(100), primary_key=True),
+    Column("value", Text, nullable=False),
+)

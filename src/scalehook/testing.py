@@ -1,0 +1,179 @@
+"""Run a real ``scalehook serve`` in a child process: for tests, benchmarks and demos."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import httpx
+import yaml
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class ServerProcess:
+    """A scalehook server on a free loopback port, with its own data directory."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        config: dict[str, Any] | None = None,
+        *,
+        token: str | None = None,
+        port: int | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.workdir = workdir
+        self.config = config or {}
+        self.token = token or secrets.token_urlsafe(24)
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.data_dir = workdir / "data"
+        self.config_path = workdir / "scalehook.yaml"
+        self.log_path = workdir / "scalehook.log"
+        self.extra_env = env or {}
+        self.process: subprocess.Popen[bytes] | None = None
+        self.client = httpx.Client(
+            base_url=self.url, headers={"Authorization": f"Bearer {self.token}"}, timeout=30
+        )
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            SCALEHOOK_ADMIN_TOKEN=self.token,
+            XDG_CONFIG_HOME=str(self.workdir / "config-home"),
+            PYTHONUNBUFFERED="1",
+        )
+        env.update(self.extra_env)
+        return env
+
+    def start(self, timeout: float = 30.0) -> ServerProcess:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.config_path.write_text(yaml.safe_dump(self.config))
+        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "scalehook",
+                "serve",
+                "-c",
+                str(self.config_path),
+                "--port",
+                str(self.port),
+                "--data-dir",
+                str(self.data_dir),
+            ],
+            cwd=self.workdir,
+            env=self.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"scalehook exited with {self.process.returncode}:\n{self.log()}"
+                )
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"scalehook did not become healthy in {timeout}s:\n{self.log()}")
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int | None:
+        if self.process is None or self.process.poll() is not None:
+            return None if self.process is None else self.process.returncode
+        self.process.send_signal(sig)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+    def kill(self) -> None:
+        """``kill -9``: no cleanup at all."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def close(self) -> None:
+        self.stop()
+        self.client.close()
+
+    def __enter__(self) -> ServerProcess:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # small API helpers ---------------------------------------------------------
+
+    def create_receiver(self, name: str, driver: str = "scaleService", **config: Any) -> Any:
+        response = self.client.post(
+            "/v1/receivers", json={"name": name, "driver": driver, "config": config}
+        )
+        response.raise_for_status()
+        return response.json()
+
+    def service(self, ref: str) -> Any:
+        response = self.client.get(f"/v1/services/{ref}")
+        response.raise_for_status()
+        return response.json()
+
+    def wait_for(
+        self,
+        ref: str,
+        *,
+        desired: int | None = None,
+        ready: int | None = None,
+        running: int | None = None,
+        timeout: float = 30.0,
+    ) -> Any:
+        """Poll a service until its counts are as asked; return it."""
+        deadline = time.monotonic() + timeout
+        state: Any = None
+        while time.monotonic() < deadline:
+            state = self.client.get("/v1/services").json()
+            state = next((s for s in state if ref in (s["name"], s["ref"])), None)
+            if state is not None and all(
+                want is None or state[key] == want
+                for key, want in (("desired", desired), ("ready", ready), ("running", running))
+            ):
+                return state
+            time.sleep(0.05)
+        raise AssertionError(
+            f"{ref} did not reach desired={desired} ready={ready} running={running}: {state}"
+        )

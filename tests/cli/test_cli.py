@@ -1,0 +1,197 @@
+"""The CLI, run as a real command against a real server."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from scalehook.testing import ServerProcess
+from tests.conftest import ServerFactory, web_service
+
+
+def run(
+    server: ServerProcess, *args: str, ok: bool = True, token: bool = True
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCALEHOOK_")}
+    env.update(SCALEHOOK_URL=server.url, XDG_CONFIG_HOME=str(server.workdir / "cli-config"))
+    if token:
+        env["SCALEHOOK_TOKEN"] = server.token
+    done = subprocess.run(
+        [sys.executable, "-m", "scalehook", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if ok:
+        assert done.returncode == 0, done.stderr
+    return done
+
+
+def test_receiver_lifecycle_through_the_cli(web_server: ServerProcess) -> None:
+    created = json.loads(
+        run(
+            web_server,
+            "receivers",
+            "create",
+            "cli-up",
+            "--service",
+            "web",
+            "--action",
+            "up",
+            "--amount",
+            "1",
+            "--max",
+            "2",
+            "--json",
+        ).stdout
+    )
+    assert created["url"].startswith(web_server.url + "/v1/hooks/")
+    table = run(web_server, "receivers", "list").stdout
+    assert "cli-up" in table and "scaleService" in table
+    assert created["url"] not in table
+    shown = json.loads(run(web_server, "receivers", "show", "cli-up").stdout)
+    assert shown["config"]["max"] == 2
+
+    fired = json.loads(run(web_server, "receivers", "trigger", created["url"], "--json").stdout)
+    assert fired["receiver_name"] == "cli-up"
+    assert fired["result"] in ("scaled", "noop")
+
+    updated = json.loads(
+        run(web_server, "receivers", "update", "cli-up", "--set", "max=3", "--disable").stdout
+    )
+    assert (updated["config"]["max"], updated["enabled"]) == (3, False)
+    refused = run(web_server, "receivers", "trigger", created["url"], ok=False)
+    assert refused.returncode == 1 and "404" in refused.stderr
+
+    rotated = run(web_server, "receivers", "rotate", "cli-up").stdout
+    new_url = rotated.strip().splitlines()[-1]
+    assert new_url != created["url"] and new_url.startswith(web_server.url)
+
+    run(web_server, "receivers", "delete", "cli-up")
+    missing = run(web_server, "receivers", "show", "cli-up", ok=False)
+    assert missing.returncode == 1 and "no receiver named 'cli-up'" in missing.stderr
+
+
+def test_services_and_executions_through_the_cli(make_server: ServerFactory) -> None:
+    server = make_server({"services": {"web": web_service(replicas=1)}})
+    listed = json.loads(run(server, "services", "list", "--json").stdout)
+    assert [(s["ref"], s["desired"]) for s in listed] == [("local/web", 1)]
+    scaled = json.loads(run(server, "services", "scale", "web", "2", "--json").stdout)
+    assert (scaled["before"], scaled["after"], scaled["driver"]) == (1, 2, "api")
+    server.wait_for("web", ready=2)
+    shown = run(server, "services", "show", "web").stdout
+    assert "web-1" in shown and "web-2" in shown and "ready" in shown
+    history = run(server, "executions", "--service", "web").stdout
+    assert "scaled from 1 to 2" in history
+    as_json = json.loads(run(server, "executions", "--json", "--limit", "1").stdout)
+    assert len(as_json) == 1
+
+
+def test_errors_are_one_clear_line(web_server: ServerProcess) -> None:
+    no_token = run(web_server, "receivers", "list", ok=False, token=False)
+    assert no_token.returncode == 1
+    assert "401" in no_token.stderr and "Traceback" not in no_token.stderr
+    bad = run(
+        web_server,
+        "receivers",
+        "create",
+        "bad",
+        "--service",
+        "web",
+        "--action",
+        "up",
+        "--amount",
+        "0",
+        ok=False,
+    )
+    assert "config.amount" in bad.stderr and "Traceback" not in bad.stderr
+    unreachable = subprocess.run(
+        [sys.executable, "-m", "scalehook", "--url", "http://127.0.0.1:9", "receivers", "list"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert unreachable.returncode == 1 and "cannot reach scalehook" in unreachable.stderr
+
+
+def test_first_start_generates_a_token_prints_it_once_and_saves_it_for_the_cli(
+    tmp_path: Path,
+) -> None:
+    server = ServerProcess(tmp_path / "gen", {"services": {}})
+    env = server.env()
+    del env["SCALEHOOK_ADMIN_TOKEN"]
+    server.env = lambda: env  # type: ignore[method-assign]
+    server.start()
+    try:
+        saved = json.loads(
+            (tmp_path / "gen" / "config-home" / "scalehook" / "client.json").read_text()
+        )
+        token = saved["token"]
+        assert server.log().count(token) == 1  # printed once, on the terminal
+        assert (
+            tmp_path / "gen" / "config-home" / "scalehook" / "client.json"
+        ).stat().st_mode & 0o077 == 0
+        cli_env = {k: v for k, v in env.items() if not k.startswith("SCALEHOOK_")}
+        done = subprocess.run(
+            [sys.executable, "-m", "scalehook", "receivers", "list", "--json"],
+            env=cli_env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout) == []
+        db = (tmp_path / "gen" / "data" / "scalehook.db").read_bytes()
+        assert token.encode() not in db
+    finally:
+        server.stop()
+    server.start()  # the second start keeps the stored hash and prints nothing
+    try:
+        assert server.log().count(token) == 1
+        assert (
+            server.client.get(
+                "/v1/receivers", headers={"Authorization": f"Bearer {token}"}
+            ).status_code
+            == 200
+        )
+    finally:
+        server.close()
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ("services: {web: {replicas: 1}}", "services.web.command"),
+        ("services: {web: {command: x, replicas: -1}}", "services.web.replicas"),
+        ("backend: kubernetes", "backend"),
+        ("services: [1, 2", "not valid YAML"),
+    ],
+)
+def test_a_bad_config_stops_serve_with_a_clear_message(
+    tmp_path: Path, config: str, message: str
+) -> None:
+    path = tmp_path / "scalehook.yaml"
+    path.write_text(config)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "scalehook",
+            "serve",
+            "-c",
+            str(path),
+            "--data-dir",
+            str(tmp_path / "d"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert message in done.stderr and "Traceback" not in done.stderr

@@ -1,0 +1,86 @@
+"""Fixtures that start real scalehook servers with real child processes."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from scalehook.testing import ServerProcess, free_port
+
+EXAMPLE_APP = Path(__file__).resolve().parents[1] / "examples" / "local" / "app.py"
+
+
+def web_service(**overrides: Any) -> dict[str, Any]:
+    """A local service running the example app, which names the replica that answers."""
+    service: dict[str, Any] = {
+        "command": [sys.executable, str(EXAMPLE_APP), "{port}"],
+        "replicas": 1,
+        "port": free_port(),
+        "labels": {"tier": "front"},
+        "readiness": {"http": "GET / HTTP/1.0", "interval": "200ms", "timeout": "1s"},
+        "stop_grace": "3s",
+    }
+    service.update(overrides)
+    return service
+
+
+def replica_processes(server: ServerProcess) -> list[psutil.Process]:
+    """The replicas running under this server, read from the OS process table."""
+    try:
+        return [
+            p
+            for p in psutil.Process(server.pid).children(recursive=True)
+            if p.status() != psutil.STATUS_ZOMBIE
+        ]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def processes_named(marker: str) -> list[psutil.Process]:
+    """Every live process whose command line holds ``marker``, whoever its parent is."""
+    found = []
+    for process in psutil.process_iter(["cmdline", "status"]):
+        try:
+            if process.info["status"] == psutil.STATUS_ZOMBIE:
+                continue
+            if any(marker in part for part in process.info["cmdline"] or ()):
+                found.append(process)
+        except psutil.Error:
+            continue
+    return found
+
+
+ServerFactory = Callable[..., ServerProcess]
+
+
+@pytest.fixture
+def make_server(tmp_path: Path) -> Iterator[ServerFactory]:
+    """Start scalehook servers; all are stopped at the end of the test."""
+    started: list[ServerProcess] = []
+
+    def factory(
+        config: dict[str, Any] | None = None, *, name: str = "server", **kwargs: Any
+    ) -> ServerProcess:
+        server = ServerProcess(tmp_path / name, config, **kwargs)
+        started.append(server)
+        return server.start()
+
+    yield factory
+    for server in started:
+        server.close()
+
+
+@pytest.fixture(scope="module")
+def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """One server per test module, running a local service ``web`` with one replica."""
+    server = ServerProcess(
+        tmp_path_factory.mktemp("web-server"), {"services": {"web": web_service()}}
+    )
+    server.start()
+    yield server
+    server.close()
