@@ -18,11 +18,28 @@ def cell(value: Any) -> str:
     return str(value)
 
 
+def size(value: Any) -> Any:
+    """Bytes as people read them: 19.8MiB."""
+    if not isinstance(value, int):
+        return value
+    amount = float(value)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if amount < 1024 or unit == "GiB":
+            return f"{amount:.0f}{unit}" if unit == "B" else f"{amount:.1f}{unit}"
+        amount /= 1024
+    return value
+
+
 def render(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]]) -> str:
     """``columns`` are (header, key) pairs; keys may be dotted (``config.service``)."""
     table = [[header for header, _ in columns]]
     for row in rows:
-        table.append([cell(_dig(row, key)) for _, key in columns])
+        table.append(
+            [
+                cell(size(_dig(row, key)) if key.endswith("_bytes") else _dig(row, key))
+                for _, key in columns
+            ]
+        )
     widths = [max(len(line[i]) for line in table) for i in range(len(columns))]
     return "\n".join(
         "  ".join(text.ljust(width) for text, width in zip(line, widths, strict=True)).rstrip()
