@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import socket
 import tarfile
 import time
 from collections.abc import Callable, Mapping
@@ -47,6 +48,14 @@ class Engine:
         return self.call("GET", path, params=params).json()
 
     def up(self) -> bool:
+        # Probe the socket first: httpx's sync transport leaks the socket of a refused
+        # unix connection, which warnings-as-errors would turn into a failure.
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            probe.settimeout(2)
+            try:
+                probe.connect(self.socket)
+            except OSError:
+                return False
         try:
             return self.http.get("/_ping", timeout=2).status_code == 200
         except httpx.HTTPError:

@@ -29,7 +29,6 @@ from scalehook.backends.engine import (
 from scalehook.backends.engine.stats import container_stats
 from scalehook.errors import (
     BackendError,
-    BackendUnavailable,
     InvalidRequest,
     NotScalable,
     ServiceNotFound,
@@ -72,8 +71,8 @@ class SwarmBackend:
     async def start(self) -> None:
         try:
             info = await self._client.get("/info")
-        except BackendUnavailable as exc:
-            log.warning("backend %s: %s; trying again on each use", self._name, exc.message)
+        except BackendError as exc:  # scalehook runs on; each use tries again
+            log.warning("backend %s: %s", self._name, exc.message)
             return
         if not (info.get("Swarm") or {}).get("ControlAvailable"):
             log.warning(

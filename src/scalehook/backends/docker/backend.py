@@ -82,8 +82,8 @@ class DockerBackend:
     async def start(self) -> None:
         try:
             await self._client.ping()
-        except BackendUnavailable as exc:
-            log.warning("backend %s: %s; trying again on each use", self._name, exc.message)
+        except BackendError as exc:  # scalehook runs on; each use tries again
+            log.warning("backend %s: %s", self._name, exc.message)
 
     async def close(self) -> None:
         await self._client.close()
