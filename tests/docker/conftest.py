@@ -47,7 +47,13 @@ def build_images(engine: Engine) -> None:
 
 
 @pytest.fixture(scope="session")
-def engine() -> Iterator[Engine]:
+def session_prefix() -> str:
+    """Labels what the whole session shares (networks), removed at its end."""
+    return f"shk{secrets.token_hex(3)}"
+
+
+@pytest.fixture(scope="session")
+def engine(session_prefix: str) -> Iterator[Engine]:
     """The machine's Docker engine, started by ``scripts/engines`` if it was not running."""
     done = subprocess.run(
         [str(ROOT / "scripts" / "engines")], capture_output=True, text=True, timeout=900
@@ -56,8 +62,19 @@ def engine() -> Iterator[Engine]:
         pytest.fail(f"no Docker engine for the tests:\n{done.stderr}", pytrace=False)
     client = Engine()
     assert client.up()
+    client.default_network = f"{session_prefix}-net"
+    client.network(client.default_network, session_prefix)
     yield client
+    client.remove_everything(session_prefix)
     client.close()
+
+
+@pytest.fixture(scope="session")
+def overlay(engine: Engine, session_prefix: str) -> str:
+    """A swarm network for the tests' services (removed with the session's objects)."""
+    name = f"{session_prefix}-overlay"
+    engine.network(name, session_prefix, driver="overlay")
+    return name
 
 
 @pytest.fixture(scope="session")

@@ -34,6 +34,9 @@ class Engine:
         self.http = httpx.Client(
             transport=httpx.HTTPTransport(uds=socket), base_url="http://docker", timeout=60
         )
+        self.default_network: str | None = None
+        """Where ``run`` puts containers given no network. Not the default bridge: a
+        dockerd started elsewhere with ``--bridge=none`` deletes ``docker0``."""
 
     def close(self) -> None:
         self.http.close()
@@ -104,7 +107,8 @@ class Engine:
             "Env": [f"{k}={v}" for k, v in (env or {}).items()],
             "HostConfig": dict(host_config or {}),
         }
-        if network is not None:
+        network = network or self.default_network
+        if "NetworkMode" not in body["HostConfig"] and network is not None:
             body["HostConfig"]["NetworkMode"] = network
             body["NetworkingConfig"] = {"EndpointsConfig": {network: {"Aliases": aliases or []}}}
         container = self.call("POST", "/containers/create", params={"name": name}, json=body)
@@ -124,11 +128,17 @@ class Engine:
     def inspect(self, container: str) -> Any:
         return self.get(f"/containers/{container}/json")
 
-    def network(self, name: str, prefix: str) -> str:
+    def network(self, name: str, prefix: str, *, driver: str = "bridge") -> str:
         answer = self.call(
             "POST",
             "/networks/create",
-            json={"Name": name, "Labels": {TEST_LABEL: prefix}, "CheckDuplicate": True},
+            json={
+                "Name": name,
+                "Driver": driver,
+                "Attachable": driver == "overlay",
+                "Labels": {TEST_LABEL: prefix},
+                "CheckDuplicate": True,
+            },
         )
         ident: str = answer.json()["Id"]
         return ident

@@ -1,8 +1,13 @@
 """A dockerd of the test's own: stopped and started at will without touching the
-machine's engine, which other tests (and other people) are using."""
+machine's engine, which other tests (and other people) are using.
+
+It gets a bridge of its own rather than ``--bridge=none``: a dockerd started with
+``--bridge=none`` deletes the ``docker0`` interface, the machine engine's default bridge.
+"""
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import signal
 import subprocess
@@ -50,6 +55,7 @@ class PrivateEngine:
         # short: containerd's socket lives under the exec root, and socket paths are short
         self.root = Path(tempfile.mkdtemp(prefix="shk-", dir="/tmp"))
         self.socket = self.root / "docker.sock"
+        self.bridge = f"shkp{secrets.token_hex(3)}"  # at most 15 characters
         self.tls_port = tls_port
         self.certs = certs
         self.log = self.root / "dockerd.log"
@@ -63,7 +69,7 @@ class PrivateEngine:
             f"--exec-root={self.root / 'exec'}",
             f"--pidfile={self.root / 'docker.pid'}",
             f"--host=unix://{self.socket}",
-            "--bridge=none",
+            f"--bridge={self.bridge}",
             "--iptables=false",
             "--ip6tables=false",
             "--log-level=warn",
@@ -79,6 +85,8 @@ class PrivateEngine:
         return argv
 
     def start(self, timeout: float = 90.0) -> None:
+        if not Path(f"/sys/class/net/{self.bridge}").exists():
+            subprocess.run(["ip", "link", "add", self.bridge, "type", "bridge"], check=True)
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
                 self.argv(),
@@ -107,4 +115,5 @@ class PrivateEngine:
     def close(self) -> None:
         self.stop()
         self.client.close()
+        subprocess.run(["ip", "link", "del", self.bridge], check=False, capture_output=True)
         shutil.rmtree(self.root, ignore_errors=True)

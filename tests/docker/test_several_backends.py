@@ -17,10 +17,10 @@ pytestmark = [pytest.mark.docker, pytest.mark.swarm, pytest.mark.usefixtures("im
 
 
 def test_services_of_every_backend_are_addressed_by_backend_where_names_clash(
-    engine: Engine, prefix: str, make_server: ServerFactory
+    engine: Engine, prefix: str, overlay: str, make_server: ServerFactory
 ) -> None:
     web, box = f"{prefix}-web", f"{prefix}-box"
-    engine.create_service(service_spec(web, prefix))
+    engine.create_service(service_spec(web, prefix, overlay))
     engine.run(f"{prefix}-box-1", WEB_IMAGE, labels={SERVICE_LABEL: box, TEST_LABEL: prefix})
     server = make_server(
         {

@@ -16,7 +16,9 @@ from tests.docker.test_docker_scaling import step, trigger
 pytestmark = [pytest.mark.docker, pytest.mark.swarm, pytest.mark.usefixtures("images")]
 
 
-def service_spec(name: str, prefix: str, *, replicas: int | None = 1) -> dict[str, Any]:
+def service_spec(
+    name: str, prefix: str, network: str, *, replicas: int | None = 1
+) -> dict[str, Any]:
     """A service of the local-only test image; ``replicas=None`` makes it global."""
     mode: dict[str, Any] = (
         {"Global": {}} if replicas is None else {"Replicated": {"Replicas": replicas}}
@@ -31,16 +33,17 @@ def service_spec(name: str, prefix: str, *, replicas: int | None = 1) -> dict[st
                 "StopGracePeriod": 5_000_000_000,
             },
             "RestartPolicy": {"Condition": "any", "Delay": 100_000_000},
+            "Networks": [{"Target": network}],
         },
         "Mode": mode,
     }
 
 
 def test_swarm_service_scales_up_and_down_through_the_hook(
-    engine: Engine, prefix: str, swarm_server: ServerProcess
+    engine: Engine, prefix: str, overlay: str, swarm_server: ServerProcess
 ) -> None:
     name = f"{prefix}-web"
-    engine.create_service(service_spec(name, prefix))
+    engine.create_service(service_spec(name, prefix, overlay))
     listed = swarm_server.wait_for(name, desired=1, running=1, ready=1, timeout=60)
     assert (listed["backend"], listed["ref"], listed["mode"]) == (
         "swarm",
@@ -73,10 +76,10 @@ def test_swarm_service_scales_up_and_down_through_the_hook(
 
 
 def test_50_concurrent_triggers_end_at_exactly_max_tasks(
-    engine: Engine, prefix: str, swarm_server: ServerProcess
+    engine: Engine, prefix: str, overlay: str, swarm_server: ServerProcess
 ) -> None:
     name = f"{prefix}-web"
-    engine.create_service(service_spec(name, prefix))
+    engine.create_service(service_spec(name, prefix, overlay))
     swarm_server.wait_for(name, desired=1)
     up = swarm_server.create_receiver(f"{prefix}-storm", service=name, action="up", max=8)
     with concurrent.futures.ThreadPoolExecutor(50) as pool:
@@ -91,10 +94,10 @@ def test_50_concurrent_triggers_end_at_exactly_max_tasks(
 
 
 def test_a_global_service_is_refused_at_receiver_create(
-    engine: Engine, prefix: str, swarm_server: ServerProcess
+    engine: Engine, prefix: str, overlay: str, swarm_server: ServerProcess
 ) -> None:
     name = f"{prefix}-agent"
-    engine.create_service(service_spec(name, prefix, replicas=None))
+    engine.create_service(service_spec(name, prefix, overlay, replicas=None))
     listed = swarm_server.wait_for(name, running=1, timeout=60)
     assert (listed["mode"], listed["scalable"]) == ("global", False)
     response = swarm_server.client.post(
