@@ -134,11 +134,11 @@ def resolve_address(
 
 def ssl_context(tls: TlsSettings, env: Mapping[str, str]) -> ssl.SSLContext:
     """A client context: the engine's CA (or the system's), and our certificate if any."""
-    folder = Path(tls.cert_path or env.get("DOCKER_CERT_PATH") or Path.home() / ".docker")
+    folder = Path(tls.cert_path or env.get("DOCKER_CERT_PATH") or "~/.docker").expanduser()
 
     def pick(given: str | None, default: str) -> str | None:
         if given:
-            return given
+            return str(Path(given).expanduser())
         candidate = folder / default
         return str(candidate) if candidate.is_file() else None
 
