@@ -8,8 +8,10 @@ for the discovery too.
 
 from __future__ import annotations
 
+import copy
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 from types import TracebackType
@@ -63,6 +65,63 @@ class Program:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+def example_configs(
+    example: Path,
+    *,
+    targets: dict[str, str],
+    urls: list[str],
+    group_wait: str = "1s",
+    group_interval: str = "2s",
+    repeat_interval: str = "3s",
+    interval: str = "1s",
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """The example's prometheus.yml, rules.yml and alertmanager.yml, made fast for a run:
+    ``interval`` for scrapes and rules, alerts fire at once (``for: 0s``), the scrape
+    jobs aim at ``targets`` (job name -> host:port), the webhook goes to each of ``urls``.
+    """
+    prometheus = yaml.safe_load((example / "prometheus.yml").read_text())
+    prometheus["global"] = {"scrape_interval": interval, "evaluation_interval": interval}
+    for job in prometheus["scrape_configs"]:
+        job["static_configs"] = [{"targets": [targets[job["job_name"]]]}]
+    rules = yaml.safe_load((example / "rules.yml").read_text())
+    for group in rules["groups"]:
+        for rule in group["rules"]:
+            rule["for"] = "0s"
+    alertmanager = yaml.safe_load((example / "alertmanager.yml").read_text())
+    alertmanager["route"].update(
+        group_wait=group_wait, group_interval=group_interval, repeat_interval=repeat_interval
+    )
+    (receiver,) = alertmanager["receivers"]
+    template = receiver["webhook_configs"][0]
+    receiver["webhook_configs"] = [{**copy.deepcopy(template), "url": url} for url in urls]
+    return prometheus, rules, alertmanager
+
+
+class LoadExporter:
+    """``examples/alertmanager/load_exporter.py`` (given as ``script``) in a child process:
+    the metric a test or benchmark drives with ``set``."""
+
+    def __init__(self, script: Path, timeout: float = 20.0) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen([sys.executable, str(script), str(self.port)])
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if _ok(self.url + "/metrics"):
+                return
+            time.sleep(0.05)
+        self.close()
+        raise RuntimeError(f"{script} did not start in {timeout}s")
+
+    def set(self, value: float) -> None:
+        httpx.post(self.url + "/load", content=str(value), timeout=5).raise_for_status()
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
 
 
 class AlertStack:
@@ -156,6 +215,13 @@ class AlertStack:
             time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"{program.name} was not ready in time:\n{program.log()}")
+
+    def alertmanager_groups(self) -> list[dict[str, Any]]:
+        """The alert groups Alertmanager holds now (empty once all were resolved)."""
+        groups: list[dict[str, Any]] = httpx.get(
+            f"{self.alertmanager_url}/api/v2/alerts/groups", timeout=5
+        ).json()
+        return groups
 
     def firing(self) -> list[dict[str, Any]]:
         """The alerts Prometheus has firing now."""

@@ -7,71 +7,19 @@ test drives. Every wait polls with a deadline; no assertion is about time.
 
 from __future__ import annotations
 
-import copy
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-import yaml
 
-from scalehook.testing import ServerProcess, free_port
-from scalehook.testing_alerts import AlertStack
+from scalehook.testing import ServerProcess
+from scalehook.testing_alerts import AlertStack, LoadExporter, example_configs
 from tests.conftest import web_service
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "alertmanager"
 GROUP_WAIT = "1s"
-
-
-class Exporter:
-    """examples/alertmanager/load_exporter.py in a child process."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen(
-            [sys.executable, str(EXAMPLE / "load_exporter.py"), str(self.port)]
-        )
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(self.url + "/metrics", timeout=1)
-                return
-            except httpx.HTTPError:
-                time.sleep(0.05)
-        self.close()
-        raise RuntimeError("load_exporter.py did not start")
-
-    def set(self, value: float) -> None:
-        httpx.post(self.url + "/load", content=str(value), timeout=5).raise_for_status()
-
-    def close(self) -> None:
-        self.process.terminate()
-        self.process.wait(10)
-
-
-def example_configs(
-    exporter: Exporter, server: ServerProcess, urls: list[str]
-) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """The shipped example files, with loopback ports, short intervals and our URLs."""
-    prometheus = yaml.safe_load((EXAMPLE / "prometheus.yml").read_text())
-    prometheus["global"] = {"scrape_interval": "1s", "evaluation_interval": "1s"}
-    targets = {"web": f"127.0.0.1:{exporter.port}", "scalehook": f"127.0.0.1:{server.port}"}
-    for job in prometheus["scrape_configs"]:
-        job["static_configs"] = [{"targets": [targets[job["job_name"]]]}]
-    rules = yaml.safe_load((EXAMPLE / "rules.yml").read_text())
-    for rule in rules["groups"][0]["rules"]:
-        rule["for"] = "0s"
-    alertmanager = yaml.safe_load((EXAMPLE / "alertmanager.yml").read_text())
-    alertmanager["route"].update(group_wait=GROUP_WAIT, group_interval="2s", repeat_interval="3s")
-    (receiver,) = alertmanager["receivers"]
-    template = receiver["webhook_configs"][0]
-    receiver["webhook_configs"] = [{**copy.deepcopy(template), "url": url} for url in urls]
-    return prometheus, rules, alertmanager
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +31,7 @@ def flow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         {"services": {name: web_service() for name in ("web", "cool", "dry")}},
     )
     server.start()
-    exporter = Exporter()
+    exporter = LoadExporter(EXAMPLE / "load_exporter.py")
     stack: AlertStack | None = None
     try:
         receivers = {
@@ -107,7 +55,12 @@ def flow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             },
         )
         receivers["dry"] = dry.json()
-        configs = example_configs(exporter, server, [r["url"] for r in receivers.values()])
+        configs = example_configs(
+            EXAMPLE,
+            targets={"web": f"127.0.0.1:{exporter.port}", "scalehook": f"127.0.0.1:{server.port}"},
+            urls=[r["url"] for r in receivers.values()],
+            group_wait=GROUP_WAIT,
+        )
         stack = AlertStack(
             workdir / "stack", prometheus=configs[0], rules=configs[1], alertmanager=configs[2]
         ).start()
