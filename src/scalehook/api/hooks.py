@@ -33,11 +33,16 @@ _RETRIES_ONLY_5XX = ("Alertmanager/",)
         404: {"model": ErrorOut, "description": "no enabled receiver has this key"},
         413: {"model": ErrorOut},
         429: {"model": ErrorOut},
-        503: {"model": ErrorOut, "description": "the engine is unavailable; retry later"},
+        503: {
+            "model": ErrorOut,
+            "description": "the engine is unavailable, or an Alertmanager is rate limited;"
+            " retry later",
+        },
     },
 )
 async def trigger(key: str, request: Request, runtime: RuntimeDep) -> Response:
-    """Run the receiver's action. The body (up to the limit) is read by drivers that use it."""
+    """Run the receiver's action. A body from a known sender (Alertmanager) is read as
+    its signals; any other body (up to the limit) is a plain trigger."""
     receiver = None
     if len(key) <= _MAX_KEY:
         receiver = await runtime.store.receiver_by_key(hash_key(key))
