@@ -244,3 +244,20 @@ def test_stored_config_keeps_only_chosen_alert_options(web_server: ServerProcess
     ).json()
     assert patched["config"]["dedupe"] is False
     assert "on_resolved" not in patched["config"]
+
+
+def test_a_refused_action_is_not_remembered(make_server: ServerFactory) -> None:
+    """The local backend refuses more than 256 replicas: the execution fails, nothing is
+    remembered, and a re-send of the same incident is decided again, not deduped."""
+    server = make_server({"services": {"web": web_service()}})
+    receiver = server.create_receiver("huge", service="web", action="up", amount=300, max=1000)
+    body = notification(am_alert("HighLoad"))
+    for _ in range(2):
+        refused = post(receiver["url"], body)
+        assert refused.status_code == 422  # will never work as configured: no retry
+        assert "256" in refused.json()["message"]
+        assert refused.json()["execution_id"]
+    assert [e["result"] for e in executions(server, "huge")] == ["failed", "failed"]
+    assert server.service("web")["desired"] == 1
+    server.client.patch("/v1/receivers/huge", json={"config": {"amount": 1}})
+    assert post(receiver["url"], body).json()["result"] == "scaled"
