@@ -8,7 +8,18 @@ from typing import Any, Literal, NewType
 
 ExecutionId = NewType("ExecutionId", int)
 
-Result = Literal["scaled", "clamped", "noop", "failed"]
+Result = Literal[
+    "scaled",
+    "clamped",
+    "noop",
+    "failed",
+    "deduped",
+    "cooldown",
+    "label_mismatch",
+    "ignored",
+    "dry_run",
+    "paused",
+]
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,3 +43,5 @@ class Receiver:
     enabled: bool
     created_at: datetime
     updated_at: datetime
+    dry_run: bool = False  # decide and record, change nothing
+    paused: bool = False  # answer 200, record ``paused``, decide nothing

@@ -31,6 +31,12 @@ class ReceiverCreate(BaseModel):
     driver: str = Field(description="scaleService")
     config: dict[str, Any] = Field(description="the driver's settings")
     enabled: bool = True
+    dry_run: bool = Field(
+        default=False, description="decide and record what would be done; change nothing"
+    )
+    paused: bool = Field(
+        default=False, description="answer 200 and record 'paused'; decide nothing"
+    )
 
 
 class ReceiverUpdate(BaseModel):
@@ -40,6 +46,8 @@ class ReceiverUpdate(BaseModel):
         default=None, min_length=1, max_length=100, pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$"
     )
     enabled: bool | None = None
+    dry_run: bool | None = None
+    paused: bool | None = None
     config: dict[str, Any] | None = Field(
         default=None, description="keys to change; the others keep their values"
     )
@@ -51,6 +59,8 @@ class ReceiverOut(BaseModel):
     driver: str
     config: dict[str, Any]
     enabled: bool
+    dry_run: bool
+    paused: bool
     created_at: datetime
     updated_at: datetime
 
@@ -62,6 +72,8 @@ class ReceiverOut(BaseModel):
             driver=receiver.driver,
             config=receiver.config,
             enabled=receiver.enabled,
+            dry_run=receiver.dry_run,
+            paused=receiver.paused,
             created_at=receiver.created_at,
             updated_at=receiver.updated_at,
         )

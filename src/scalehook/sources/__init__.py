@@ -7,10 +7,12 @@ one line in ``SOURCES`` below (most specific first: detection takes the first ma
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any, Protocol
 
 from scalehook.signals import Signal
+from scalehook.sources import alertmanager
 
 
 class Source(Protocol):
@@ -26,7 +28,7 @@ class Source(Protocol):
         ...
 
 
-SOURCES: tuple[Source, ...] = ()
+SOURCES: tuple[Source, ...] = (alertmanager.SOURCE,)
 
 
 def detect(body: Any, headers: Mapping[str, str]) -> Source | None:
@@ -38,3 +40,26 @@ def detect(body: Any, headers: Mapping[str, str]) -> Source | None:
 
 def by_name(name: str) -> Source | None:
     return next((s for s in SOURCES if s.name == name), None)
+
+
+def decode_json(body: bytes) -> Any:
+    """The body as JSON when it is a JSON object, else ``None``.
+
+    Only bodies that start like an object are decoded: any other body (empty, form
+    data, binary) is a plain trigger, as it always was.
+    """
+    if body.lstrip()[:1] != b"{":
+        return None
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+
+
+def read_signals(body: bytes, headers: Mapping[str, str]) -> tuple[str | None, list[Signal]]:
+    """The source that sent ``body`` and its signals; ``(None, [])`` for a plain trigger."""
+    decoded = decode_json(body)
+    source = detect(decoded, headers)
+    if source is None:
+        return None, []
+    return source.name, source.parse(decoded, headers)

@@ -18,6 +18,8 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
+    false,
 )
 
 metadata = MetaData()
@@ -33,6 +35,8 @@ receivers = Table(
     Column("enabled", Boolean, nullable=False, default=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("dry_run", Boolean, nullable=False, default=False, server_default=false()),
+    Column("paused", Boolean, nullable=False, default=False, server_default=false()),
     sqlite_autoincrement=True,
 )
 
@@ -55,6 +59,28 @@ executions = Table(
     Index("ix_executions_receiver", "receiver_id", "id"),
     Index("ix_executions_target", "target", "id"),
     Index("ix_executions_receiver_name", "receiver_name", "id"),
+    sqlite_autoincrement=True,
+)
+
+# The alert incidents a receiver acted on (see incidents.py), so that dedupe survives
+# a restart. One row per (receiver, dry_run, fingerprint, starts_at).
+alert_incidents = Table(
+    "alert_incidents",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("receiver_id", Integer, nullable=False),
+    Column("dry_run", Boolean, nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("starts_at", DateTime(timezone=True), nullable=False),
+    Column("fired_at", DateTime(timezone=True), nullable=False),
+    Column("fired_execution_id", Integer, nullable=True),
+    Column("batch", Integer, nullable=True),
+    Column("owes", Boolean, nullable=False),
+    Column("resolved_at", DateTime(timezone=True), nullable=True),
+    UniqueConstraint(
+        "receiver_id", "dry_run", "fingerprint", "starts_at", name="uq_alert_incidents_key"
+    ),
+    Index("ix_alert_incidents_batch", "batch"),
     sqlite_autoincrement=True,
 )
 
