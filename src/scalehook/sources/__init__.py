@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from scalehook.signals import Signal
+from scalehook.sources import distribution, dockerhub, generic, github, harbor, quay
 
 
 class Source(Protocol):
@@ -26,7 +27,14 @@ class Source(Protocol):
         ...
 
 
-SOURCES: tuple[Source, ...] = ()
+SOURCES: tuple[Source, ...] = (
+    github.SOURCE,
+    distribution.SOURCE,
+    harbor.SOURCE,
+    quay.SOURCE,
+    dockerhub.SOURCE,
+    generic.SOURCE,
+)
 
 
 def detect(body: Any, headers: Mapping[str, str]) -> Source | None:
