@@ -2,6 +2,8 @@
 
 It serialises work per target, so concurrent triggers never lose an update or pass a
 bound, and it writes the Execution record whatever happens, failures included.
+Upgrades, which run for minutes, go through its ``rollouts`` (``rollouts.py``): one
+background rollout per service at a time, recorded as it goes.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from scalehook.errors import ScalehookError
 from scalehook.executions import Execution, ExecutionDraft
 from scalehook.locks import KeyedLocks
 from scalehook.metrics import Metrics
+from scalehook.rollouts import Rollouts
 from scalehook.store import Store
 
 
@@ -39,6 +42,7 @@ class Executor:
         self.backends = backends
         self.metrics = metrics
         self.locks = KeyedLocks()
+        self.rollouts = Rollouts(store, backends, metrics)
 
     async def scale(
         self,

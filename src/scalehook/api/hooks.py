@@ -26,7 +26,8 @@ _MAX_KEY = 200
     response_model=ExecutionOut,
     responses={
         202: {"model": ExecutionOut, "description": "accepted; the action runs in the background"},
-        400: {"model": ErrorOut},
+        400: {"model": ErrorOut, "description": "a body the receiver's driver cannot read"},
+        401: {"model": ErrorOut, "description": "the receiver has a secret the call did not prove"},
         404: {"model": ErrorOut, "description": "no enabled receiver has this key"},
         413: {"model": ErrorOut},
         429: {"model": ErrorOut},
