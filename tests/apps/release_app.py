@@ -3,7 +3,8 @@
 GET / answers ``hello from <replica> (version <TAG>, pid <pid>)``, like the example
 app. GET /healthz answers 200 once READY_DELAY seconds have passed since start, and
 never when TAG is listed in BROKEN_TAGS (a release that fails its readiness check).
-SIGTERM finishes the requests in flight, then exits.
+SIGTERM finishes the requests in flight (after STOP_DELAY seconds, a slow shutdown),
+then exits.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ REPLICA = os.environ.get("REPLICA", "?")
 VERSION = os.environ.get("TAG", "latest")
 BROKEN = {t for t in os.environ.get("BROKEN_TAGS", "").split(",") if t}
 READY_AT = time.monotonic() + float(os.environ.get("READY_DELAY", "0"))
+STOP_DELAY = float(os.environ.get("STOP_DELAY", "0"))
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -42,7 +44,12 @@ class Handler(BaseHTTPRequestHandler):
 def main() -> None:
     server = ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler)
     server.daemon_threads = False
-    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
+
+    def stop() -> None:
+        time.sleep(STOP_DELAY)
+        server.shutdown()
+
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=stop).start())
     server.serve_forever()
     server.server_close()
     sys.exit(0)

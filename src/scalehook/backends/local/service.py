@@ -144,7 +144,11 @@ class LocalService:
         for replica in old:
             del self._replicas[replica.index]  # out of the balancer at once
             stopping.append(self._retire(replica))
-        await asyncio.wait(stopping)  # a cancel here leaves the stops running
+        try:
+            await asyncio.wait(stopping)  # a cancel here leaves the stops running...
+        except asyncio.CancelledError:
+            self.reconcile()  # ...and refills the desired count on the service's version
+            raise
         new = []
         for _ in old:
             replica = self._new_replica(version, image)
