@@ -45,7 +45,7 @@ class ExecutionDraft:
     before: int | None = None
     after: int | None = None
     details: dict[str, Any] = field(default_factory=dict)
-    status: str = "done"
+    status: Status = "done"
     updated_at: datetime | None = None
 
 

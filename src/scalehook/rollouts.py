@@ -123,9 +123,6 @@ class Rollouts:
         rollout = self._running.get(target)
         return None if rollout is None else rollout.heading
 
-    def running(self) -> list[str]:
-        return sorted(self._running)
-
     # starting ------------------------------------------------------------------------
 
     async def start(
@@ -421,8 +418,3 @@ class Rollouts:
             task.cancel()
         if tasks:
             await asyncio.wait(tasks)
-
-    async def wait_idle(self) -> None:
-        """Wait until no rollout runs (for tests and orderly shutdowns)."""
-        while self._running:
-            await asyncio.wait([r.done for r in self._running.values()])
