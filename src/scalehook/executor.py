@@ -2,6 +2,8 @@
 
 It serialises work per target, so concurrent triggers never lose an update or pass a
 bound, and it writes the Execution record whatever happens, failures included.
+Upgrades, which run for minutes, go through its ``rollouts`` (``rollouts.py``): one
+background rollout per service at a time, recorded as it goes.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from scalehook.executions import Execution, ExecutionDraft
 from scalehook.incidents import IncidentMark
 from scalehook.locks import KeyedLocks
 from scalehook.metrics import Metrics
+from scalehook.rollouts import Rollouts
 from scalehook.store import Store
 
 Decide = Callable[[ServiceState], ScaleDecision | Awaitable[ScaleDecision]]
@@ -44,6 +47,7 @@ class Executor:
         self.backends = backends
         self.metrics = metrics
         self.locks = KeyedLocks()
+        self.rollouts = Rollouts(store, backends, metrics)
 
     async def scale(
         self,

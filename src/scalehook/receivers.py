@@ -17,6 +17,9 @@ from typing import Any, NewType
 
 ReceiverId = NewType("ReceiverId", int)
 
+SECRET_FIELDS = frozenset({"secret"})
+"""Config keys that are never shown: API answers leave them out (``public_config``)."""
+
 KEY_PREFIX = "shk_"
 KEY_BYTES = 32
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,99}$")
@@ -28,6 +31,15 @@ def new_key() -> str:
 
 def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def public_config(config: dict[str, Any]) -> dict[str, Any]:
+    """A receiver's config as the API shows it: without its secrets."""
+    return {k: v for k, v in config.items() if k not in SECRET_FIELDS}
+
+
+def has_secret(config: dict[str, Any]) -> bool:
+    return any(config.get(k) is not None for k in SECRET_FIELDS)
 
 
 def same_hash(a: str, b: str) -> bool:

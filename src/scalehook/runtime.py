@@ -35,7 +35,6 @@ class Runtime:
         self.generated_token: str | None = None
 
     async def start(self) -> None:
-
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         await self.store.open()
         self.admin_hash, self.generated_token = await admin_token_hash(
@@ -46,7 +45,9 @@ class Runtime:
         except BaseException:
             await self.store.close()
             raise
+        await self.executor.rollouts.resume()
 
     async def close(self) -> None:
+        await self.executor.rollouts.stop()
         await self.backends.close()
         await self.store.close()

@@ -30,6 +30,7 @@ _RETRIES_ONLY_5XX = ("Alertmanager/",)
     responses={
         202: {"model": ExecutionOut, "description": "accepted; the action runs in the background"},
         400: {"model": ErrorOut, "description": "a body from a known sender that cannot be read"},
+        401: {"model": ErrorOut, "description": "the receiver has a secret the call did not prove"},
         404: {"model": ErrorOut, "description": "no enabled receiver has this key"},
         413: {"model": ErrorOut},
         429: {"model": ErrorOut},
@@ -61,7 +62,7 @@ async def trigger(key: str, request: Request, runtime: RuntimeDep) -> Response:
     body = await request.body()
     driver = driver_for(receiver.driver)
     config = driver.parse_config(receiver.config)
-    source, signals = read_signals(body, headers)
+    source, signals = read_signals(body, headers, among=driver.reads)
     call = HookCall(
         body=body,
         headers=headers,

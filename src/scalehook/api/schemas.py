@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from scalehook.backends import Replica, ReplicaStats, ServiceState
 from scalehook.executions import Execution
-from scalehook.receivers import Receiver
+from scalehook.receivers import Receiver, has_secret, public_config
 
 
 class ErrorOut(BaseModel):
@@ -28,7 +28,7 @@ class ReceiverCreate(BaseModel):
         pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$",
         description="unique; starts with a letter",
     )
-    driver: str = Field(description="scaleService")
+    driver: str = Field(description="scaleService or serviceUpgrade")
     config: dict[str, Any] = Field(description="the driver's settings")
     enabled: bool = True
     dry_run: bool = Field(
@@ -57,7 +57,8 @@ class ReceiverOut(BaseModel):
     id: int
     name: str
     driver: str
-    config: dict[str, Any]
+    config: dict[str, Any] = Field(description="the driver's settings, without any secret")
+    has_secret: bool = Field(default=False, description="a secret is set (it is never shown)")
     enabled: bool
     dry_run: bool
     paused: bool
@@ -70,7 +71,8 @@ class ReceiverOut(BaseModel):
             id=receiver.id,
             name=receiver.name,
             driver=receiver.driver,
-            config=receiver.config,
+            config=public_config(receiver.config),
+            has_secret=has_secret(receiver.config),
             enabled=receiver.enabled,
             dry_run=receiver.dry_run,
             paused=receiver.paused,
@@ -97,6 +99,8 @@ class ExecutionOut(BaseModel):
     message: str
     duration_ms: float
     details: dict[str, Any]
+    status: str = Field(description="running (a rollout going on) or done")
+    updated_at: datetime | None
 
 
 def execution_dict(execution: Execution) -> dict[str, Any]:
@@ -115,6 +119,8 @@ def execution_dict(execution: Execution) -> dict[str, Any]:
         "message": execution.message,
         "duration_ms": execution.duration_ms,
         "details": execution.details,
+        "status": execution.status,
+        "updated_at": None if execution.updated_at is None else execution.updated_at.isoformat(),
     }
 
 

@@ -17,7 +17,14 @@ from collections import Counter
 from datetime import datetime
 from typing import Literal
 
-from scalehook.backends.base import Replica, ReplicaStats, ServiceState
+from scalehook.backends.base import (
+    Progress,
+    Replica,
+    ReplicaStats,
+    ServiceState,
+    UpgradeResult,
+    UpgradeStrategy,
+)
 from scalehook.backends.engine import (
     JSON,
     EngineClient,
@@ -154,6 +161,17 @@ class SwarmBackend:
             key=lambda t: (int(t.get("Slot") or 0), _place(t)),
         )
         return [_replica(t, service=name, restarts=failed[_place(t)]) for t in current]
+
+    async def upgrade(
+        self,
+        *,
+        service: str,
+        image: str,
+        previous: str | None,
+        strategy: UpgradeStrategy,
+        progress: Progress,
+    ) -> UpgradeResult:
+        raise InvalidRequest(f"rolling upgrades on {self.kind} are not implemented yet")
 
     async def stats(self, *, service: str) -> list[ReplicaStats]:
         found = await self._service(service)

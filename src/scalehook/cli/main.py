@@ -418,23 +418,42 @@ def executions(
     interval: float,
     as_json: bool,
 ) -> None:
-    """The audit trail, newest first (oldest first with --follow)."""
+    """The audit trail, newest first (oldest first with --follow).
+
+    With --follow, an execution still running (a rollout) is printed again each time
+    its result or message changes, until it is done.
+    """
     rows = state.client.get("/v1/executions", receiver=receiver, service=service, limit=limit)
     if not follow:
         emit(rows, as_json, EXECUTION_COLUMNS)
         return
     last = 0
-    rows.reverse()
+    watching: dict[int, tuple[Any, ...]] = {}
     header = True
+
+    def show(row: dict[str, Any]) -> None:
+        nonlocal header
+        seen = (row["result"], row["message"], row.get("status"))
+        if watching.get(row["id"]) == seen:
+            return
+        if row.get("status") == "running":
+            watching[row["id"]] = seen
+        else:
+            watching.pop(row["id"], None)
+        if as_json:
+            click.echo(json.dumps(row))
+        else:
+            lines = render([row], EXECUTION_COLUMNS).splitlines()
+            click.echo("\n".join(lines if header else lines[1:]))
+            header = False
+
+    rows.reverse()
     while True:
         for row in rows:
             last = max(last, row["id"])
-            if as_json:
-                click.echo(json.dumps(row))
-            else:
-                lines = render([row], EXECUTION_COLUMNS).splitlines()
-                click.echo("\n".join(lines if header else lines[1:]))
-                header = False
+            show(row)
+        for ident in list(watching):
+            show(state.client.get(f"/v1/executions/{ident}"))
         time.sleep(interval)
         rows = state.client.get(
             "/v1/executions", receiver=receiver, service=service, limit=1000, after=last

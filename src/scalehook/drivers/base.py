@@ -47,6 +47,9 @@ class Outcome:
 class Driver(ABC, Generic[ConfigT]):
     name: ClassVar[str]
     config_model: ClassVar[type[BaseModel]]
+    #: senders whose bodies the trigger reads into ``HookCall.signals`` for this driver;
+    #: a body from any other sender is a plain trigger to it
+    reads: ClassVar[frozenset[str]] = frozenset()
 
     def parse_config(self, raw: Mapping[str, Any]) -> ConfigT:
         """The typed config, or ``InvalidRequest`` naming the field (``config.amount``)."""

@@ -122,6 +122,7 @@ def decide_plain(
 class ScaleServiceDriver(Driver[ScaleServiceConfig]):
     name = "scaleService"
     config_model = ScaleServiceConfig
+    reads = frozenset({"alertmanager"})
 
     def target(self, config: ScaleServiceConfig) -> str | None:
         return config.service

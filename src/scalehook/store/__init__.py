@@ -1,4 +1,4 @@
-"""Receivers, executions and settings, kept in SQL through SQLAlchemy 2 (async).
+"""Receivers, executions, rollouts and settings, kept in SQL through SQLAlchemy 2 (async).
 
 SQLite is the default (WAL, one writer at a time, in order); the same queries run
 on PostgreSQL. Migrations run at open, so a new scalehook upgrades the file it finds.
@@ -21,11 +21,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from scalehook.decisions import Direction
-from scalehook.errors import Conflict, ReceiverNotFound
+from scalehook.errors import Conflict, NotFound, ReceiverNotFound
 from scalehook.executions import Execution, ExecutionDraft, ExecutionId
 from scalehook.incidents import Incident, IncidentKey, IncidentMark
 from scalehook.receivers import Receiver, ReceiverId
 from scalehook.store import tables
+from scalehook.upgrades import RolloutRecord
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -260,6 +261,31 @@ class Store:
                     found.setdefault(incident.key, incident)
         return found
 
+    async def execution(self, execution_id: int) -> Execution:
+        async with self.engine.connect() as conn:
+            row = (
+                (
+                    await conn.execute(
+                        select(tables.executions).where(tables.executions.c.id == execution_id)
+                    )
+                )
+                .mappings()
+                .first()
+            )
+        if row is None:
+            raise NotFound(f"no execution with id {execution_id}")
+        return _execution(row)
+
+    async def update_execution(self, execution_id: int, **values: Any) -> None:
+        """Change a running execution (its result, message, details, status)."""
+        values["updated_at"] = datetime.now(UTC)
+        async with self._write() as conn:
+            await conn.execute(
+                update(tables.executions)
+                .where(tables.executions.c.id == execution_id)
+                .values(values)
+            )
+
     async def executions(
         self,
         *,
@@ -287,6 +313,67 @@ class Store:
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).mappings()
             return [_execution(row) for row in rows]
+
+    # rollouts --------------------------------------------------------------------
+
+    async def start_rollout(
+        self,
+        draft: ExecutionDraft,
+        *,
+        target: str,
+        image: str,
+        previous: str | None,
+        strategy: Mapping[str, Any],
+    ) -> tuple[Execution, int]:
+        """Record a running execution and its rollout in one transaction."""
+        values = dataclasses.asdict(draft)
+        now = datetime.now(UTC)
+        async with self._write() as conn:
+            result = await conn.execute(insert(tables.executions).values(values))
+            execution_id = _new_id(result.inserted_primary_key)
+            result = await conn.execute(
+                insert(tables.rollouts).values(
+                    execution_id=execution_id,
+                    target=target,
+                    image=image,
+                    previous=previous,
+                    strategy=dict(strategy),
+                    phase="rolling",
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            rollout_id = _new_id(result.inserted_primary_key)
+        return Execution(id=ExecutionId(execution_id), **values), rollout_id
+
+    async def set_rollout_phase(self, rollout_id: int, phase: str) -> None:
+        async with self._write() as conn:
+            await conn.execute(
+                update(tables.rollouts)
+                .where(tables.rollouts.c.id == rollout_id)
+                .values(phase=phase, updated_at=datetime.now(UTC))
+            )
+
+    async def unfinished_rollouts(self) -> list[RolloutRecord]:
+        """Rollouts that were running when scalehook last stopped, oldest first."""
+        t = tables.rollouts
+        async with self.engine.connect() as conn:
+            rows = (
+                await conn.execute(select(t).where(t.c.phase != "done").order_by(t.c.id))
+            ).mappings()
+            return [
+                RolloutRecord(
+                    id=row["id"],
+                    execution_id=row["execution_id"],
+                    target=row["target"],
+                    image=row["image"],
+                    previous=row["previous"],
+                    strategy=dict(row["strategy"]),
+                    phase=row["phase"],
+                    created_at=_utc(row["created_at"]),
+                )
+                for row in rows
+            ]
 
     # settings --------------------------------------------------------------------
 
@@ -415,4 +502,6 @@ def _execution(row: RowMapping) -> Execution:
         message=row["message"],
         duration_ms=row["duration_ms"],
         details=dict(row["details"] or {}),
+        status=row["status"],
+        updated_at=None if row["updated_at"] is None else _utc(row["updated_at"]),
     )

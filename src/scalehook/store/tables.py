@@ -56,6 +56,8 @@ executions = Table(
     Column("message", Text, nullable=False),
     Column("duration_ms", Float, nullable=False),
     Column("details", JSON, nullable=False),
+    Column("status", String(20), nullable=False, default="done", server_default="done"),
+    Column("updated_at", DateTime(timezone=True), nullable=True),
     Index("ix_executions_receiver", "receiver_id", "id"),
     Index("ix_executions_target", "target", "id"),
     Index("ix_executions_receiver_name", "receiver_name", "id"),
@@ -89,4 +91,21 @@ settings = Table(
     metadata,
     Column("key", String(100), primary_key=True),
     Column("value", Text, nullable=False),
+)
+
+rollouts = Table(
+    "rollouts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("execution_id", Integer, nullable=False, unique=True),
+    Column("target", String(200), nullable=False),
+    Column("image", String(512), nullable=False),
+    Column("previous", String(512), nullable=True),
+    Column("strategy", JSON, nullable=False),
+    Column("phase", String(20), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_rollouts_target", "target", "id"),
+    Index("ix_rollouts_phase", "phase", "id"),
+    sqlite_autoincrement=True,
 )

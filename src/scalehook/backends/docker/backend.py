@@ -18,7 +18,14 @@ from typing import Literal, TypeVar
 
 from pydantic import Field
 
-from scalehook.backends.base import Replica, ReplicaStats, ServiceState
+from scalehook.backends.base import (
+    Progress,
+    Replica,
+    ReplicaStats,
+    ServiceState,
+    UpgradeResult,
+    UpgradeStrategy,
+)
 from scalehook.backends.docker.clone import plan_replica
 from scalehook.backends.docker.groups import (
     COMPOSE_NUMBER,
@@ -127,6 +134,17 @@ class DockerBackend:
             _replica(container, record, service=name)
             for container, record in zip(found.containers, records, strict=True)
         ]
+
+    async def upgrade(
+        self,
+        *,
+        service: str,
+        image: str,
+        previous: str | None,
+        strategy: UpgradeStrategy,
+        progress: Progress,
+    ) -> UpgradeResult:
+        raise InvalidRequest(f"rolling upgrades on {self.kind} are not implemented yet")
 
     async def stats(self, *, service: str) -> list[ReplicaStats]:
         _, found = await self._find(service)
