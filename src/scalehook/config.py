@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from scalehook.backends.local.spec import SERVICE_NAME, LocalServiceSpec
 from scalehook.durations import Duration
 from scalehook.errors import ScalehookError
+from scalehook.hosts.settings import HostsSettings
 
 DEFAULT_PORT = 8085
 ONE_MIB = 1024 * 1024
@@ -69,6 +70,7 @@ class Settings(BaseModel):
     data_dir: Path = Field(default_factory=default_data_dir)
     server: ServerSettings = Field(default_factory=ServerSettings)
     hooks: HookSettings = Field(default_factory=HookSettings)
+    hosts: HostsSettings | None = Field(default=None, description="host scaling (Swarm nodes)")
     log_level: str = "info"
 
     @model_validator(mode="after")

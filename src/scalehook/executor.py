@@ -7,7 +7,7 @@ bound, and it writes the Execution record whatever happens, failures included.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +16,7 @@ from scalehook.backends import Backends, ServiceState
 from scalehook.decisions import ScaleDecision
 from scalehook.errors import ScalehookError
 from scalehook.executions import Execution, ExecutionDraft
+from scalehook.hosts.manager import HostManager
 from scalehook.locks import KeyedLocks
 from scalehook.metrics import Metrics
 from scalehook.store import Store
@@ -33,11 +34,35 @@ class Audit:
     clock: float = field(default_factory=time.perf_counter)
 
 
+@dataclass(frozen=True, slots=True)
+class ActionResult:
+    """What a multi-step action did, for its execution record.
+
+    ``error`` set means it failed (maybe half way: ``details`` says what exists now);
+    the executor records it and raises the error for the API to answer with.
+    """
+
+    result: str
+    message: str
+    before: int | None = None
+    after: int | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    error: ScalehookError | None = None
+
+
 class Executor:
-    def __init__(self, store: Store, backends: Backends, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        store: Store,
+        backends: Backends,
+        metrics: Metrics,
+        *,
+        hosts: HostManager | None = None,
+    ) -> None:
         self.store = store
         self.backends = backends
         self.metrics = metrics
+        self.hosts = hosts
         self.locks = KeyedLocks()
 
     async def scale(
@@ -82,6 +107,33 @@ class Executor:
             before=decision.before,
             after=decision.after,
         )
+
+    async def run(
+        self,
+        *,
+        target: str,
+        action: Callable[[], Awaitable[ActionResult]],
+        audit: Audit,
+    ) -> Execution:
+        """Run an action alone on its target (e.g. a host group) and record it."""
+        async with self.locks.hold(target):
+            try:
+                outcome = await action()
+            except ScalehookError as exc:
+                outcome = ActionResult("failed", exc.message, error=exc)
+        execution = await self.record(
+            audit,
+            target=target,
+            result=outcome.result,
+            message=outcome.message,
+            before=outcome.before,
+            after=outcome.after,
+            details=outcome.details,
+        )
+        if outcome.error is not None:
+            outcome.error.execution_id = execution.id
+            raise outcome.error
+        return execution
 
     async def record(
         self,

@@ -26,6 +26,8 @@ def setup_logging(level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # One line per engine API call is noise at info level.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 class _Server(uvicorn.Server):
@@ -61,7 +63,7 @@ async def serve(settings: Settings) -> None:
             )
         )
         serving = asyncio.create_task(server.serve())
-        while not server.started and not serving.done():  # noqa: ASYNC110 - uvicorn has no event
+        while not server.started and not serving.done():
             await asyncio.sleep(0.01)
         if server.started:
             _announce(server, runtime)

@@ -5,10 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from scalehook.drivers.base import Driver, HookCall, Outcome
+from scalehook.drivers.scale_host import ScaleHostDriver
 from scalehook.drivers.scale_service import ScaleServiceDriver
 from scalehook.errors import InvalidRequest
 
-DRIVERS: dict[str, Driver[Any]] = {driver.name: driver for driver in (ScaleServiceDriver(),)}
+DRIVERS: dict[str, Driver[Any]] = {
+    driver.name: driver for driver in (ScaleServiceDriver(), ScaleHostDriver())
+}
 
 
 def driver_for(name: str) -> Driver[Any]:
