@@ -360,7 +360,7 @@ class NetnsProvider:
             return
         archive = self._manager.stream("/images/get", names=tags)
         await engine.request(
-            "POST", "/images/load", params={"quiet": True}, content=archive, timeout=300
+            "POST", "/images/load", params={"quiet": True}, content=archive, wait=300
         )
 
     # destroy ---------------------------------------------------------------------
