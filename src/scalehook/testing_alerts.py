@@ -29,9 +29,7 @@ def binary(*names: str) -> str:
         found = shutil.which(name)
         if found:
             return found
-    raise FileNotFoundError(
-        f"none of {', '.join(names)} is installed (see scripts/deps-prometheus)"
-    )
+    raise FileNotFoundError(f"none of {', '.join(names)} is installed (see scripts/deps)")
 
 
 class Program:
