@@ -230,6 +230,25 @@ def test_manager_and_protected_hosts_are_never_removed(
         lab.docker("node", "update", "--label-rm", "scalehook.protected", last["id"])
 
 
+def test_a_dry_run_receiver_plans_and_changes_nothing(host_server: ServerProcess) -> None:
+    before = names(group(host_server))
+    created = host_server.client.post(
+        "/v1/receivers",
+        json={
+            "name": "batch-rehearsal",
+            "driver": "scaleHost",
+            "dry_run": True,
+            "config": {"selector": {"group": "batch"}, "action": "up", "amount": 2, "max": 9},
+        },
+    ).json()
+    recorded = httpx.post(created["url"], timeout=300).json()
+    assert recorded["result"] == "dry_run"
+    assert recorded["details"]["would"] == "scaled"
+    assert len(recorded["details"]["names"]) == 2
+    assert recorded["after"] == recorded["before"] + 2
+    assert names(group(host_server)) == before
+
+
 def test_min_and_max_hold_under_20_concurrent_triggers(
     host_server: ServerProcess, lab: SwarmLab
 ) -> None:

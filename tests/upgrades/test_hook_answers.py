@@ -269,3 +269,17 @@ def test_receiver_config_is_checked_at_create(
     assert response.status_code == 422, response.text
     assert response.json()["field"] == field
     assert message in response.json()["message"]
+
+
+def test_a_dry_run_receiver_records_the_upgrade_it_would_start(server: ServerProcess) -> None:
+    created = upgrade_receiver(server, "rehearsal")
+    server.client.patch(f"/v1/receivers/{created['id']}", json={"dry_run": True})
+    response = hook(created["url"], bodies.dockerhub("acme/app", "7"))
+    assert response.status_code == 200
+    recorded = response.json()
+    assert recorded["result"] == "dry_run"
+    assert recorded["details"]["would"] == [
+        {"service": "local/web", "from": "acme/app:1", "to": "acme/app:7"}
+    ]
+    assert "nothing changed" in recorded["message"]
+    assert_untouched(server)

@@ -62,9 +62,10 @@ def group_target(selector: Selector) -> str:
 
 
 async def scale_group(
-    hosts: HostManager, config: ScaleHostConfig, selector: Selector
+    hosts: HostManager, config: ScaleHostConfig, selector: Selector, *, dry_run: bool = False
 ) -> ActionResult:
-    """List the group, plan, and apply the plan one host at a time."""
+    """List the group, plan, and apply the plan one host at a time (with ``dry_run``,
+    record the plan and change nothing)."""
     group = await hosts.list(selector)
     if config.action == "up":
         up = plan_up(
@@ -73,6 +74,10 @@ async def scale_group(
         details: dict[str, Any] = {"selector": selector.as_dict(), "created": []}
         if up.base is None:
             return ActionResult(up.result, up.message, up.before, up.after, details)
+        if dry_run:
+            details.update(dry_run=True, would=up.result, cloned=up.base.name, names=up.names)
+            message = f"dry run, nothing changed: {up.message}"
+            return ActionResult("dry_run", message, up.before, up.after, details)
         details["cloned"] = up.base.name
         for name in up.names:
             try:
@@ -99,6 +104,10 @@ async def scale_group(
         "removed": [],
         "kept": [{"host": name, "reason": reason} for name, reason in down.kept],
     }
+    if dry_run and down.remove:
+        details.update(dry_run=True, would=down.result, names=[h.name for h in down.remove])
+        message = f"dry run, nothing changed: {down.message}"
+        return ActionResult("dry_run", message, down.before, down.after, details)
     for host in down.remove:
         why = "unhealthy" if host.state != "ready" else config.remove_policy
         try:
@@ -126,7 +135,7 @@ class ScaleHostDriver(Driver[ScaleHostConfig]):
         selector = Selector.of(config.selector)
         execution = await executor.run(
             target=group_target(selector),
-            action=lambda: scale_group(hosts, config, selector),
+            action=lambda: scale_group(hosts, config, selector, dry_run=receiver.dry_run),
             audit=call.audit(receiver),
         )
         return Outcome(execution)

@@ -131,6 +131,21 @@ class ServiceUpgradeDriver(Driver[ServiceUpgradeConfig]):
             running = [Running(s.ref, s.image, executor.rollouts.heading(s.ref)) for s in services]
             plans, skips = decide_upgrades(tagged, running, policy)
             details["skipped"] = [{"service": s.service, "reason": s.reason} for s in skips]
+            if plans and audit.dry_run:
+                details["dry_run"] = True
+                details["would"] = [
+                    {"service": p.service, "from": p.current.familiar(), "to": p.target.familiar()}
+                    for p in plans
+                ]
+                targets = ", ".join(f"{p.service} to {p.target.familiar()}" for p in plans)
+                execution = await executor.record(
+                    audit,
+                    target=plans[0].service if len(plans) == 1 else None,
+                    result="dry_run",
+                    message=f"dry run, nothing changed: would upgrade {targets}",
+                    details=details,
+                )
+                return Outcome(execution)
             if plans:
                 executions = await executor.rollouts.start(
                     plans,
