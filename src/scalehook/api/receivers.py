@@ -13,7 +13,7 @@ from scalehook.api.schemas import (
     ReceiverWithUrl,
 )
 from scalehook.drivers import driver_for
-from scalehook.receivers import Receiver, ReceiverId, hash_key, new_key
+from scalehook.receivers import Receiver, hash_key, new_key, parse_id
 from scalehook.runtime import Runtime
 
 router = APIRouter(
@@ -31,8 +31,9 @@ def trigger_url(runtime: Runtime, request: Request, key: str) -> str:
 
 async def find(runtime: Runtime, ident: str) -> Receiver:
     """A receiver by id (digits) or by name."""
-    if ident.isdigit():
-        return await runtime.store.receiver(ReceiverId(int(ident)))
+    receiver_id = parse_id(ident)
+    if receiver_id is not None:
+        return await runtime.store.receiver(receiver_id)
     return await runtime.store.receiver_by_name(ident)
 
 
