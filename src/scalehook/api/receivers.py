@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from scalehook.api.deps import RuntimeDep, require_admin
 from scalehook.api.schemas import (
+    BODY_ERRORS,
     ErrorOut,
     ReceiverCreate,
     ReceiverOut,
@@ -41,7 +42,12 @@ def with_url(receiver: Receiver, url: str) -> ReceiverWithUrl:
     return ReceiverWithUrl(**ReceiverOut.of(receiver).model_dump(), url=url)
 
 
-@router.post("", status_code=201, response_model=ReceiverWithUrl)
+@router.post(
+    "",
+    status_code=201,
+    response_model=ReceiverWithUrl,
+    responses={**BODY_ERRORS, 409: {"model": ErrorOut, "description": "the name is taken"}},
+)
 async def create_receiver(
     body: ReceiverCreate, request: Request, runtime: RuntimeDep
 ) -> ReceiverWithUrl:
@@ -70,7 +76,15 @@ async def get_receiver(ident: str, runtime: RuntimeDep) -> ReceiverOut:
     return ReceiverOut.of(await find(runtime, ident))
 
 
-@router.patch("/{ident}", response_model=ReceiverOut, responses={404: {"model": ErrorOut}})
+@router.patch(
+    "/{ident}",
+    response_model=ReceiverOut,
+    responses={
+        **BODY_ERRORS,
+        404: {"model": ErrorOut},
+        409: {"model": ErrorOut, "description": "the new name is taken"},
+    },
+)
 async def update_receiver(ident: str, body: ReceiverUpdate, runtime: RuntimeDep) -> ReceiverOut:
     """Rename, enable or disable, or change config keys (the rest keep their values)."""
     receiver = await find(runtime, ident)
