@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -56,8 +56,14 @@ class ServerSettings(BaseModel):
     trusted_proxies: list[str] = Field(
         default_factory=list, description="addresses whose X-Forwarded-For is believed"
     )
-    request_timeout: Duration = Field(default=10.0, description="slowest whole request allowed")
-    keep_alive: Duration = 5.0
+    header_timeout: Annotated[Duration, Field(gt=0)] = Field(
+        default=10.0,
+        description="a request's headers must arrive within this, else the connection is closed",
+    )
+    request_timeout: Annotated[Duration, Field(gt=0)] = Field(
+        default=10.0, description="a request's body must arrive within this, else 408"
+    )
+    keep_alive: Annotated[Duration, Field(gt=0)] = 5.0
 
 
 class Settings(BaseModel):

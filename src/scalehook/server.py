@@ -15,6 +15,7 @@ import uvicorn
 from scalehook.app import build_app
 from scalehook.clientconfig import write_client_config
 from scalehook.config import Settings
+from scalehook.protocol import with_header_timeout
 from scalehook.runtime import Runtime
 
 log = logging.getLogger("scalehook")
@@ -48,6 +49,7 @@ async def serve(settings: Settings) -> None:
         server = _Server(
             uvicorn.Config(
                 build_app(runtime),
+                http=with_header_timeout(settings.server.header_timeout),
                 host=settings.server.host,
                 port=settings.server.port,
                 log_config=None,
