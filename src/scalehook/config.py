@@ -35,6 +35,15 @@ class ConfigError(ScalehookError):
     code = "config_error"
 
 
+class RateLimit(BaseModel):
+    """A token bucket: ``rate`` triggers per second, up to ``burst`` at once."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rate: float = Field(gt=0, description="triggers per second")
+    burst: int = Field(ge=1, description="triggers that may arrive at once")
+
+
 class HookSettings(BaseModel):
     """Limits on the trigger endpoint, which anyone holding a URL can call."""
 
@@ -43,6 +52,10 @@ class HookSettings(BaseModel):
     max_body: int = Field(default=ONE_MIB, ge=1024, description="bytes; larger bodies get 413")
     rate: float = Field(default=20.0, gt=0, description="triggers per second per receiver")
     burst: int = Field(default=40, ge=1, description="triggers a receiver may take at once")
+    receivers: dict[str, RateLimit] = Field(
+        default_factory=dict,
+        description="per receiver name, a limit that replaces rate and burst for it",
+    )
 
 
 class ServerSettings(BaseModel):

@@ -27,11 +27,18 @@ class Runtime:
         self.metrics = Metrics()
         self.executor = Executor(self.store, self.backends, self.metrics)
         self.limiter = RateLimiter(rate=settings.hooks.rate, burst=settings.hooks.burst)
+        self.receiver_limiters = {
+            name: RateLimiter(rate=limit.rate, burst=limit.burst)
+            for name, limit in settings.hooks.receivers.items()
+        }
         self.admin_hash = ""
         self.generated_token: str | None = None
 
-    async def start(self) -> None:
+    def limiter_for(self, receiver: str) -> RateLimiter:
+        """The trigger rate limit of a receiver: its own if the config names it."""
+        return self.receiver_limiters.get(receiver, self.limiter)
 
+    async def start(self) -> None:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         await self.store.open()
         self.admin_hash, self.generated_token = await admin_token_hash(

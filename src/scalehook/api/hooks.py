@@ -41,11 +41,12 @@ async def trigger(key: str, request: Request, runtime: RuntimeDep) -> Response:
     if receiver is None or not receiver.enabled:
         runtime.metrics.rejections.labels("unknown_key").inc()
         raise ReceiverNotFound("no receiver answers at this URL")
-    wait = runtime.limiter.take(receiver.id)
+    limiter = runtime.limiter_for(receiver.name)
+    wait = limiter.take(receiver.id)
     if wait is not None:
         runtime.metrics.triggers.labels(receiver.name, receiver.driver, "rate_limited").inc()
         raise RateLimited(
-            f"receiver {receiver.name!r} is limited to {runtime.limiter.rate:g} triggers/s",
+            f"receiver {receiver.name!r} is limited to {limiter.rate:g} triggers/s",
             retry_after=wait,
         )
     body = await request.body()
