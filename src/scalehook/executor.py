@@ -49,39 +49,44 @@ class Executor:
     ) -> Execution:
         """Read the service, decide, apply, record: one target at a time.
 
-        A backend error is recorded as a ``failed`` execution and raised again, with
-        the execution's id attached, for the API to answer with its status.
+        The execution is recorded before the target's lock is released, so the trail
+        is in the order of application and lags the backend by at most the one step
+        a crash can interrupt. A backend error is recorded as a ``failed`` execution
+        and raised again, with the execution's id attached, for the API to answer.
         """
-        target: str | None = service
-        before: int | None = None
         try:
             backend, name = await self.backends.resolve(service)
-            target = f"{backend.name}/{name}"
-            async with self.locks.hold(target):
+        except ScalehookError as exc:
+            await self._failed(audit, service, None, exc)
+            raise
+        target = f"{backend.name}/{name}"
+        async with self.locks.hold(target):
+            before: int | None = None
+            try:
                 state = await backend.get_service(service=name)
                 before = state.desired
                 decision = decide(state)
                 if decision.after != state.desired:
                     await backend.scale(service=name, replicas=decision.after)
-        except ScalehookError as exc:
-            execution = await self.record(
+            except ScalehookError as exc:
+                await self._failed(audit, target, before, exc)
+                raise
+            return await self.record(
                 audit,
                 target=target,
-                result="failed",
-                message=exc.message,
-                before=before,
-                after=before,
+                result=decision.result,
+                message=decision.message,
+                before=decision.before,
+                after=decision.after,
             )
-            exc.execution_id = execution.id
-            raise
-        return await self.record(
-            audit,
-            target=target,
-            result=decision.result,
-            message=decision.message,
-            before=decision.before,
-            after=decision.after,
+
+    async def _failed(
+        self, audit: Audit, target: str, before: int | None, exc: ScalehookError
+    ) -> None:
+        execution = await self.record(
+            audit, target=target, result="failed", message=exc.message, before=before, after=before
         )
+        exc.execution_id = execution.id
 
     async def record(
         self,
