@@ -130,12 +130,21 @@ def throughput(
     wrk = shutil.which("wrk")
     if wrk is None:
         return asyncio.run(_closed_loop(method, url, duration, connections))
+    seconds = max(1, round(duration))  # wrk takes whole seconds
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "method.lua"
         script.write_text(f'wrk.method = "{method}"\n')
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         out = subprocess.run(
-            [wrk, "-t1", f"-c{connections}", f"-d{duration:g}s", "-s", str(script), url],
+            [
+                wrk,
+                "-t1",
+                f"-c{connections}",
+                f"-d{seconds}s",
+                "-s",
+                str(script),
+                url,
+            ],
             capture_output=True,
             text=True,
             check=True,
@@ -143,4 +152,4 @@ def throughput(
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
     rps = float(re.search(r"Requests/sec:\s*([\d.]+)", out).group(1))  # type: ignore[union-attr]
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-    return Throughput(rps, "Non-2xx" not in out, f"wrk ({cpu / duration:.0%} of a core)")
+    return Throughput(rps, "Non-2xx" not in out, f"wrk ({cpu / seconds:.0%} of a core)")
