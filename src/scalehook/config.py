@@ -6,17 +6,32 @@ A bad file stops scalehook with a message naming the field, before anything runs
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from scalehook.backends.docker import DockerSettings
+from scalehook.backends.engine import TlsSettings
+from scalehook.backends.engine.address import check_docker_host
+from scalehook.backends.kinds import BackendSettings, LocalSettings
 from scalehook.backends.local.spec import SERVICE_NAME, LocalServiceSpec
+from scalehook.backends.swarm import SwarmSettings
 from scalehook.durations import Duration
 from scalehook.errors import ScalehookError
 
 DEFAULT_PORT = 8085
+BACKEND_NAME = re.compile(r"^[a-z][a-z0-9_.-]{0,62}$")
 ONE_MIB = 1024 * 1024
 
 
@@ -82,32 +97,104 @@ class ServerSettings(BaseModel):
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    backend: str = Field(default="local", description="the engine that runs `services`")
-    services: dict[str, LocalServiceSpec] = Field(default_factory=dict)
+    backend: Literal["local", "docker", "swarm"] = Field(
+        default="local", description="the one engine, when `backends` is not given"
+    )
+    docker_host: str | None = Field(
+        default=None, description="backend docker or swarm: the engine; default $DOCKER_HOST"
+    )
+    docker_tls: TlsSettings | None = Field(
+        default=None, description="backend docker or swarm: TLS; default from $DOCKER_CERT_PATH"
+    )
+    backends: dict[str, BackendSettings] = Field(
+        default_factory=dict,
+        description="several engines at once, by name; after validation, always filled",
+    )
+    services: dict[str, LocalServiceSpec] = Field(
+        default_factory=dict, description="the local backend's services"
+    )
     database: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite")
     data_dir: Path = Field(default_factory=default_data_dir)
     server: ServerSettings = Field(default_factory=ServerSettings)
     hooks: HookSettings = Field(default_factory=HookSettings)
     log_level: str = "info"
 
+    @field_validator("docker_host")
+    @classmethod
+    def _docker_host(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_docker_host(value)
+        return value
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
-        if self.backend != "local":
-            raise ValueError(f"backend {self.backend!r} is not known; use 'local'")
+        if self.backends:
+            self._check_backends()
+        else:
+            self.backends = {self.backend: self._one_backend()}
         ports: dict[int, str] = {}
-        for name, spec in self.services.items():
-            if not SERVICE_NAME.match(name):
-                raise ValueError(
-                    f"service name {name!r}: use lower-case letters, digits, '-', '_' or '.'"
-                )
-            spec.name = name
-            if spec.port is not None:
-                if spec.port in ports:
+        for local in self.backends.values():
+            if not isinstance(local, LocalSettings):
+                continue
+            for name, spec in local.services.items():
+                if not SERVICE_NAME.match(name):
                     raise ValueError(
-                        f"services {ports[spec.port]!r} and {name!r} both want port {spec.port}"
+                        f"service name {name!r}: use lower-case letters, digits, '-', '_' or '.'"
                     )
-                ports[spec.port] = name
+                spec.name = name
+                if spec.port is not None:
+                    if spec.port in ports:
+                        raise ValueError(
+                            f"services {ports[spec.port]!r} and {name!r} both want port {spec.port}"
+                        )
+                    ports[spec.port] = name
         return self
+
+    def _one_backend(self) -> BackendSettings:
+        """``backend:`` (with ``docker_host:``) as the one entry it stands for."""
+        if self.backend == "local":
+            if self.docker_host or self.docker_tls:
+                raise ValueError("docker_host and docker_tls go with backend docker or swarm")
+            return LocalSettings(services=self.services)
+        if self.services:
+            raise ValueError(
+                f"services: these run on the local backend, and backend is {self.backend!r}; "
+                "to run both, name them under `backends:`"
+            )
+        kind = DockerSettings if self.backend == "docker" else SwarmSettings
+        return kind(docker_host=self.docker_host, docker_tls=self.docker_tls)
+
+    def _check_backends(self) -> None:
+        given = sorted({"backend", "docker_host", "docker_tls"} & self.model_fields_set)
+        if given:
+            raise ValueError(
+                f"give either `backends:` (several engines) or {', '.join(given)} (one), not both"
+            )
+        for name in self.backends:
+            if not BACKEND_NAME.match(name):
+                raise ValueError(
+                    f"backend name {name!r}: start with a letter; use lower-case letters, "
+                    "digits, '-', '_' or '.' (no '/': it separates backend and service)"
+                )
+        if not self.services:
+            return
+        local = [b for b in self.backends.values() if isinstance(b, LocalSettings)]
+        if len(local) != 1:
+            raise ValueError(
+                "services: top-level services need exactly one backend of type local; "
+                "with several, give each its own `services:`"
+            )
+        if local[0].services:
+            raise ValueError(
+                "services: give the local services at the top or under their backend, not both"
+            )
+        local[0].services = self.services
+
+    def local_services(self) -> Iterator[LocalServiceSpec]:
+        """Every service that runs on a local backend."""
+        for backend in self.backends.values():
+            if isinstance(backend, LocalSettings):
+                yield from backend.services.values()
 
     @property
     def database_url(self) -> str:
@@ -144,7 +231,7 @@ def load_settings(path: Path | None, **overrides: Any) -> Settings:
     except ValidationError as exc:
         raise ConfigError(f"{path or 'settings'}: {describe_validation(exc)}") from exc
     settings.data_dir = (base / settings.data_dir).resolve()
-    for spec in settings.services.values():
+    for spec in settings.local_services():
         spec.cwd = str((base / spec.cwd).resolve()) if spec.cwd else str(base)
     return settings
 
@@ -154,5 +241,6 @@ def describe_validation(exc: ValidationError) -> str:
     lines = []
     for error in exc.errors():
         where = ".".join(str(part) for part in error["loc"])
-        lines.append(f"{where}: {error['msg']}" if where else str(error["msg"]))
+        message = str(error["msg"]).removeprefix("Value error, ")
+        lines.append(f"{where}: {message}" if where else message)
     return "; ".join(lines)

@@ -72,6 +72,12 @@ class RateLimited(ScalehookError):
         self.retry_after = retry_after
 
 
+class RetryLater(RateLimited):
+    """Rate limited, answered 503 for senders that retry only 5xx (Alertmanager)."""
+
+    status = 503
+
+
 class BackendError(ScalehookError):
     """The engine refused an operation; its own text is passed through."""
 

@@ -1,4 +1,9 @@
-"""The audit trail: one Execution per trigger or action, whatever its outcome."""
+"""The audit trail: one Execution per trigger or action, whatever its outcome.
+
+Most executions are done when recorded. A rollout is recorded at once as ``running``
+(result ``upgrading``) and updated as it goes: per-batch progress in ``details``, then
+a final result and ``done``.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,25 @@ from typing import Any, Literal, NewType
 
 ExecutionId = NewType("ExecutionId", int)
 
-Result = Literal["scaled", "clamped", "noop", "failed"]
+Result = Literal[
+    "scaled",
+    "clamped",
+    "noop",
+    "failed",
+    "deduped",
+    "cooldown",
+    "label_mismatch",
+    "ignored",
+    "dry_run",
+    "rejected",  # a hook call refused before acting: bad body, bad signature
+    "upgrading",  # running: a rollout replacing replicas
+    "rolling_back",  # running: a failed rollout restoring the previous image
+    "upgraded",
+    "rolled_back",
+    "paused",
+    "superseded",  # a newer push for the same service took over
+]
+Status = Literal["running", "done"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +50,8 @@ class ExecutionDraft:
     before: int | None = None
     after: int | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    status: Status = "done"
+    updated_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,12 +2,15 @@
 
 It serialises work per target, so concurrent triggers never lose an update or pass a
 bound, and it writes the Execution record whatever happens, failures included.
+Upgrades, which run for minutes, go through its ``rollouts`` (``rollouts.py``): one
+background rollout per service at a time, recorded as it goes.
 """
 
 from __future__ import annotations
 
+import inspect
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -16,9 +19,13 @@ from scalehook.backends import Backends, ServiceState
 from scalehook.decisions import ScaleDecision
 from scalehook.errors import ScalehookError
 from scalehook.executions import Execution, ExecutionDraft
+from scalehook.incidents import IncidentMark
 from scalehook.locks import KeyedLocks
 from scalehook.metrics import Metrics
+from scalehook.rollouts import Rollouts
 from scalehook.store import Store
+
+Decide = Callable[[ServiceState], ScaleDecision | Awaitable[ScaleDecision]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +36,7 @@ class Audit:
     receiver_id: int | None = None
     receiver_name: str | None = None
     caller: str | None = None
+    dry_run: bool = False  # decide and record, but change nothing
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     clock: float = field(default_factory=time.perf_counter)
 
@@ -39,54 +47,94 @@ class Executor:
         self.backends = backends
         self.metrics = metrics
         self.locks = KeyedLocks()
+        self.rollouts = Rollouts(store, backends, metrics)
 
     async def scale(
         self,
         *,
         service: str,
-        decide: Callable[[ServiceState], ScaleDecision],
+        decide: Decide,
         audit: Audit,
     ) -> Execution:
         """Read the service, decide, apply, record: one target at a time.
 
-        The execution is recorded before the target's lock is released, so the trail
-        is in the order of application and lags the backend by at most the one step
-        a crash can interrupt. A backend error is recorded as a ``failed`` execution
-        and raised again, with the execution's id attached, for the API to answer.
+        ``decide`` runs under the target's lock and may read the store (an async
+        function): what it reads (alert memory, last actions) cannot change before its
+        decision is recorded, because the execution is written, with the decision's
+        incident marks, before the lock is released. With ``audit.dry_run`` nothing is
+        applied and a decision that would move the count is recorded as ``dry_run``.
+
+        A backend error is recorded as a ``failed`` execution and raised again, with
+        the execution's id attached, for the API to answer with its status.
         """
+        target: str | None = service
+        before: int | None = None
         try:
             backend, name = await self.backends.resolve(service)
-        except ScalehookError as exc:
-            await self._failed(audit, service, None, exc)
-            raise
-        target = f"{backend.name}/{name}"
-        async with self.locks.hold(target):
-            before: int | None = None
-            try:
+            target = f"{backend.name}/{name}"
+            async with self.locks.hold(target):
                 state = await backend.get_service(service=name)
                 before = state.desired
-                decision = decide(state)
-                if decision.after != state.desired:
+                decided = decide(state)
+                decision = await decided if inspect.isawaitable(decided) else decided
+                moves = decision.after != state.desired
+                if moves and not audit.dry_run:
                     await backend.scale(service=name, replicas=decision.after)
-            except ScalehookError as exc:
-                await self._failed(audit, target, before, exc)
-                raise
-            return await self.record(
+                result: str = decision.result
+                message = decision.message
+                details = dict(decision.details)
+                if audit.dry_run:
+                    details["dry_run"] = True
+                    if moves:
+                        details["would"] = decision.result
+                        result = "dry_run"
+                    message = f"dry run, nothing changed: {message}"
+                return await self.record(
+                    audit,
+                    target=target,
+                    result=result,
+                    message=message,
+                    before=decision.before,
+                    after=decision.after,
+                    details=details,
+                    marks=decision.marks,
+                )
+        except ScalehookError as exc:
+            execution = await self.record(
                 audit,
                 target=target,
-                result=decision.result,
-                message=decision.message,
-                before=decision.before,
-                after=decision.after,
+                result="failed",
+                message=exc.message,
+                before=before,
+                after=before,
             )
+            exc.execution_id = execution.id
+            raise
 
-    async def _failed(
-        self, audit: Audit, target: str, before: int | None, exc: ScalehookError
-    ) -> None:
-        execution = await self.record(
-            audit, target=target, result="failed", message=exc.message, before=before, after=before
+    async def skip(
+        self,
+        *,
+        service: str | None,
+        audit: Audit,
+        result: str,
+        message: str,
+        details: Mapping[str, Any] | None = None,
+    ) -> Execution:
+        """Record a trigger that is answered without deciding (a paused receiver).
+
+        The target is the service's ref when it resolves, else the name as configured:
+        a paused receiver answers even while its backend is down.
+        """
+        target = service
+        if service is not None:
+            try:
+                backend, name = await self.backends.resolve(service)
+                target = f"{backend.name}/{name}"
+            except ScalehookError:
+                pass
+        return await self.record(
+            audit, target=target, result=result, message=message, details=dict(details or {})
         )
-        exc.execution_id = execution.id
 
     async def record(
         self,
@@ -98,6 +146,7 @@ class Executor:
         before: int | None = None,
         after: int | None = None,
         details: dict[str, Any] | None = None,
+        marks: tuple[IncidentMark, ...] = (),
     ) -> Execution:
         seconds = time.perf_counter() - audit.clock
         execution = await self.store.add_execution(
@@ -114,7 +163,9 @@ class Executor:
                 before=before,
                 after=after,
                 details=details or {},
-            )
+            ),
+            marks=marks,
+            dry_run=audit.dry_run,
         )
         self.metrics.observe(
             receiver=audit.receiver_name or "", driver=audit.driver, result=result, seconds=seconds

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter as Counter_
+from collections.abc import Iterable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from scalehook.backends.base import ServiceState
@@ -16,6 +19,13 @@ class Metrics:
             "scalehook_triggers",
             "Triggers and actions by receiver, driver and result",
             ["receiver", "driver", "result"],
+            registry=self.registry,
+        )
+        self.alerts = Counter(
+            "scalehook_alerts",
+            "Alerts received from Alertmanager by receiver, status and decision reason "
+            "(acted, deduped, cooldown, label_mismatch, ...)",
+            ["receiver", "status", "reason"],
             registry=self.registry,
         )
         self.rejections = Counter(
@@ -74,6 +84,11 @@ class Metrics:
     def observe(self, *, receiver: str, driver: str, result: str, seconds: float) -> None:
         self.triggers.labels(receiver, driver, result).inc()
         self.duration.labels(driver).observe(seconds)
+
+    def count_alerts(self, *, receiver: str, verdicts: Iterable[tuple[str, str]]) -> None:
+        """Count each alert of a notification by its (status, reason)."""
+        for (status, reason), count in Counter_(verdicts).items():
+            self.alerts.labels(receiver, status, reason).inc(count)
 
     def set_services(self, services: list[ServiceState]) -> None:
         for gauge in (self.desired, self.running, self.ready):

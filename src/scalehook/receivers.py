@@ -17,6 +17,9 @@ from typing import Any, NewType
 
 ReceiverId = NewType("ReceiverId", int)
 
+SECRET_FIELDS = frozenset({"secret"})
+"""Config keys that are never shown: API answers leave them out (``public_config``)."""
+
 KEY_PREFIX = "shk_"
 KEY_BYTES = 32
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,99}$")
@@ -44,6 +47,15 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def public_config(config: dict[str, Any]) -> dict[str, Any]:
+    """A receiver's config as the API shows it: without its secrets."""
+    return {k: v for k, v in config.items() if k not in SECRET_FIELDS}
+
+
+def has_secret(config: dict[str, Any]) -> bool:
+    return any(config.get(k) is not None for k in SECRET_FIELDS)
+
+
 def same_hash(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())
 
@@ -57,3 +69,5 @@ class Receiver:
     enabled: bool
     created_at: datetime
     updated_at: datetime
+    dry_run: bool = False  # decide and record, change nothing
+    paused: bool = False  # answer 200, record ``paused``, decide nothing

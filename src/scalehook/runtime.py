@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 
 from scalehook.auth import admin_token_hash
-from scalehook.backends import Backend, Backends
-from scalehook.backends.local import LocalBackend
+from scalehook.backends import Backends
+from scalehook.backends.kinds import build_backend
 from scalehook.config import Settings
 from scalehook.executor import Executor
 from scalehook.metrics import Metrics
@@ -15,8 +15,12 @@ from scalehook.store import Store
 
 
 def build_backends(settings: Settings) -> Backends:
-    backends: list[Backend] = [LocalBackend("local", settings.services, settings.data_dir)]
-    return Backends(backends)
+    return Backends(
+        [
+            build_backend(name, backend, data_dir=settings.data_dir)
+            for name, backend in settings.backends.items()
+        ]
+    )
 
 
 class Runtime:
@@ -49,7 +53,9 @@ class Runtime:
         except BaseException:
             await self.store.close()
             raise
+        await self.executor.rollouts.resume()
 
     async def close(self) -> None:
+        await self.executor.rollouts.stop()
         await self.backends.close()
         await self.store.close()

@@ -27,6 +27,9 @@ def setup_logging(level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if logging.getLogger().level > logging.DEBUG:
+        # httpx logs every request at INFO, and the engine backends make many
+        logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 class _Server(uvicorn.Server):

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+AlertStatus = Literal["firing", "resolved"]
+
 
 @dataclass(frozen=True, slots=True)
 class ImagePushed:
@@ -25,14 +27,38 @@ class ImagePushed:
 
 @dataclass(frozen=True, slots=True)
 class Alert:
-    """One alert of an Alertmanager notification."""
+    """One alert of an Alertmanager notification.
 
-    status: Literal["firing", "resolved"]
+    ``fingerprint`` and ``starts_at`` together name one incident: Alertmanager re-sends
+    the same pair for as long as the alert keeps firing, and a new firing after a
+    resolve gets a new ``starts_at``.
+    """
+
+    status: AlertStatus
     fingerprint: str
     starts_at: datetime
     labels: Mapping[str, str] = field(default_factory=dict)
     annotations: Mapping[str, str] = field(default_factory=dict)
     ends_at: datetime | None = None
 
+    @property
+    def name(self) -> str:
+        return self.labels.get("alertname", "")
 
-Signal = ImagePushed | Alert
+
+@dataclass(frozen=True, slots=True)
+class AlertGroup:
+    """One Alertmanager notification: the alerts of a group, sent together in one POST."""
+
+    status: AlertStatus
+    alerts: tuple[Alert, ...]
+    group_key: str = ""
+    receiver: str = ""
+    group_labels: Mapping[str, str] = field(default_factory=dict)
+    common_labels: Mapping[str, str] = field(default_factory=dict)
+    truncated: int = 0
+    external_url: str = ""
+    reason: str | None = None
+
+
+Signal = ImagePushed | Alert | AlertGroup

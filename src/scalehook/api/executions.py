@@ -1,4 +1,5 @@
-"""/v1/executions: the audit trail, newest first."""
+"""/v1/executions: the audit trail, newest first; one execution by id (a rollout's
+record changes while it runs)."""
 
 from __future__ import annotations
 
@@ -52,3 +53,8 @@ async def list_executions(
         after=after,
     )
     return [execution_dict(e) for e in rows]
+
+
+@router.get("/{execution_id}", response_model=ExecutionOut, responses={404: {"model": ErrorOut}})
+async def get_execution(execution_id: int, runtime: RuntimeDep) -> dict[str, object]:
+    return execution_dict(await runtime.store.execution(execution_id))

@@ -13,12 +13,15 @@ from fastapi import APIRouter, Request, Response
 from scalehook.api.deps import RuntimeDep, caller_address
 from scalehook.api.schemas import ErrorOut, ExecutionOut, execution_dict
 from scalehook.drivers import HookCall, driver_for
-from scalehook.errors import RateLimited, ReceiverNotFound
+from scalehook.errors import RateLimited, ReceiverNotFound, RetryLater
+from scalehook.executions import Execution
 from scalehook.receivers import hash_key
+from scalehook.sources import read_signals
 
 router = APIRouter(tags=["trigger"])
 
 _MAX_KEY = 200
+_RETRIES_ONLY_5XX = ("Alertmanager/",)
 
 
 @router.post(
@@ -26,40 +29,62 @@ _MAX_KEY = 200
     response_model=ExecutionOut,
     responses={
         202: {"model": ExecutionOut, "description": "accepted; the action runs in the background"},
-        400: {"model": ErrorOut},
+        400: {"model": ErrorOut, "description": "a body from a known sender that cannot be read"},
+        401: {"model": ErrorOut, "description": "the receiver has a secret the call did not prove"},
         404: {"model": ErrorOut, "description": "no enabled receiver has this key"},
         413: {"model": ErrorOut},
         429: {"model": ErrorOut},
-        503: {"model": ErrorOut, "description": "the engine is unavailable; retry later"},
+        503: {
+            "model": ErrorOut,
+            "description": "the engine is unavailable, or an Alertmanager is rate limited;"
+            " retry later",
+        },
     },
 )
 async def trigger(key: str, request: Request, runtime: RuntimeDep) -> Response:
-    """Run the receiver's action. The body (up to the limit) is read by drivers that use it."""
+    """Run the receiver's action. A body from a known sender (Alertmanager) is read as
+    its signals; any other body (up to the limit) is a plain trigger."""
     receiver = None
     if len(key) <= _MAX_KEY:
         receiver = await runtime.store.receiver_by_key(hash_key(key))
     if receiver is None or not receiver.enabled:
         runtime.metrics.rejections.labels("unknown_key").inc()
         raise ReceiverNotFound("no receiver answers at this URL")
+    headers = {k.lower(): v for k, v in request.headers.items()}
     limiter = runtime.limiter_for(receiver.name)
     wait = limiter.take(receiver.id)
     if wait is not None:
         runtime.metrics.triggers.labels(receiver.name, receiver.driver, "rate_limited").inc()
-        raise RateLimited(
-            f"receiver {receiver.name!r} is limited to {limiter.rate:g} triggers/s",
-            retry_after=wait,
-        )
+        message = f"receiver {receiver.name!r} is limited to {limiter.rate:g} triggers/s"
+        if headers.get("user-agent", "").startswith(_RETRIES_ONLY_5XX):
+            # Alertmanager drops a notification answered 4xx: ask it to come back.
+            raise RetryLater(message, retry_after=wait)
+        raise RateLimited(message, retry_after=wait)
     body = await request.body()
     driver = driver_for(receiver.driver)
     config = driver.parse_config(receiver.config)
+    source, signals = read_signals(body, headers, among=driver.reads)
     call = HookCall(
         body=body,
-        headers={k.lower(): v for k, v in request.headers.items()},
+        headers=headers,
         caller=caller_address(request),
+        source=source,
+        signals=tuple(signals),
     )
+    if receiver.paused:
+        execution = await runtime.executor.skip(
+            service=driver.target(config),
+            audit=call.audit(receiver),
+            result="paused",
+            message="paused: nothing decided, nothing changed",
+            details={"source": source} if source else {},
+        )
+        return _answer(execution, 200)
     outcome = await driver.trigger(receiver, config, call, runtime.executor)
+    return _answer(outcome.execution, outcome.status)
+
+
+def _answer(execution: Execution, status: int) -> Response:
     return Response(
-        json.dumps(execution_dict(outcome.execution)),
-        status_code=outcome.status,
-        media_type="application/json",
+        json.dumps(execution_dict(execution)), status_code=status, media_type="application/json"
     )

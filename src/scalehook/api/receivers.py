@@ -62,6 +62,8 @@ async def create_receiver(
         config=config.model_dump(mode="json"),
         key_hash=hash_key(key),
         enabled=body.enabled,
+        dry_run=body.dry_run,
+        paused=body.paused,
     )
     return with_url(receiver, trigger_url(runtime, request, key))
 
@@ -86,13 +88,16 @@ async def get_receiver(ident: str, runtime: RuntimeDep) -> ReceiverOut:
     },
 )
 async def update_receiver(ident: str, body: ReceiverUpdate, runtime: RuntimeDep) -> ReceiverOut:
-    """Rename, enable or disable, or change config keys (the rest keep their values)."""
+    """Rename, enable or disable, pause or resume, switch dry-run, or change config keys
+    (the rest keep their values)."""
     receiver = await find(runtime, ident)
     changes: dict[str, object] = {}
     if body.name is not None and body.name != receiver.name:
         changes["name"] = body.name
-    if body.enabled is not None:
-        changes["enabled"] = body.enabled
+    for flag in ("enabled", "dry_run", "paused"):
+        value = getattr(body, flag)
+        if value is not None:
+            changes[flag] = value
     if body.config is not None:
         driver = driver_for(receiver.driver)
         config = driver.parse_config({**receiver.config, **body.config})

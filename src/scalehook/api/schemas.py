@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from scalehook.backends import Replica, ReplicaStats, ServiceState
 from scalehook.executions import Execution
-from scalehook.receivers import Receiver
+from scalehook.receivers import Receiver, has_secret, public_config
 
 
 class ErrorOut(BaseModel):
@@ -35,9 +35,15 @@ class ReceiverCreate(BaseModel):
         pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$",
         description="unique; starts with a letter",
     )
-    driver: str = Field(description="scaleService")
+    driver: str = Field(description="scaleService or serviceUpgrade")
     config: dict[str, Any] = Field(description="the driver's settings")
     enabled: bool = True
+    dry_run: bool = Field(
+        default=False, description="decide and record what would be done; change nothing"
+    )
+    paused: bool = Field(
+        default=False, description="answer 200 and record 'paused'; decide nothing"
+    )
 
 
 class ReceiverUpdate(BaseModel):
@@ -47,6 +53,8 @@ class ReceiverUpdate(BaseModel):
         default=None, min_length=1, max_length=100, pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$"
     )
     enabled: bool | None = None
+    dry_run: bool | None = None
+    paused: bool | None = None
     config: dict[str, Any] | None = Field(
         default=None, description="keys to change; the others keep their values"
     )
@@ -56,8 +64,11 @@ class ReceiverOut(BaseModel):
     id: int
     name: str
     driver: str
-    config: dict[str, Any]
+    config: dict[str, Any] = Field(description="the driver's settings, without any secret")
+    has_secret: bool = Field(default=False, description="a secret is set (it is never shown)")
     enabled: bool
+    dry_run: bool
+    paused: bool
     created_at: datetime
     updated_at: datetime
 
@@ -67,8 +78,11 @@ class ReceiverOut(BaseModel):
             id=receiver.id,
             name=receiver.name,
             driver=receiver.driver,
-            config=receiver.config,
+            config=public_config(receiver.config),
+            has_secret=has_secret(receiver.config),
             enabled=receiver.enabled,
+            dry_run=receiver.dry_run,
+            paused=receiver.paused,
             created_at=receiver.created_at,
             updated_at=receiver.updated_at,
         )
@@ -92,6 +106,8 @@ class ExecutionOut(BaseModel):
     message: str
     duration_ms: float
     details: dict[str, Any]
+    status: str = Field(description="running (a rollout going on) or done")
+    updated_at: datetime | None
 
 
 def execution_dict(execution: Execution) -> dict[str, Any]:
@@ -110,6 +126,8 @@ def execution_dict(execution: Execution) -> dict[str, Any]:
         "message": execution.message,
         "duration_ms": execution.duration_ms,
         "details": execution.details,
+        "status": execution.status,
+        "updated_at": None if execution.updated_at is None else execution.updated_at.isoformat(),
     }
 
 

@@ -7,10 +7,10 @@ Methods take keyword-only arguments and raise the domain's errors
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 from scalehook.selectors import Selector
 
@@ -56,6 +56,49 @@ class ReplicaStats:
     memory_bytes: int
 
 
+@dataclass(frozen=True, slots=True)
+class UpgradeStrategy:
+    """How a rollout replaces replicas. Swarm maps it onto its own update config
+    (parallelism, delay, order, failure action, monitor); local and plain Docker
+    follow it batch by batch with ``backends.rolling``."""
+
+    batch_size: int = 1
+    batch_interval: float = 0.0
+    start_first: bool = False
+    health_timeout: float = 60.0
+    on_failure: Literal["rollback", "pause"] = "rollback"
+
+
+Phase = Literal["rolling", "rolling_back"]
+UpgradeOutcome = Literal["upgraded", "rolled_back", "paused", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class RolloutEvent:
+    """One step of a rollout, reported as it happens (the execution record shows it).
+
+    The first event with ``phase="rolling_back"`` marks the start of a rollback;
+    scalehook records that durably, so a restart finishes the rollback.
+    """
+
+    phase: Phase
+    message: str
+    batch: int | None = None
+    batches: int | None = None
+    replaced: tuple[str, ...] = ()
+    started: tuple[str, ...] = ()
+    ready: bool | None = None
+
+
+Progress = Callable[[RolloutEvent], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class UpgradeResult:
+    outcome: UpgradeOutcome
+    message: str
+
+
 @runtime_checkable
 class Backend(Protocol):
     """An engine that runs services: local processes, Docker, Swarm, Kubernetes."""
@@ -85,3 +128,25 @@ class Backend(Protocol):
     async def replicas(self, *, service: str) -> list[Replica]: ...
 
     async def stats(self, *, service: str) -> list[ReplicaStats]: ...
+
+    async def upgrade(
+        self,
+        *,
+        service: str,
+        image: str,
+        previous: str | None,
+        strategy: UpgradeStrategy,
+        progress: Progress,
+    ) -> UpgradeResult:
+        """Roll every replica onto ``image``, health-gated, as ``strategy`` says.
+
+        On failure roll back to ``previous`` (``on_failure="rollback"``) or stop where
+        the replicas are (``"pause"``); with ``previous=None`` there is nothing to roll
+        back to and a failure is ``failed``. Report each step through ``progress``.
+        Called again with the same arguments (after a restart) it carries on from where
+        the replicas are. Cancelled (a newer push took over, or scalehook stops), it
+        leaves each replica running one image or the other, nothing half-started.
+        Raises ``ServiceNotFound``, ``InvalidRequest`` (an image this engine cannot run),
+        ``BackendUnavailable`` or ``BackendError``.
+        """
+        ...

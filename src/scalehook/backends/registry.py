@@ -10,7 +10,12 @@ import asyncio
 from collections.abc import Iterator
 
 from scalehook.backends.base import Backend, ServiceState
-from scalehook.errors import InvalidRequest, ScalehookError, ServiceNotFound
+from scalehook.errors import (
+    BackendUnavailable,
+    InvalidRequest,
+    ScalehookError,
+    ServiceNotFound,
+)
 from scalehook.selectors import Selector
 
 
@@ -42,29 +47,40 @@ class Backends:
         await asyncio.gather(*(b.close() for b in self._by_name.values()), return_exceptions=True)
 
     async def resolve(self, ref: str) -> tuple[Backend, str]:
-        """Find the backend of a service ref, raising ``ServiceNotFound`` if none has it."""
+        """Find the backend of a service ref and the service's own name there.
+
+        Raises ``ServiceNotFound`` if no backend has it. A backend that cannot be
+        reached is passed over when another has the service, and its
+        ``BackendUnavailable`` is raised when none does: the service may be there.
+        """
         backend_name, sep, service = ref.partition("/")
         if sep:
             backend = self.get(backend_name)
-            await backend.get_service(service=service)
-            return backend, service
+            state = await backend.get_service(service=service)
+            return backend, state.name
         if len(self._by_name) == 1:
             backend = next(iter(self._by_name.values()))
-            await backend.get_service(service=ref)
-            return backend, ref
-        found: list[Backend] = []
+            state = await backend.get_service(service=ref)
+            return backend, state.name
+        found: list[tuple[Backend, str]] = []
+        unreachable: list[BackendUnavailable] = []
         for backend in self._by_name.values():
             try:
-                await backend.get_service(service=ref)
+                state = await backend.get_service(service=ref)
             except ServiceNotFound:
                 continue
-            found.append(backend)
+            except BackendUnavailable as exc:
+                unreachable.append(exc)
+                continue
+            found.append((backend, state.name))
+        if not found and unreachable:
+            raise unreachable[0]
         if not found:
             raise ServiceNotFound(f"no service named {ref!r}")
         if len(found) > 1:
-            names = ", ".join(f"{b.name}/{ref}" for b in found)
+            names = ", ".join(f"{b.name}/{ref}" for b, _ in found)
             raise InvalidRequest(f"service {ref!r} is ambiguous: say one of {names}")
-        return found[0], ref
+        return found[0]
 
     async def list_services(self, *, selector: Selector | None = None) -> list[ServiceState]:
         """Every backend's services; a backend that fails is skipped, not fatal."""

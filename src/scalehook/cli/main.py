@@ -25,6 +25,8 @@ RECEIVER_COLUMNS = [
     ("NAME", "name"),
     ("DRIVER", "driver"),
     ("ENABLED", "enabled"),
+    ("DRY-RUN", "dry_run"),
+    ("PAUSED", "paused"),
     ("CONFIG", "config"),
 ]
 SERVICE_COLUMNS = [
@@ -167,8 +169,25 @@ def _settings(pairs: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--amount", type=int, help="replicas per trigger")
 @click.option("--min", "minimum", type=int, help="never below this")
 @click.option("--max", "maximum", type=int, help="never above this")
+@click.option(
+    "--on-resolved",
+    type=click.Choice(["none", "up", "down"]),
+    help="Alertmanager: undo the action when the alert resolves (the opposite action)",
+)
+@click.option(
+    "--cooldown",
+    metavar="DURATION",
+    help="least time between two actions of one direction, e.g. 5m (also --cooldown-up/-down)",
+)
+@click.option("--cooldown-up", metavar="DURATION", help="least time between two scale-ups")
+@click.option("--cooldown-down", metavar="DURATION", help="least time between two scale-downs")
+@click.option("--match", metavar="LABELS", help="Alertmanager: act only on alerts with k=v,...")
+@click.option("--per-alert", is_flag=True, default=None, help="one step per new alert")
+@click.option("--no-dedupe", is_flag=True, help="act on every re-send (not recommended)")
 @click.option("--set", "pairs", multiple=True, metavar="KEY=VALUE", help="any config key")
 @click.option("--disabled", is_flag=True, help="create it disabled")
+@click.option("--dry-run", is_flag=True, help="record what it would do, change nothing")
+@click.option("--paused", is_flag=True, help="create it paused (answers 200, does nothing)")
 @json_option
 @click.pass_obj
 def receivers_create(
@@ -180,12 +199,21 @@ def receivers_create(
     amount: int | None,
     minimum: int | None,
     maximum: int | None,
+    on_resolved: str | None,
+    cooldown: str | None,
+    cooldown_up: str | None,
+    cooldown_down: str | None,
+    match: str | None,
+    per_alert: bool | None,
+    no_dedupe: bool,
     pairs: tuple[str, ...],
     disabled: bool,
+    dry_run: bool,
+    paused: bool,
     as_json: bool,
 ) -> None:
     """Create a receiver and print its trigger URL (shown in full only now)."""
-    config = {
+    config: dict[str, Any] = {
         k: v
         for k, v in {
             "service": service,
@@ -193,11 +221,27 @@ def receivers_create(
             "amount": amount,
             "min": minimum,
             "max": maximum,
+            "on_resolved": on_resolved,
+            "match": match,
+            "per_alert": per_alert,
+            "dedupe": False if no_dedupe else None,
         }.items()
         if v is not None
     }
+    if cooldown or cooldown_up or cooldown_down:
+        config["cooldown"] = {
+            "up": cooldown_up or cooldown or 0,
+            "down": cooldown_down or cooldown or 0,
+        }
     config.update(_settings(pairs))
-    body = {"name": name, "driver": driver, "config": config, "enabled": not disabled}
+    body = {
+        "name": name,
+        "driver": driver,
+        "config": config,
+        "enabled": not disabled,
+        "dry_run": dry_run,
+        "paused": paused,
+    }
     created = state.client.post("/v1/receivers", body)
     if as_json:
         emit(created, True)
@@ -226,6 +270,8 @@ def receivers_show(state: State, receiver: str, as_json: bool) -> None:
 @click.argument("receiver")
 @click.option("--name", help="new name")
 @click.option("--enable/--disable", default=None, help="enable or disable the URL")
+@click.option("--pause/--resume", default=None, help="pause: answer 200 and do nothing")
+@click.option("--dry-run/--live", default=None, help="dry run: record, change nothing")
 @click.option("--set", "pairs", multiple=True, metavar="KEY=VALUE", help="change a config key")
 @json_option
 @click.pass_obj
@@ -234,15 +280,21 @@ def receivers_update(
     receiver: str,
     name: str | None,
     enable: bool | None,
+    pause: bool | None,
+    dry_run: bool | None,
     pairs: tuple[str, ...],
     as_json: bool,
 ) -> None:
-    """Rename, enable/disable, or change config keys of a receiver."""
+    """Rename, enable/disable, pause/resume, switch dry-run, or change config keys."""
     body: dict[str, Any] = {}
     if name is not None:
         body["name"] = name
     if enable is not None:
         body["enabled"] = enable
+    if pause is not None:
+        body["paused"] = pause
+    if dry_run is not None:
+        body["dry_run"] = dry_run
     if pairs:
         body["config"] = _settings(pairs)
     emit(state.client.patch(f"/v1/receivers/{receiver}", body), True)
@@ -366,23 +418,42 @@ def executions(
     interval: float,
     as_json: bool,
 ) -> None:
-    """The audit trail, newest first (oldest first with --follow)."""
+    """The audit trail, newest first (oldest first with --follow).
+
+    With --follow, an execution still running (a rollout) is printed again each time
+    its result or message changes, until it is done.
+    """
     rows = state.client.get("/v1/executions", receiver=receiver, service=service, limit=limit)
     if not follow:
         emit(rows, as_json, EXECUTION_COLUMNS)
         return
     last = 0
-    rows.reverse()
+    watching: dict[int, tuple[Any, ...]] = {}
     header = True
+
+    def show(row: dict[str, Any]) -> None:
+        nonlocal header
+        seen = (row["result"], row["message"], row.get("status"))
+        if watching.get(row["id"]) == seen:
+            return
+        if row.get("status") == "running":
+            watching[row["id"]] = seen
+        else:
+            watching.pop(row["id"], None)
+        if as_json:
+            click.echo(json.dumps(row))
+        else:
+            lines = render([row], EXECUTION_COLUMNS).splitlines()
+            click.echo("\n".join(lines if header else lines[1:]))
+            header = False
+
+    rows.reverse()
     while True:
         for row in rows:
             last = max(last, row["id"])
-            if as_json:
-                click.echo(json.dumps(row))
-            else:
-                lines = render([row], EXECUTION_COLUMNS).splitlines()
-                click.echo("\n".join(lines if header else lines[1:]))
-                header = False
+            show(row)
+        for ident in list(watching):
+            show(state.client.get(f"/v1/executions/{ident}"))
         time.sleep(interval)
         rows = state.client.get(
             "/v1/executions", receiver=receiver, service=service, limit=1000, after=last

@@ -6,9 +6,12 @@ from typing import Any
 
 from scalehook.drivers.base import Driver, HookCall, Outcome
 from scalehook.drivers.scale_service import ScaleServiceDriver
+from scalehook.drivers.upgrade_service import ServiceUpgradeDriver
 from scalehook.errors import InvalidRequest
 
-DRIVERS: dict[str, Driver[Any]] = {driver.name: driver for driver in (ScaleServiceDriver(),)}
+DRIVERS: dict[str, Driver[Any]] = {
+    driver.name: driver for driver in (ScaleServiceDriver(), ServiceUpgradeDriver())
+}
 
 
 def driver_for(name: str) -> Driver[Any]:

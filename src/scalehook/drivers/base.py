@@ -13,6 +13,7 @@ from scalehook.errors import InvalidRequest
 from scalehook.executions import Execution
 from scalehook.executor import Audit, Executor
 from scalehook.receivers import Receiver
+from scalehook.signals import Signal
 
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
 
@@ -24,6 +25,8 @@ class HookCall:
     body: bytes
     headers: Mapping[str, str]
     caller: str | None
+    source: str | None = None  # the sender recognised in the body (sources/), if any
+    signals: tuple[Signal, ...] = ()
 
     def audit(self, receiver: Receiver) -> Audit:
         return Audit(
@@ -31,6 +34,7 @@ class HookCall:
             receiver_id=receiver.id,
             receiver_name=receiver.name,
             caller=self.caller,
+            dry_run=receiver.dry_run,
         )
 
 
@@ -43,6 +47,9 @@ class Outcome:
 class Driver(ABC, Generic[ConfigT]):
     name: ClassVar[str]
     config_model: ClassVar[type[BaseModel]]
+    #: senders whose bodies the trigger reads into ``HookCall.signals`` for this driver;
+    #: a body from any other sender is a plain trigger to it
+    reads: ClassVar[frozenset[str]] = frozenset()
 
     def parse_config(self, raw: Mapping[str, Any]) -> ConfigT:
         """The typed config, or ``InvalidRequest`` naming the field (``config.amount``)."""
@@ -53,6 +60,10 @@ class Driver(ABC, Generic[ConfigT]):
             where = ".".join(str(p) for p in ("config", *first["loc"]))
             message = str(first["msg"]).removeprefix("Value error, ")
             raise InvalidRequest(f"{where}: {message}", field=where) from exc
+
+    def target(self, config: ConfigT) -> str | None:
+        """The service (or other target) the receiver acts on, for the audit trail."""
+        return None
 
     @abstractmethod
     async def validate(self, config: ConfigT, executor: Executor) -> None:

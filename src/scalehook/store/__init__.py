@@ -1,4 +1,4 @@
-"""Receivers, executions and settings, kept in SQL through SQLAlchemy 2 (async).
+"""Receivers, executions, rollouts and settings, kept in SQL through SQLAlchemy 2 (async).
 
 SQLite is the default (WAL, one writer at a time, in order); the same queries run
 on PostgreSQL. Migrations run at open, so a new scalehook upgrades the file it finds.
@@ -9,24 +9,33 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-from collections.abc import AsyncIterator, Mapping
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator, Collection, Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, RowMapping, delete, event, insert, select, update
+from sqlalchemy import Connection, RowMapping, and_, delete, event, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from scalehook.errors import Conflict, ReceiverNotFound
+from scalehook.decisions import Direction
+from scalehook.errors import Conflict, NotFound, ReceiverNotFound
 from scalehook.executions import Execution, ExecutionDraft, ExecutionId
+from scalehook.incidents import Incident, IncidentKey, IncidentMark
 from scalehook.receivers import Receiver, ReceiverId
 from scalehook.store import tables
+from scalehook.upgrades import RolloutRecord
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _CACHED_RECEIVERS = 100_000
+
+# Resolved incidents are forgotten after this long: Alertmanager stops re-sending a
+# resolved alert once it has delivered it.
+FORGET_RESOLVED = timedelta(days=7)
+# Results that moved a count, for cooldowns (``dry_run``: would have moved it).
+_MOVED = ("scaled", "clamped")
 
 
 class Store:
@@ -77,7 +86,15 @@ class Store:
     # receivers -------------------------------------------------------------------
 
     async def add_receiver(
-        self, *, name: str, driver: str, config: Mapping[str, Any], key_hash: str, enabled: bool
+        self,
+        *,
+        name: str,
+        driver: str,
+        config: Mapping[str, Any],
+        key_hash: str,
+        enabled: bool,
+        dry_run: bool = False,
+        paused: bool = False,
     ) -> Receiver:
         now = datetime.now(UTC)
         values = {
@@ -86,6 +103,8 @@ class Store:
             "config": dict(config),
             "key_hash": key_hash,
             "enabled": enabled,
+            "dry_run": dry_run,
+            "paused": paused,
             "created_at": now,
             "updated_at": now,
         }
@@ -193,6 +212,11 @@ class Store:
                 result = await conn.execute(
                     delete(tables.receivers).where(tables.receivers.c.id == receiver_id)
                 )
+                await conn.execute(
+                    delete(tables.alert_incidents).where(
+                        tables.alert_incidents.c.receiver_id == receiver_id
+                    )
+                )
         finally:
             self._receivers_change()
         if result.rowcount == 0:
@@ -200,12 +224,98 @@ class Store:
 
     # executions ------------------------------------------------------------------
 
-    async def add_execution(self, draft: ExecutionDraft) -> Execution:
+    async def add_execution(
+        self,
+        draft: ExecutionDraft,
+        *,
+        marks: tuple[IncidentMark, ...] = (),
+        dry_run: bool = False,
+    ) -> Execution:
+        """Record an execution and, in the same transaction, what it taught the
+        receiver about alert incidents (``marks``): both are written, or neither."""
         values = dataclasses.asdict(draft)
         async with self._write() as conn:
             result = await conn.execute(insert(tables.executions).values(values))
             new_id = _new_id(result.inserted_primary_key)
+            if marks and draft.receiver_id is not None:
+                await _write_marks(
+                    conn, draft.receiver_id, dry_run, marks, new_id, draft.started_at
+                )
         return Execution(id=ExecutionId(new_id), **values)
+
+    async def last_actions(
+        self, *, receiver_id: int, target: str, dry_run: bool = False
+    ) -> dict[Direction, datetime | None]:
+        """When this receiver last moved the target up, and down (from the audit trail)."""
+        t = tables.executions
+        results = ("dry_run",) if dry_run else _MOVED
+        base = (t.c.receiver_id == receiver_id) & (t.c.target == target) & t.c.result.in_(results)
+        async with self.engine.connect() as conn:
+            up = (
+                await conn.execute(
+                    select(func.max(t.c.started_at)).where(base & (t.c.after > t.c.before))
+                )
+            ).scalar()
+            down = (
+                await conn.execute(
+                    select(func.max(t.c.started_at)).where(base & (t.c.after < t.c.before))
+                )
+            ).scalar()
+        return {"up": _utc_or_none(up), "down": _utc_or_none(down)}
+
+    async def incidents(
+        self, *, receiver_id: int, dry_run: bool, keys: Collection[IncidentKey]
+    ) -> dict[IncidentKey, Incident]:
+        """The remembered incidents among ``keys``, and every incident that shares a
+        batch with one of them (to know whether the batch still has one firing)."""
+        if not keys:
+            return {}
+        t = tables.alert_incidents
+        mine = (t.c.receiver_id == receiver_id) & (t.c.dry_run == dry_run)
+        wanted = {(fp, _utc(at)) for fp, at in keys}
+        fingerprints = sorted({fp for fp, _ in wanted})
+        found: dict[IncidentKey, Incident] = {}
+        async with self.engine.connect() as conn:
+            for chunk in _chunks(fingerprints, 500):
+                rows = (
+                    await conn.execute(select(t).where(mine & t.c.fingerprint.in_(chunk)))
+                ).mappings()
+                for row in rows:
+                    incident = _incident(row)
+                    if incident.key in wanted:
+                        found[incident.key] = incident
+            batches = sorted({i.batch for i in found.values() if i.batch is not None})
+            for chunk in _chunks(batches, 500):
+                rows = (await conn.execute(select(t).where(mine & t.c.batch.in_(chunk)))).mappings()
+                for row in rows:
+                    incident = _incident(row)
+                    found.setdefault(incident.key, incident)
+        return found
+
+    async def execution(self, execution_id: int) -> Execution:
+        async with self.engine.connect() as conn:
+            row = (
+                (
+                    await conn.execute(
+                        select(tables.executions).where(tables.executions.c.id == execution_id)
+                    )
+                )
+                .mappings()
+                .first()
+            )
+        if row is None:
+            raise NotFound(f"no execution with id {execution_id}")
+        return _execution(row)
+
+    async def update_execution(self, execution_id: int, **values: Any) -> None:
+        """Change a running execution (its result, message, details, status)."""
+        values["updated_at"] = datetime.now(UTC)
+        async with self._write() as conn:
+            await conn.execute(
+                update(tables.executions)
+                .where(tables.executions.c.id == execution_id)
+                .values(values)
+            )
 
     async def executions(
         self,
@@ -234,6 +344,67 @@ class Store:
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).mappings()
             return [_execution(row) for row in rows]
+
+    # rollouts --------------------------------------------------------------------
+
+    async def start_rollout(
+        self,
+        draft: ExecutionDraft,
+        *,
+        target: str,
+        image: str,
+        previous: str | None,
+        strategy: Mapping[str, Any],
+    ) -> tuple[Execution, int]:
+        """Record a running execution and its rollout in one transaction."""
+        values = dataclasses.asdict(draft)
+        now = datetime.now(UTC)
+        async with self._write() as conn:
+            result = await conn.execute(insert(tables.executions).values(values))
+            execution_id = _new_id(result.inserted_primary_key)
+            result = await conn.execute(
+                insert(tables.rollouts).values(
+                    execution_id=execution_id,
+                    target=target,
+                    image=image,
+                    previous=previous,
+                    strategy=dict(strategy),
+                    phase="rolling",
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            rollout_id = _new_id(result.inserted_primary_key)
+        return Execution(id=ExecutionId(execution_id), **values), rollout_id
+
+    async def set_rollout_phase(self, rollout_id: int, phase: str) -> None:
+        async with self._write() as conn:
+            await conn.execute(
+                update(tables.rollouts)
+                .where(tables.rollouts.c.id == rollout_id)
+                .values(phase=phase, updated_at=datetime.now(UTC))
+            )
+
+    async def unfinished_rollouts(self) -> list[RolloutRecord]:
+        """Rollouts that were running when scalehook last stopped, oldest first."""
+        t = tables.rollouts
+        async with self.engine.connect() as conn:
+            rows = (
+                await conn.execute(select(t).where(t.c.phase != "done").order_by(t.c.id))
+            ).mappings()
+            return [
+                RolloutRecord(
+                    id=row["id"],
+                    execution_id=row["execution_id"],
+                    target=row["target"],
+                    image=row["image"],
+                    previous=row["previous"],
+                    strategy=dict(row["strategy"]),
+                    phase=row["phase"],
+                    created_at=_utc(row["created_at"]),
+                )
+                for row in rows
+            ]
 
     # settings --------------------------------------------------------------------
 
@@ -280,6 +451,59 @@ def _utc(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+def _utc_or_none(value: datetime | None) -> datetime | None:
+    return None if value is None else _utc(value)
+
+
+def _chunks(values: list[Any], size: int) -> list[list[Any]]:
+    return [values[i : i + size] for i in range(0, len(values), size)]
+
+
+async def _write_marks(
+    conn: AsyncConnection,
+    receiver_id: int,
+    dry_run: bool,
+    marks: tuple[IncidentMark, ...],
+    execution_id: int,
+    now: datetime,
+) -> None:
+    """Apply marks as ``incidents.remember`` does in memory, and forget old resolves."""
+    t = tables.alert_incidents
+    mine = (t.c.receiver_id == receiver_id) & (t.c.dry_run == dry_run)
+    for mark in marks:
+        where = and_(
+            mine, t.c.fingerprint == mark.fingerprint, t.c.starts_at == _utc(mark.starts_at)
+        )
+        if mark.fired:
+            await conn.execute(delete(t).where(where))
+            await conn.execute(
+                insert(t).values(
+                    receiver_id=receiver_id,
+                    dry_run=dry_run,
+                    fingerprint=mark.fingerprint,
+                    starts_at=_utc(mark.starts_at),
+                    fired_at=now,
+                    fired_execution_id=execution_id,
+                    batch=execution_id if mark.shared else None,
+                    owes=mark.owes,
+                    resolved_at=None,
+                )
+            )
+        else:
+            await conn.execute(update(t).where(where).values(resolved_at=now))
+    await conn.execute(delete(t).where(mine & (t.c.resolved_at < now - FORGET_RESOLVED)))
+
+
+def _incident(row: RowMapping) -> Incident:
+    return Incident(
+        fingerprint=row["fingerprint"],
+        starts_at=_utc(row["starts_at"]),
+        batch=row["batch"],
+        owes=bool(row["owes"]),
+        resolved=row["resolved_at"] is not None,
+    )
+
+
 def _receiver(row: RowMapping) -> Receiver:
     return Receiver(
         id=ReceiverId(row["id"]),
@@ -289,6 +513,8 @@ def _receiver(row: RowMapping) -> Receiver:
         enabled=bool(row["enabled"]),
         created_at=_utc(row["created_at"]),
         updated_at=_utc(row["updated_at"]),
+        dry_run=bool(row["dry_run"]),
+        paused=bool(row["paused"]),
     )
 
 
@@ -307,4 +533,6 @@ def _execution(row: RowMapping) -> Execution:
         message=row["message"],
         duration_ms=row["duration_ms"],
         details=dict(row["details"] or {}),
+        status=row["status"],
+        updated_at=None if row["updated_at"] is None else _utc(row["updated_at"]),
     )

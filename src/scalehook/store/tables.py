@@ -18,6 +18,8 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
+    false,
 )
 
 metadata = MetaData()
@@ -33,6 +35,8 @@ receivers = Table(
     Column("enabled", Boolean, nullable=False, default=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("dry_run", Boolean, nullable=False, default=False, server_default=false()),
+    Column("paused", Boolean, nullable=False, default=False, server_default=false()),
     sqlite_autoincrement=True,
 )
 
@@ -52,9 +56,33 @@ executions = Table(
     Column("message", Text, nullable=False),
     Column("duration_ms", Float, nullable=False),
     Column("details", JSON, nullable=False),
+    Column("status", String(20), nullable=False, default="done", server_default="done"),
+    Column("updated_at", DateTime(timezone=True), nullable=True),
     Index("ix_executions_receiver", "receiver_id", "id"),
     Index("ix_executions_target", "target", "id"),
     Index("ix_executions_receiver_name", "receiver_name", "id"),
+    sqlite_autoincrement=True,
+)
+
+# The alert incidents a receiver acted on (see incidents.py), so that dedupe survives
+# a restart. One row per (receiver, dry_run, fingerprint, starts_at).
+alert_incidents = Table(
+    "alert_incidents",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("receiver_id", Integer, nullable=False),
+    Column("dry_run", Boolean, nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("starts_at", DateTime(timezone=True), nullable=False),
+    Column("fired_at", DateTime(timezone=True), nullable=False),
+    Column("fired_execution_id", Integer, nullable=True),
+    Column("batch", Integer, nullable=True),
+    Column("owes", Boolean, nullable=False),
+    Column("resolved_at", DateTime(timezone=True), nullable=True),
+    UniqueConstraint(
+        "receiver_id", "dry_run", "fingerprint", "starts_at", name="uq_alert_incidents_key"
+    ),
+    Index("ix_alert_incidents_batch", "batch"),
     sqlite_autoincrement=True,
 )
 
@@ -63,4 +91,21 @@ settings = Table(
     metadata,
     Column("key", String(100), primary_key=True),
     Column("value", Text, nullable=False),
+)
+
+rollouts = Table(
+    "rollouts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("execution_id", Integer, nullable=False, unique=True),
+    Column("target", String(200), nullable=False),
+    Column("image", String(512), nullable=False),
+    Column("previous", String(512), nullable=True),
+    Column("strategy", JSON, nullable=False),
+    Column("phase", String(20), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_rollouts_target", "target", "id"),
+    Index("ix_rollouts_phase", "phase", "id"),
+    sqlite_autoincrement=True,
 )

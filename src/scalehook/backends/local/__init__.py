@@ -1,21 +1,34 @@
 """The embedded local backend: replicas are child processes behind a built-in balancer.
 
 It needs nothing but Python, which makes it the default and the engine of the demo.
+An "image" here is ``<repository>:<version>`` (the repository is the service's
+``image`` in ``scalehook.yaml``, or its name): upgrading changes the version that
+replicas get as ``{tag}`` / ``$TAG``, rolled out batch by batch by ``backends.rolling``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 import psutil
 
-from scalehook.backends.base import Replica, ReplicaStats, ServiceState
+from scalehook.backends.base import (
+    Progress,
+    Replica,
+    ReplicaStats,
+    ServiceState,
+    UpgradeResult,
+    UpgradeStrategy,
+)
 from scalehook.backends.local.service import LocalService
 from scalehook.backends.local.spec import MAX_LOCAL_REPLICAS, LocalServiceSpec
 from scalehook.backends.local.state import LocalState
+from scalehook.backends.rolling import Replacement, rolling_upgrade
 from scalehook.errors import InvalidRequest, ScalehookError, ServiceNotFound
+from scalehook.images import ImageRef, InvalidImage, parse_image
 from scalehook.selectors import Selector
 
 log = logging.getLogger(__name__)
@@ -47,12 +60,19 @@ class LocalBackend:
         state.forget_services(set(self._specs))
         for name, spec in self._specs.items():
             desired = state.desired(name)
+            version, image = spec.version, spec.image_of(spec.version)
+            kept = state.image(name, declared=image)
+            kept_version = None if kept is None else _version(kept)
+            if kept is not None and kept_version is not None:
+                version, image = kept_version, kept
             service = LocalService(
                 spec,
                 backend=self._name,
                 desired=spec.replicas if desired is None else desired,
                 log_dir=self._data_dir / "logs",
                 on_process=state.set_process,
+                version=version,
+                image=image,
             )
             try:
                 await service.start()
@@ -103,6 +123,78 @@ class LocalBackend:
     async def replicas(self, *, service: str) -> list[Replica]:
         return self._service(service).replicas()
 
+    # rolling upgrades ------------------------------------------------------------------
+
+    async def upgrade(
+        self,
+        *,
+        service: str,
+        image: str,
+        previous: str | None,
+        strategy: UpgradeStrategy,
+        progress: Progress,
+    ) -> UpgradeResult:
+        self._image_for(self._service(service), image)
+        return await rolling_upgrade(
+            self,
+            service=service,
+            image=image,
+            previous=previous,
+            strategy=strategy,
+            progress=progress,
+        )
+
+    async def members(self, *, service: str) -> list[Replica]:
+        return self._service(service).members()
+
+    async def set_image(self, *, service: str, image: str) -> None:
+        target = self._service(service)
+        ref = self._image_for(target, image)
+        assert ref.tag is not None
+        assert self._state is not None
+        shown = ref.familiar()
+        await self._state.set_image(
+            service, shown, declared=target.spec.image_of(target.spec.version)
+        )
+        target.version, target.image = ref.tag, shown
+
+    async def replace_replicas(
+        self,
+        *,
+        service: str,
+        replicas: Sequence[str],
+        image: str,
+        start_first: bool,
+        ready_timeout: float,
+    ) -> Replacement:
+        target = self._service(service)
+        ref = self._image_for(target, image)
+        assert ref.tag is not None
+        return await target.replace(
+            replicas,
+            version=ref.tag,
+            image=ref.familiar(),
+            start_first=start_first,
+            ready_timeout=ready_timeout,
+        )
+
+    @staticmethod
+    def _image_for(target: LocalService, image: str) -> ImageRef:
+        """``image`` read as a version of this service, or ``InvalidRequest``."""
+        repository = target.spec.repository()
+        try:
+            ref = parse_image(image)
+        except InvalidImage as exc:
+            raise InvalidRequest(str(exc), field="image") from exc
+        if repository is None or not ref.same_repository(repository) or ref.tag is None:
+            expected = repository.familiar() if repository else target.spec.name
+            raise InvalidRequest(
+                f"service {target.spec.name!r} runs versions of {expected}; "
+                f"{image!r} is not one (a local image is <repository>:<version>)",
+                field="image",
+            )
+        return ref
+
     async def stats(self, *, service: str) -> list[ReplicaStats]:
         replicas = [r for r in self._service(service).replicas() if r.pid is not None]
         fresh = False
@@ -148,3 +240,11 @@ class LocalBackend:
         except psutil.Error:
             return 0.0, 0
         return cpu, rss
+
+
+def _version(image: str) -> str | None:
+    try:
+        return parse_image(image).tag
+    except InvalidImage:
+        log.error("ignoring unreadable image %r in the local state", image)
+        return None

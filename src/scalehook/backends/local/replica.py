@@ -50,13 +50,15 @@ def free_port(host: str) -> int:
         return port
 
 
-def child_environment(spec: LocalServiceSpec, *, replica: str, port: int) -> dict[str, str]:
+def child_environment(
+    spec: LocalServiceSpec, *, replica: str, port: int, version: str | None = None
+) -> dict[str, str]:
     """The parent's environment minus scalehook's own settings (they hold secrets)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCALEHOOK_")}
     env.update(spec.env)
     env.update(
         PORT=str(port),
-        TAG=spec.version,
+        TAG=spec.version if version is None else version,
         REPLICA=replica,
         SCALEHOOK_SERVICE=spec.name,
         SCALEHOOK_REPLICA=replica,
@@ -65,6 +67,9 @@ def child_environment(spec: LocalServiceSpec, *, replica: str, port: int) -> dic
 
 
 class ReplicaProcess:
+    """One replica. Its ``version`` is its own: during a rolling upgrade replicas of one
+    service run different versions, and a replica that exits restarts on its own."""
+
     def __init__(
         self,
         spec: LocalServiceSpec,
@@ -72,9 +77,13 @@ class ReplicaProcess:
         *,
         log_dir: Path,
         on_change: Callable[[ReplicaProcess], None],
+        version: str | None = None,
+        image: str | None = None,
     ) -> None:
         self.spec = spec
         self.index = index
+        self.version = spec.version if version is None else version
+        self.image = spec.image_of(self.version) if image is None else image
         self.id = f"{spec.name}-{index}"
         self.port: int | None = None
         self.pid: int | None = None
@@ -152,7 +161,7 @@ class ReplicaProcess:
 
     async def _spawn(self) -> asyncio.subprocess.Process | None:
         port = free_port(self.spec.host)
-        argv = self.spec.argv(port=port)
+        argv = self.spec.argv(port=port, version=self.version)
         try:
             log_file = self._open_log()
             try:
@@ -162,7 +171,9 @@ class ReplicaProcess:
                     stdout=log_file,
                     stderr=subprocess.STDOUT,
                     cwd=self.spec.cwd,
-                    env=child_environment(self.spec, replica=self.id, port=port),
+                    env=child_environment(
+                        self.spec, replica=self.id, port=port, version=self.version
+                    ),
                     start_new_session=True,
                     preexec_fn=functools.partial(_die_with_parent, os.getpid()),
                 )

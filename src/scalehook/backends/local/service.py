@@ -1,16 +1,22 @@
-"""A local service: its replicas, converging on the desired count, and its balancer."""
+"""A local service: its replicas, converging on the desired count, and its balancer.
+
+During a rolling upgrade a service holds three kinds of replicas: *members* (they make
+up the desired count; each runs its own version), *surge* replicas (started ahead of a
+start-first batch, kept only once ready) and *retiring* ones (being stopped).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from scalehook.backends.base import Replica, ServiceState
 from scalehook.backends.local.balancer import Balancer
 from scalehook.backends.local.replica import ReplicaProcess
 from scalehook.backends.local.spec import LocalServiceSpec
+from scalehook.backends.rolling import Replacement
 
 log = logging.getLogger(__name__)
 
@@ -24,15 +30,21 @@ class LocalService:
         desired: int,
         log_dir: Path,
         on_process: Callable[[str, int | None], None],
+        version: str | None = None,
+        image: str | None = None,
     ) -> None:
         self.spec = spec
         self.backend = backend
         self.desired = desired
+        self.version = spec.version if version is None else version
+        self.image = spec.image_of(self.version) if image is None else image
         self._log_dir = log_dir
         self._on_process = on_process
         self._replicas: dict[int, ReplicaProcess] = {}
+        self._surge: dict[int, ReplicaProcess] = {}
         self._retiring: set[ReplicaProcess] = set()
         self._stops: set[asyncio.Task[None]] = set()
+        self._changed = asyncio.Event()  # set whenever a replica changes state
         self.balancer: Balancer | None = None
         if spec.port is not None:
             self.balancer = Balancer(spec.host, spec.port, self.ready_replicas)
@@ -44,8 +56,9 @@ class LocalService:
 
     async def close(self) -> None:
         self.desired = 0
-        everything = list(self._replicas.values()) + list(self._retiring)
+        everything = [*self._replicas.values(), *self._surge.values(), *self._retiring]
         self._replicas.clear()
+        self._surge.clear()
         await asyncio.gather(*(r.stop(self.spec.stop_grace) for r in everything))
         if self._stops:
             await asyncio.gather(*self._stops, return_exceptions=True)
@@ -53,30 +66,43 @@ class LocalService:
             await self.balancer.close()
 
     def ready_replicas(self) -> list[ReplicaProcess]:
-        return [r for r in self._replicas.values() if r.ready]
+        """Members and surge replicas that are ready: what the balancer may use."""
+        return [r for r in (*self._replicas.values(), *self._surge.values()) if r.ready]
 
     def reconcile(self) -> None:
-        """Start or retire replicas until the active set has ``desired`` members.
+        """Start or retire members until there are ``desired`` of them.
 
-        New replicas take the lowest free index; scale-down retires the highest (the
-        newest), which leaves the balancer at once and stops gracefully in the background.
+        New members run the service's version and take the lowest free index;
+        scale-down retires the highest (the newest), which leaves the balancer at once
+        and stops gracefully in the background.
         """
         while len(self._replicas) < self.desired:
-            taken = set(self._replicas) | {r.index for r in self._retiring}
-            index = next(i for i in range(1, len(taken) + 2) if i not in taken)
-            replica = ReplicaProcess(
-                self.spec, index, log_dir=self._log_dir, on_change=self._replica_changed
-            )
-            self._replicas[index] = replica
+            replica = self._new_replica(self.version, self.image)
+            self._replicas[replica.index] = replica
             replica.start()
         while len(self._replicas) > self.desired:
-            replica = self._replicas.pop(max(self._replicas))
-            self._retiring.add(replica)
-            task = asyncio.create_task(self._retire(replica))
-            self._stops.add(task)
-            task.add_done_callback(self._stops.discard)
+            self._retire(self._replicas.pop(max(self._replicas)))
 
-    async def _retire(self, replica: ReplicaProcess) -> None:
+    def _new_replica(self, version: str, image: str) -> ReplicaProcess:
+        taken = set(self._replicas) | set(self._surge) | {r.index for r in self._retiring}
+        index = next(i for i in range(1, len(taken) + 2) if i not in taken)
+        return ReplicaProcess(
+            self.spec,
+            index,
+            log_dir=self._log_dir,
+            on_change=self._replica_changed,
+            version=version,
+            image=image,
+        )
+
+    def _retire(self, replica: ReplicaProcess) -> asyncio.Task[None]:
+        self._retiring.add(replica)
+        task = asyncio.create_task(self._stop(replica))
+        self._stops.add(task)
+        task.add_done_callback(self._stops.discard)
+        return task
+
+    async def _stop(self, replica: ReplicaProcess) -> None:
         try:
             await replica.stop(self.spec.stop_grace)
         finally:
@@ -84,9 +110,103 @@ class LocalService:
 
     def _replica_changed(self, replica: ReplicaProcess) -> None:
         self._on_process(replica.id, replica.pid)
+        self._changed.set()
+
+    async def _wait_ready(self, replicas: Sequence[ReplicaProcess], seconds: float) -> bool:
+        """True once every replica is ready; False if one is not after ``seconds``."""
+        try:
+            async with asyncio.timeout(seconds):
+                while not all(r.ready for r in replicas):
+                    self._changed.clear()
+                    await self._changed.wait()
+        except TimeoutError:
+            return all(r.ready for r in replicas)
+        return True
+
+    # rolling upgrades ----------------------------------------------------------------
+
+    async def replace(
+        self,
+        ids: Sequence[str],
+        *,
+        version: str,
+        image: str,
+        start_first: bool,
+        ready_timeout: float,
+    ) -> Replacement:
+        """Replace the members ``ids`` by as many replicas running ``version``."""
+        old = [r for r in self._replicas.values() if r.id in set(ids)]
+        if not old:
+            return Replacement(started=(), stopped=(), ready=True)
+        if start_first:
+            return await self._replace_start_first(old, version, image, ready_timeout)
+        stopping = []
+        for replica in old:
+            del self._replicas[replica.index]  # out of the balancer at once
+            stopping.append(self._retire(replica))
+        try:
+            await asyncio.wait(stopping)  # a cancel here leaves the stops running...
+        except asyncio.CancelledError:
+            self.reconcile()  # ...and refills the desired count on the service's version
+            raise
+        new = []
+        for _ in old:
+            replica = self._new_replica(version, image)
+            self._replicas[replica.index] = replica
+            replica.start()
+            new.append(replica)
+        self.reconcile()  # a scale meanwhile may have left one too many
+        new = [r for r in new if self._replicas.get(r.index) is r]
+        ready = await self._wait_ready(new, ready_timeout)
+        return Replacement(
+            started=_ids(new),
+            stopped=_ids(old),
+            ready=ready,
+            reason="" if ready else _not_ready(new, image, ready_timeout),
+        )
+
+    async def _replace_start_first(
+        self, old: list[ReplicaProcess], version: str, image: str, ready_timeout: float
+    ) -> Replacement:
+        new = []
+        for _ in old:
+            replica = self._new_replica(version, image)
+            self._surge[replica.index] = replica
+            replica.start()
+            new.append(replica)
+        kept = False
+        try:
+            ready = await self._wait_ready(new, ready_timeout)
+            if ready:
+                for replica in old:
+                    if self._replicas.get(replica.index) is replica:
+                        del self._replicas[replica.index]
+                        self._retire(replica)
+                for replica in new:
+                    del self._surge[replica.index]
+                    self._replicas[replica.index] = replica
+                kept = True
+                self.reconcile()  # a scale-down meanwhile may have left one too many
+                return Replacement(started=_ids(new), stopped=_ids(old), ready=True)
+            return Replacement(
+                started=_ids(new),
+                stopped=_ids(new),
+                ready=False,
+                reason=_not_ready(new, image, ready_timeout),
+            )
+        finally:
+            if not kept:
+                for replica in new:
+                    self._surge.pop(replica.index, None)
+                    self._retire(replica)
+
+    def members(self) -> list[Replica]:
+        return [self._replica(r) for r in sorted(self._replicas.values(), key=lambda r: r.index)]
+
+    # views -----------------------------------------------------------------------------
 
     def state(self) -> ServiceState:
-        active = self._replicas.values()
+        active = [*self._replicas.values(), *self._surge.values()]
         return ServiceState(
             name=self.spec.name,
             backend=self.backend,
@@ -94,23 +214,44 @@ class LocalService:
             desired=self.desired,
             running=sum(1 for r in active if r.running),
             ready=sum(1 for r in active if r.ready),
-            image=f"{self.spec.name}:{self.spec.version}",
+            image=self.image,
         )
 
     def replicas(self) -> list[Replica]:
         everything = sorted(self._replicas.values(), key=lambda r: r.index)
+        everything += sorted(self._surge.values(), key=lambda r: r.index)
         everything += sorted(self._retiring, key=lambda r: r.index)
-        return [
-            Replica(
-                id=r.id,
-                service=self.spec.name,
-                state=r.state,
-                ready=r.ready,
-                address=f"{r.spec.host}:{r.port}" if r.port is not None else None,
-                pid=r.pid,
-                started_at=r.started_at,
-                image=f"{self.spec.name}:{self.spec.version}",
-                restarts=r.restarts,
-            )
-            for r in everything
-        ]
+        return [self._replica(r) for r in everything]
+
+    def _replica(self, r: ReplicaProcess) -> Replica:
+        return Replica(
+            id=r.id,
+            service=self.spec.name,
+            state=r.state,
+            ready=r.ready,
+            address=f"{r.spec.host}:{r.port}" if r.port is not None else None,
+            pid=r.pid,
+            started_at=r.started_at,
+            image=r.image,
+            restarts=r.restarts,
+        )
+
+
+def _not_ready(replicas: Sequence[ReplicaProcess], image: str, timeout: float) -> str:
+    reasons = []
+    for replica in replicas:
+        if replica.ready:
+            continue
+        text = f"{replica.id} ({image}) was not ready within {timeout:g}s"
+        if replica.last_error:
+            text += f" ({replica.last_error}"
+            text += f", {replica.restarts} restart(s))" if replica.restarts else ")"
+        reasons.append(text)
+    return "; ".join(reasons)
+
+
+def _ids(replicas: Sequence[ReplicaProcess]) -> tuple[str, ...]:
+    return tuple(r.id for r in replicas)
+
+
+__all__ = ["LocalService"]

@@ -8,6 +8,7 @@ import shlex
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from scalehook.durations import Duration
+from scalehook.images import ImageRef, InvalidImage, parse_image, valid_tag
 
 SERVICE_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 MAX_LOCAL_REPLICAS = 256
@@ -58,7 +59,13 @@ class LocalServiceSpec(BaseModel):
     cwd: str | None = None
     readiness: Readiness = Field(default_factory=Readiness)
     stop_grace: Duration = 10.0
-    version: str = "latest"
+    image: str | None = Field(
+        default=None,
+        description="e.g. acme/app:1: the repository a registry push must name to upgrade "
+        "this service (default: the service name, e.g. docker.io/library/web); its tag is "
+        "the first version",
+    )
+    version: str = Field(default="latest", description="{tag} and $TAG of the replicas")
 
     @field_validator("command", mode="before")
     @classmethod
@@ -74,6 +81,31 @@ class LocalServiceSpec(BaseModel):
             raise ValueError("a command needs at least a program")
         return value
 
+    @field_validator("version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        if not valid_tag(value):
+            raise ValueError(f"{value!r} is not a valid image tag")
+        return value
+
+    @model_validator(mode="after")
+    def _image(self) -> LocalServiceSpec:
+        if self.image is None:
+            return self
+        try:
+            ref = parse_image(self.image)
+        except InvalidImage as exc:
+            raise ValueError(f"image: {exc}") from None
+        if ref.digest is not None:
+            raise ValueError("image: a local service runs a version (a tag), not a digest")
+        if ref.tag is not None:
+            if "version" in self.model_fields_set and self.version != ref.tag:
+                raise ValueError(
+                    f"image tag {ref.tag!r} and version {self.version!r} disagree; give one"
+                )
+            self.version = ref.tag
+        return self
+
     @model_validator(mode="after")
     def _name(self) -> LocalServiceSpec:
         if self.name and not SERVICE_NAME.match(self.name):
@@ -82,8 +114,25 @@ class LocalServiceSpec(BaseModel):
             )
         return self
 
-    def argv(self, *, port: int) -> list[str]:
-        values = {"port": str(port), "tag": self.version, "version": self.version}
+    def repository(self) -> ImageRef | None:
+        """The repository a registry push must name to upgrade this service: ``image``
+        without its tag, else the service name on Docker Hub (``docker.io/library/web``);
+        None when the name cannot be a repository."""
+        try:
+            return parse_image(self.image or self.name).with_tag(None)
+        except InvalidImage:
+            return None
+
+    def image_of(self, version: str, digest: str | None = None) -> str:
+        """How the service's image reads at ``version``: ``acme/app:2``, ``web:latest``."""
+        repository = self.repository()
+        if repository is None:
+            return f"{self.name}:{version}"
+        return repository.with_tag(version, digest).familiar()
+
+    def argv(self, *, port: int, version: str | None = None) -> list[str]:
+        tag = self.version if version is None else version
+        values = {"port": str(port), "tag": tag, "version": tag}
         return [_substitute(part, values) for part in self.command]
 
 

@@ -1,8 +1,10 @@
 """What the local backend must remember across restarts of scalehook.
 
-The desired replica count of each service (written durably before a scale answers)
-and the pid of every replica it started (so replicas left behind by a crash are found
-and stopped at the next start, even if the kernel's parent-death signal missed them).
+The desired replica count of each service (written durably before a scale answers),
+the image (version) its new replicas run, once an upgrade has made it other than the
+one in ``scalehook.yaml`` (written durably too), and the pid of every replica it
+started (so replicas left behind by a crash are found and stopped at the next start,
+even if the kernel's parent-death signal missed them).
 """
 
 from __future__ import annotations
@@ -31,8 +33,14 @@ class ProcessRecord(TypedDict):
     created: float
 
 
+class ImageRecord(TypedDict):
+    image: str
+    declared: str  # the image scalehook.yaml declared when this was written
+
+
 class StateData(TypedDict):
     desired: dict[str, int]
+    images: dict[str, ImageRecord]
     processes: dict[str, ProcessRecord]
 
 
@@ -46,10 +54,14 @@ class LocalState:
 
     @classmethod
     def load(cls, path: Path) -> LocalState:
-        data: StateData = {"desired": {}, "processes": {}}
+        data: StateData = {"desired": {}, "images": {}, "processes": {}}
         try:
             raw = json.loads(path.read_text())
             data["desired"] = {str(k): int(v) for k, v in raw.get("desired", {}).items()}
+            data["images"] = {
+                str(k): {"image": str(v["image"]), "declared": str(v["declared"])}
+                for k, v in raw.get("images", {}).items()
+            }
             data["processes"] = {
                 str(k): {"pid": int(v["pid"]), "created": float(v["created"])}
                 for k, v in raw.get("processes", {}).items()
@@ -68,10 +80,24 @@ class LocalState:
         self._data["desired"][service] = replicas
         await self.flush()
 
+    def image(self, service: str, *, declared: str) -> str | None:
+        """The image an upgrade left the service on, unless ``scalehook.yaml`` has
+        declared another image since (then the file wins: someone edited it)."""
+        record = self._data["images"].get(service)
+        if record is None or record["declared"] != declared:
+            return None
+        return record["image"]
+
+    async def set_image(self, service: str, image: str, *, declared: str) -> None:
+        """Record the service's image durably (fsync) before returning."""
+        self._data["images"][service] = {"image": image, "declared": declared}
+        await self.flush()
+
     def forget_services(self, keep: set[str]) -> None:
-        for name in list(self._data["desired"]):
-            if name not in keep:
-                del self._data["desired"][name]
+        for table in (self._data["desired"], self._data["images"]):
+            for name in list(table):
+                if name not in keep:
+                    del table[name]
 
     def set_process(self, replica: str, pid: int | None) -> None:
         """Remember (or forget) a replica's process; called on every change of the replica,

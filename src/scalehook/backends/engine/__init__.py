@@ -1,0 +1,23 @@
+"""What the ``docker`` and ``swarm`` backends share: the Engine API, reached without SDK."""
+
+from scalehook.backends.engine.address import EngineSettings, TlsSettings, resolve_address
+from scalehook.backends.engine.client import (
+    JSON,
+    EngineClient,
+    EngineConflict,
+    EngineError,
+    EngineNotFound,
+    EngineUnavailable,
+)
+
+__all__ = [
+    "JSON",
+    "EngineClient",
+    "EngineConflict",
+    "EngineError",
+    "EngineNotFound",
+    "EngineSettings",
+    "EngineUnavailable",
+    "TlsSettings",
+    "resolve_address",
+]

@@ -1,0 +1,186 @@
+"""An asyncio client of the Docker Engine API: httpx over the socket or TCP+TLS.
+
+No blocking call ever runs on the event loop (which the Docker SDK would need a
+thread for), and engine failures stop here, turned into the domain's errors:
+unreachable or timing out → ``BackendUnavailable`` (503, worth a retry); an answer
+of 4xx/5xx → ``EngineError``, a ``BackendError`` carrying the engine's own text.
+Each request opens a connection if there is none, so a restarted engine is found
+again without anything to reset.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from scalehook.backends.engine.address import EngineAddress
+from scalehook.errors import BackendError, BackendUnavailable
+
+log = logging.getLogger(__name__)
+
+# The API versions this client speaks: 1.40 is Docker 19.03; newer engines are asked
+# for at most MAX_API, whose shapes the backends read.
+MIN_API = (1, 40)
+MAX_API = (1, 47)
+
+JSON = Any
+"""Engine payloads, read field by field by the backends and never passed beyond them."""
+
+
+class EngineError(BackendError):
+    """The engine answered with an error; ``engine_text`` is what it said."""
+
+    def __init__(self, message: str, *, status_code: int, engine_text: str) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.engine_text = engine_text
+
+
+class EngineNotFound(EngineError):
+    """404: no such container, service, image or network."""
+
+
+class EngineConflict(EngineError):
+    """409: a name in use, an object in the wrong state."""
+
+
+class EngineUnavailable(BackendUnavailable):
+    """The engine cannot be reached, or says it cannot serve now (503)."""
+
+
+def _version_tuple(text: str) -> tuple[int, int]:
+    major, _, minor = text.partition(".")
+    return int(major), int(minor or 0)
+
+
+class EngineClient:
+    def __init__(self, address: EngineAddress, *, timeout: float) -> None:
+        self.address = address
+        self.timeout = timeout
+        transport = httpx.AsyncHTTPTransport(
+            uds=address.uds, verify=address.tls if address.tls is not None else True
+        )
+        self._http = httpx.AsyncClient(
+            transport=transport,
+            base_url=address.base_url,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+            limits=httpx.Limits(max_connections=32, max_keepalive_connections=8),
+        )
+        self._api: str | None = None
+        self._negotiating = asyncio.Lock()
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    @property
+    def api_version(self) -> str | None:
+        """The API version in use, once the engine has been reached."""
+        return self._api
+
+    async def ping(self) -> str:
+        """Reach the engine and agree on an API version; return it."""
+        return await self._version()
+
+    async def _version(self) -> str:
+        if self._api is not None:
+            return self._api
+        async with self._negotiating:
+            if self._api is None:
+                answer = await self._send("GET", "/version")
+                info = answer.json()
+                server = _version_tuple(str(info.get("ApiVersion", "1.24")))
+                if server < MIN_API:
+                    raise EngineError(
+                        f"the Docker engine at {self.address.display} speaks API "
+                        f"{info.get('ApiVersion')}; scalehook needs "
+                        f"{MIN_API[0]}.{MIN_API[1]} (Docker 19.03) or newer",
+                        status_code=400,
+                        engine_text="",
+                    )
+                use = min(server, MAX_API)
+                self._api = f"{use[0]}.{use[1]}"
+                log.info(
+                    "docker engine %s at %s, API %s",
+                    info.get("Version"),
+                    self.address.display,
+                    self._api,
+                )
+        return self._api
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str | int] | None = None,
+        json: JSON = None,
+        wait: float | None = None,
+    ) -> httpx.Response:
+        """One versioned API call; raises the domain's errors on any failure."""
+        version = await self._version()
+        return await self._send(method, f"/v{version}{path}", params=params, json=json, wait=wait)
+
+    async def get(self, path: str, *, params: Mapping[str, str | int] | None = None) -> JSON:
+        return (await self.request("GET", path, params=params)).json()
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str | int] | None = None,
+        json: JSON = None,
+        wait: float | None = None,
+    ) -> httpx.Response:
+        where = self.address.display
+        wait = self.timeout if wait is None else wait
+        try:
+            response = await self._http.request(
+                method,
+                path,
+                params=params,
+                json=json,
+                timeout=httpx.Timeout(wait, connect=min(wait, 5.0)),
+            )
+        except httpx.TimeoutException:
+            raise EngineUnavailable(
+                f"the Docker engine at {where} did not answer within {wait:g}s"
+            ) from None
+        except httpx.TransportError as exc:
+            self._api = None  # it may come back as another version
+            raise EngineUnavailable(
+                f"the Docker engine at {where} is unreachable: {_reason(exc)}"
+            ) from None
+        if response.status_code >= 400:
+            raise _error(response, where)
+        return response
+
+
+def _reason(exc: httpx.TransportError) -> str:
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, OSError) and cause.strerror:
+            return cause.strerror.lower()
+        cause = cause.__cause__ or cause.__context__
+    return str(exc) or type(exc).__name__
+
+
+def _error(response: httpx.Response, where: str) -> EngineError | EngineUnavailable:
+    try:
+        text = str(response.json().get("message", "")).strip()
+    except ValueError:
+        text = response.text.strip()
+    text = text or f"HTTP {response.status_code}"
+    status = response.status_code
+    if status == 503:
+        return EngineUnavailable(f"the Docker engine at {where} cannot serve now: {text}")
+    kind: type[EngineError] = EngineError
+    if status == 404:
+        kind = EngineNotFound
+    elif status == 409:
+        kind = EngineConflict
+    return kind(f"docker engine: {text}", status_code=status, engine_text=text)

@@ -1,0 +1,281 @@
+"""The ``swarm`` backend: Docker Swarm services, scaled through their replica count.
+
+Swarm keeps the count itself, so a scale is one service update carrying the spec just
+read and its version (a concurrent change makes the engine refuse it; it is read again
+and retried). The spec goes back as it came: no registry is asked for the image's
+digest, so services of images that exist only on the nodes scale as well. Counts come
+from the tasks: ``running`` are started (``starting`` waits for a HEALTHCHECK), and
+``ready`` are running. Global services and jobs have no count to set: not scalable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import Counter
+from datetime import datetime
+from typing import Literal
+
+from scalehook.backends.base import (
+    Progress,
+    Replica,
+    ReplicaStats,
+    ServiceState,
+    UpgradeResult,
+    UpgradeStrategy,
+)
+from scalehook.backends.engine import (
+    JSON,
+    EngineClient,
+    EngineError,
+    EngineNotFound,
+    EngineSettings,
+    resolve_address,
+)
+from scalehook.backends.engine.stats import container_stats
+from scalehook.errors import (
+    BackendError,
+    InvalidRequest,
+    NotScalable,
+    ServiceNotFound,
+)
+from scalehook.selectors import Selector
+
+log = logging.getLogger(__name__)
+
+MAX_SWARM_REPLICAS = 10_000
+_UPDATE_ATTEMPTS = 5
+_MODES = {
+    "Replicated": "replicated",
+    "Global": "global",
+    "ReplicatedJob": "replicated-job",
+    "GlobalJob": "global-job",
+}
+_STARTED = frozenset({"starting", "running"})
+_FAILED = frozenset({"failed", "rejected"})
+
+
+class SwarmSettings(EngineSettings):
+    """A Swarm manager's engine (``docker service``)."""
+
+    type: Literal["swarm"] = "swarm"
+
+
+class SwarmBackend:
+    kind = "swarm"
+
+    def __init__(self, name: str, settings: SwarmSettings) -> None:
+        self._name = name
+        self._client = EngineClient(
+            resolve_address(settings.docker_host, settings.docker_tls), timeout=settings.timeout
+        )
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    async def start(self) -> None:
+        try:
+            info = await self._client.get("/info")
+        except BackendError as exc:  # scalehook runs on; each use tries again
+            log.warning("backend %s: %s", self._name, exc.message)
+            return
+        if not (info.get("Swarm") or {}).get("ControlAvailable"):
+            log.warning(
+                "backend %s: the engine at %s is not a swarm manager; its services cannot be "
+                "read or scaled until it is",
+                self._name,
+                self._client.address.display,
+            )
+
+    async def close(self) -> None:
+        await self._client.close()
+
+    # reading ---------------------------------------------------------------------
+
+    async def _service(self, service: str) -> JSON:
+        try:
+            return await self._client.get(f"/services/{service}")
+        except EngineNotFound:
+            raise ServiceNotFound(
+                f"no service named {service!r} on backend {self._name!r}"
+            ) from None
+
+    async def _tasks(self, *, service_id: str | None = None, current: bool = True) -> list[JSON]:
+        filters: dict[str, list[str]] = {}
+        if current:
+            filters["desired-state"] = ["running"]
+        if service_id is not None:
+            filters["service"] = [service_id]
+        tasks: list[JSON] = await self._client.get(
+            "/tasks", params={"filters": json.dumps(filters)}
+        )
+        if service_id is not None:
+            tasks = [t for t in tasks if t.get("ServiceID") == service_id]
+        return tasks
+
+    def _state(self, service: JSON, tasks: list[JSON]) -> ServiceState:
+        spec = service.get("Spec") or {}
+        mode_key = next((k for k in _MODES if k in (spec.get("Mode") or {})), "Replicated")
+        current = [t for t in tasks if t.get("DesiredState") == "running"]
+        if mode_key == "Replicated":
+            desired = int(((spec.get("Mode") or {}).get("Replicated") or {}).get("Replicas", 0))
+        else:
+            desired = len(current)
+        states = [((t.get("Status") or {}).get("State") or "") for t in current]
+        return ServiceState(
+            name=spec.get("Name") or service["ID"],
+            backend=self._name,
+            labels=dict(spec.get("Labels") or {}),
+            desired=desired,
+            running=sum(1 for s in states if s in _STARTED),
+            ready=sum(1 for s in states if s == "running"),
+            image=_image(spec),
+            scalable=mode_key == "Replicated",
+            mode=_MODES[mode_key],
+        )
+
+    async def list_services(self, *, selector: Selector | None = None) -> list[ServiceState]:
+        services, tasks = await asyncio.gather(self._client.get("/services"), self._tasks())
+        by_service: dict[str, list[JSON]] = {}
+        for task in tasks:
+            by_service.setdefault(task.get("ServiceID", ""), []).append(task)
+        states = [self._state(s, by_service.get(s["ID"], [])) for s in services]
+        return sorted(
+            (s for s in states if selector is None or selector.matches(s.labels)),
+            key=lambda s: s.name,
+        )
+
+    async def get_service(self, *, service: str) -> ServiceState:
+        found = await self._service(service)
+        return self._state(found, await self._tasks(service_id=found["ID"]))
+
+    async def replicas(self, *, service: str) -> list[Replica]:
+        found = await self._service(service)
+        name = (found.get("Spec") or {}).get("Name") or found["ID"]
+        tasks = await self._tasks(service_id=found["ID"], current=False)
+        failed = Counter(_place(t) for t in tasks if _task_state(t) in _FAILED)
+        current = sorted(
+            (t for t in tasks if t.get("DesiredState") == "running"),
+            key=lambda t: (int(t.get("Slot") or 0), _place(t)),
+        )
+        return [_replica(t, service=name, restarts=failed[_place(t)]) for t in current]
+
+    async def upgrade(
+        self,
+        *,
+        service: str,
+        image: str,
+        previous: str | None,
+        strategy: UpgradeStrategy,
+        progress: Progress,
+    ) -> UpgradeResult:
+        raise InvalidRequest(f"rolling upgrades on {self.kind} are not implemented yet")
+
+    async def stats(self, *, service: str) -> list[ReplicaStats]:
+        found = await self._service(service)
+        name = (found.get("Spec") or {}).get("Name") or found["ID"]
+        tasks = [t for t in await self._tasks(service_id=found["ID"]) if _container(t)]
+        samples = await asyncio.gather(
+            *(container_stats(self._client, _container(t)) for t in tasks)
+        )
+        return [
+            ReplicaStats(replica=_replica_id(t, name), cpu_percent=s[0], memory_bytes=s[1])
+            for t, s in zip(tasks, samples, strict=True)
+            if s is not None  # a task on another node: its engine is not this one
+        ]
+
+    # scaling ---------------------------------------------------------------------
+
+    async def scale(self, *, service: str, replicas: int) -> ServiceState:
+        if not 0 <= replicas <= MAX_SWARM_REPLICAS:
+            raise InvalidRequest(
+                f"replicas must be between 0 and {MAX_SWARM_REPLICAS}", field="replicas"
+            )
+        for attempt in range(_UPDATE_ATTEMPTS):
+            found = await self._service(service)
+            spec = found.get("Spec") or {}
+            name = spec.get("Name") or found["ID"]
+            mode = spec.get("Mode") or {}
+            if "Replicated" not in mode:
+                kind = _MODES.get(next(iter(mode), ""), "unknown")
+                raise NotScalable(f"{self._name}/{name} runs in {kind} mode and cannot be scaled")
+            mode["Replicated"] = {**(mode.get("Replicated") or {}), "Replicas": replicas}
+            try:
+                answer = await self._client.request(
+                    "POST",
+                    f"/services/{found['ID']}/update",
+                    params={"version": found["Version"]["Index"]},
+                    json=spec,
+                )
+            except EngineNotFound:
+                raise ServiceNotFound(
+                    f"service {name!r} went away on backend {self._name!r}"
+                ) from None
+            except EngineError as exc:
+                if "out of sequence" in exc.engine_text and attempt + 1 < _UPDATE_ATTEMPTS:
+                    continue  # changed since we read it: read it again
+                raise BackendError(f"cannot scale {name}: {exc.engine_text}") from exc
+            for warning in (answer.json() or {}).get("Warnings") or []:
+                log.warning("scaling %s: the engine warns: %s", name, warning)
+            return await self.get_service(service=found["ID"])
+        raise BackendError(f"cannot scale {service}: it kept changing under us")  # pragma: no cover
+
+
+def _image(spec: JSON) -> str | None:
+    image = ((spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}).get("Image")
+    return None if not image else str(image).split("@", 1)[0]
+
+
+def _task_state(task: JSON) -> str:
+    return str((task.get("Status") or {}).get("State") or "")
+
+
+def _place(task: JSON) -> str:
+    """The slot of a replicated task, the node of a global one."""
+    slot = task.get("Slot")
+    return str(slot) if slot else str(task.get("NodeID") or "")[:12]
+
+
+def _replica_id(task: JSON, service: str) -> str:
+    return f"{service}.{_place(task)}"
+
+
+def _container(task: JSON) -> str:
+    return str(((task.get("Status") or {}).get("ContainerStatus") or {}).get("ContainerID") or "")
+
+
+def _replica(task: JSON, *, service: str, restarts: int) -> Replica:
+    status = task.get("Status") or {}
+    state = _task_state(task)
+    started = None
+    if state == "running" and status.get("Timestamp"):
+        try:
+            started = datetime.fromisoformat(str(status["Timestamp"]).replace("Z", "+00:00"))
+        except ValueError:
+            started = None
+    return Replica(
+        id=_replica_id(task, service),
+        service=service,
+        state=state,
+        ready=state == "running",
+        address=_address(task),
+        pid=((status.get("ContainerStatus") or {}).get("PID")) or None,
+        started_at=started,
+        image=_image({"TaskTemplate": task.get("Spec") or {}}),
+        restarts=restarts,
+    )
+
+
+def _address(task: JSON) -> str | None:
+    """The task's address on its first network other than the routing mesh."""
+    attachments = task.get("NetworksAttachments") or []
+    ordered = sorted(
+        attachments,
+        key=lambda a: ((a.get("Network") or {}).get("Spec") or {}).get("Name") == "ingress",
+    )
+    for attachment in ordered:
+        for address in attachment.get("Addresses") or []:
+            return str(address).split("/", 1)[0]
+    return None

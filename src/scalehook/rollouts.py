@@ -1,0 +1,420 @@
+"""Rollouts: upgrades that run in the background, one at a time per service.
+
+A push answers at once (202 with the execution id); the rollout runs as a task and
+writes its progress into its execution as it goes (``upgrading`` → ``upgraded``,
+``rolled_back``, ``paused``, ``failed`` or ``superseded``; per-batch details).
+
+- **One per service.** A newer push for a service supersedes the rollout running on
+  it: the old task is cancelled (the engine leaves each replica on one image or the
+  other), and the new one starts only once the old one has let go of the service.
+  Its record says which execution took over.
+- **Durable.** The execution and its rollout row are written before the trigger
+  answers, and the phase (``rolling``, ``rolling_back``) as it changes. If scalehook
+  stops in the middle, the next start resumes every unfinished rollout: it finishes,
+  or rolls back, and its record says it was resumed after a restart.
+
+Pushes are admitted one at a time (``admission``), so the decision "is this newer than
+what the service runs or is being rolled to" never races another push.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from scalehook.backends import Backend, Backends
+from scalehook.backends.base import RolloutEvent, UpgradeStrategy
+from scalehook.backends.rolling import show
+from scalehook.errors import ScalehookError
+from scalehook.executions import Execution, ExecutionDraft
+from scalehook.metrics import Metrics
+from scalehook.store import Store
+from scalehook.upgrades import RolloutRecord, UpgradePlan
+
+log = logging.getLogger(__name__)
+
+Mode = Literal["upgrade", "rollback"]
+MAX_EVENTS = 200
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Origin:
+    """Who asked for the rollouts of one push, for their records."""
+
+    driver: str
+    started_at: datetime
+    receiver_id: int | None = None
+    receiver_name: str | None = None
+    caller: str | None = None
+
+
+class _Rollout:
+    """A rollout this process is running (or waiting to run)."""
+
+    def __init__(
+        self,
+        *,
+        execution_id: int,
+        rollout_id: int,
+        target: str,
+        backend: Backend,
+        service: str,
+        image: str,
+        previous: str | None,
+        strategy: UpgradeStrategy,
+        details: dict[str, Any],
+        started_at: datetime,
+        receiver_name: str | None,
+        driver: str,
+        mode: Mode = "upgrade",
+        resumed: bool = False,
+        waits_for: Sequence[asyncio.Future[None]] = (),
+    ) -> None:
+        self.execution_id = execution_id
+        self.rollout_id = rollout_id
+        self.target = target
+        self.backend = backend
+        self.service = service
+        self.image = image
+        self.previous = previous
+        self.strategy = strategy
+        self.details = details
+        self.started_at = started_at
+        self.receiver_name = receiver_name
+        self.driver = driver
+        self.mode: Mode = mode
+        self.resumed = resumed
+        self.waits_for = list(waits_for)
+        self.phase = "rolling_back" if mode == "rollback" else "rolling"
+        self.batches = 0
+        self.superseded_by: _Rollout | None = None
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.task: asyncio.Task[None] | None = None
+
+    @property
+    def heading(self) -> str:
+        """The image the service is being moved to now."""
+        if self.phase == "rolling_back" and self.previous is not None:
+            return self.previous
+        return self.image
+
+
+class Rollouts:
+    def __init__(self, store: Store, backends: Backends, metrics: Metrics) -> None:
+        self.store = store
+        self.backends = backends
+        self.metrics = metrics
+        self._running: dict[str, _Rollout] = {}
+        self._admission = asyncio.Lock()
+
+    @contextlib.asynccontextmanager
+    async def admission(self) -> AsyncIterator[None]:
+        """Hold while deciding on a push and starting its rollouts."""
+        async with self._admission:
+            yield
+
+    def heading(self, target: str) -> str | None:
+        """The image a running rollout is moving ``target`` to, if one runs."""
+        rollout = self._running.get(target)
+        return None if rollout is None else rollout.heading
+
+    # starting ------------------------------------------------------------------------
+
+    async def start(
+        self,
+        plans: Sequence[UpgradePlan],
+        *,
+        strategy: UpgradeStrategy,
+        origin: Origin,
+        details: dict[str, Any],
+    ) -> list[Execution]:
+        """Record and launch one rollout per plan; return their executions."""
+        started: list[tuple[Execution, _Rollout]] = []
+        for plan in sorted(plans, key=lambda p: p.service):
+            backend, service = await self.backends.resolve(plan.service)
+            image, previous = str(plan.target), str(plan.current)
+            record = {
+                **details,
+                "service": plan.service,
+                "from": plan.current.familiar(),
+                "to": plan.target.familiar(),
+                "reason": plan.reason,
+                "strategy": dataclasses.asdict(strategy),
+                "phase": "rolling",
+                "batches": [],
+                "events": [],
+            }
+            predecessor = self._running.get(plan.service)
+            message = f"upgrading {plan.service} from {show(previous)} to {show(image)}"
+            if predecessor is not None:
+                message += f"; waiting for execution {predecessor.execution_id} to let go"
+            execution, rollout_id = await self.store.start_rollout(
+                ExecutionDraft(
+                    started_at=origin.started_at,
+                    driver=origin.driver,
+                    target=plan.service,
+                    result="upgrading",
+                    message=message,
+                    duration_ms=0.0,
+                    receiver_id=origin.receiver_id,
+                    receiver_name=origin.receiver_name,
+                    caller=origin.caller,
+                    details=record,
+                    status="running",
+                ),
+                target=plan.service,
+                image=image,
+                previous=previous,
+                strategy=dataclasses.asdict(strategy),
+            )
+            rollout = _Rollout(
+                execution_id=execution.id,
+                rollout_id=rollout_id,
+                target=plan.service,
+                backend=backend,
+                service=service,
+                image=image,
+                previous=previous,
+                strategy=strategy,
+                details=record,
+                started_at=origin.started_at,
+                receiver_name=origin.receiver_name,
+                driver=origin.driver,
+            )
+            self._launch(rollout)
+            started.append((execution, rollout))
+        if len(started) > 1:
+            siblings = [{"service": r.target, "execution_id": e.id} for e, r in started]
+            for _execution, rollout in started:
+                rollout.details["rollouts"] = siblings
+        return [dataclasses.replace(e, details=dict(r.details)) for e, r in started]
+
+    def _launch(self, rollout: _Rollout) -> None:
+        predecessor = self._running.get(rollout.target)
+        if predecessor is not None:
+            predecessor.superseded_by = rollout
+            rollout.waits_for = [*predecessor.waits_for, predecessor.done]
+            if predecessor.task is not None:
+                predecessor.task.cancel()
+        self._running[rollout.target] = rollout
+        rollout.task = asyncio.create_task(self._run(rollout), name=f"rollout {rollout.target}")
+
+    # running -------------------------------------------------------------------------
+
+    async def _run(self, rollout: _Rollout) -> None:
+        outcome: str
+        try:
+            for future in rollout.waits_for:
+                await asyncio.shield(future)
+            if rollout.waits_for:
+                await self._event(rollout, "the earlier rollout has stopped; starting")
+            if rollout.mode == "rollback":
+                result = await rollout.backend.upgrade(
+                    service=rollout.service,
+                    image=rollout.heading,
+                    previous=None,
+                    strategy=rollout.strategy,
+                    progress=lambda event: self._progress(rollout, event),
+                )
+                outcome = "rolled_back" if result.outcome == "upgraded" else result.outcome
+                message = result.message
+                if result.outcome == "upgraded" and rollout.previous is not None:
+                    message = f"rolled back to {show(rollout.previous)}"
+            else:
+                result = await rollout.backend.upgrade(
+                    service=rollout.service,
+                    image=rollout.image,
+                    previous=rollout.previous,
+                    strategy=rollout.strategy,
+                    progress=lambda event: self._progress(rollout, event),
+                )
+                outcome, message = result.outcome, result.message
+            await self._finish(rollout, outcome, message)
+        except asyncio.CancelledError:
+            successor = rollout.superseded_by
+            if successor is not None:
+                await asyncio.shield(
+                    self._finish(
+                        rollout,
+                        "superseded",
+                        f"superseded by execution {successor.execution_id} "
+                        f"({show(successor.image)}) after {rollout.batches} batch(es)",
+                    )
+                )
+            else:
+                await asyncio.shield(
+                    self._event(
+                        rollout,
+                        "scalehook stopped during this rollout; it resumes at the next start",
+                    )
+                )
+        except ScalehookError as exc:
+            await self._finish(rollout, "failed", exc.message)
+        except Exception as exc:
+            log.exception("rollout of %s failed", rollout.target)
+            await self._finish(rollout, "failed", f"internal error ({type(exc).__name__})")
+        finally:
+            rollout.done.set_result(None)
+            if self._running.get(rollout.target) is rollout:
+                del self._running[rollout.target]
+
+    async def _progress(self, rollout: _Rollout, event: RolloutEvent) -> None:
+        now = datetime.now(UTC).isoformat()
+        if event.phase == "rolling_back" and rollout.phase != "rolling_back":
+            rollout.phase = "rolling_back"
+            rollout.details["phase"] = "rolling_back"
+            await self.store.set_rollout_phase(rollout.rollout_id, "rolling_back")
+        if event.batch is not None:
+            rollout.batches += 1
+            rollout.details["batches"].append(
+                {
+                    "phase": event.phase,
+                    "batch": event.batch,
+                    "of": event.batches,
+                    "replaced": list(event.replaced),
+                    "started": list(event.started),
+                    "ready": event.ready,
+                    "at": now,
+                }
+            )
+        verb = "rolling back" if rollout.phase == "rolling_back" else "upgrading"
+        heading = show(rollout.heading)
+        await self._event(
+            rollout,
+            event.message,
+            result="rolling_back" if rollout.phase == "rolling_back" else "upgrading",
+            message=f"{verb} {rollout.target} to {heading}: {event.message}",
+        )
+
+    async def _event(
+        self,
+        rollout: _Rollout,
+        text: str,
+        *,
+        result: str | None = None,
+        message: str | None = None,
+        status: str = "running",
+    ) -> None:
+        events = rollout.details["events"]
+        events.append({"at": datetime.now(UTC).isoformat(), "message": text})
+        del events[:-MAX_EVENTS]
+        values: dict[str, Any] = {"details": dict(rollout.details), "status": status}
+        if result is not None:
+            values["result"] = result
+        if message is not None:
+            values["message"] = message
+        await self.store.update_execution(rollout.execution_id, **values)
+
+    async def _finish(self, rollout: _Rollout, outcome: str, message: str) -> None:
+        if rollout.resumed:
+            message += " (resumed after scalehook restarted)"
+        seconds = (datetime.now(UTC) - rollout.started_at).total_seconds()
+        rollout.details["phase"] = "done"
+        await self.store.set_rollout_phase(rollout.rollout_id, "done")
+        events = rollout.details["events"]
+        events.append({"at": datetime.now(UTC).isoformat(), "message": f"{outcome}: {message}"})
+        del events[:-MAX_EVENTS]
+        await self.store.update_execution(
+            rollout.execution_id,
+            result=outcome,
+            message=f"{rollout.target}: {message}",
+            details=dict(rollout.details),
+            status="done",
+            duration_ms=round(seconds * 1000, 3),
+        )
+        self.metrics.observe(
+            receiver=rollout.receiver_name or "",
+            driver=rollout.driver,
+            result=outcome,
+            seconds=seconds,
+        )
+        log.info("rollout of %s: %s: %s", rollout.target, outcome, message)
+
+    # restart and stop ----------------------------------------------------------------
+
+    async def resume(self) -> None:
+        """Finish, or roll back, every rollout a previous run left unfinished."""
+        records = await self.store.unfinished_rollouts()
+        latest: dict[str, RolloutRecord] = {}
+        for record in records:
+            older = latest.get(record.target)
+            if older is not None:
+                await self._close_record(
+                    older,
+                    "superseded",
+                    f"superseded by execution {record.execution_id} before scalehook stopped",
+                )
+            latest[record.target] = record
+        for record in latest.values():
+            await self._resume(record)
+
+    async def _resume(self, record: RolloutRecord) -> None:
+        execution = await self.store.execution(record.execution_id)
+        try:
+            backend, service = await self.backends.resolve(record.target)
+            strategy = UpgradeStrategy(**record.strategy)
+        except (ScalehookError, TypeError) as exc:
+            reason = exc.message if isinstance(exc, ScalehookError) else str(exc)
+            await self._close_record(record, "failed", f"cannot resume after a restart: {reason}")
+            return
+        details = dict(execution.details)
+        details.setdefault("batches", [])
+        details.setdefault("events", [])
+        mode: Mode = "rollback" if record.phase == "rolling_back" else "upgrade"
+        rollout = _Rollout(
+            execution_id=record.execution_id,
+            rollout_id=record.id,
+            target=record.target,
+            backend=backend,
+            service=service,
+            image=record.image,
+            previous=record.previous,
+            strategy=strategy,
+            details=details,
+            started_at=execution.started_at,
+            receiver_name=execution.receiver_name,
+            driver=execution.driver,
+            mode=mode,
+            resumed=True,
+        )
+        doing = "rolling back" if mode == "rollback" else "upgrading"
+        await self._event(
+            rollout,
+            f"scalehook restarted during this rollout; resuming ({doing})",
+            result="rolling_back" if mode == "rollback" else "upgrading",
+            message=(
+                f"{doing} {record.target} to {show(rollout.heading)}: "
+                "resumed after scalehook restarted"
+            ),
+        )
+        log.warning("resuming the rollout of %s (%s)", record.target, doing)
+        self._launch(rollout)
+
+    async def _close_record(self, record: RolloutRecord, outcome: str, message: str) -> None:
+        execution = await self.store.execution(record.execution_id)
+        details = dict(execution.details)
+        details["phase"] = "done"
+        events = list(details.get("events", []))
+        events.append({"at": datetime.now(UTC).isoformat(), "message": f"{outcome}: {message}"})
+        details["events"] = events[-MAX_EVENTS:]
+        await self.store.set_rollout_phase(record.id, "done")
+        await self.store.update_execution(
+            record.execution_id,
+            result=outcome,
+            message=f"{record.target}: {message}",
+            details=details,
+            status="done",
+        )
+
+    async def stop(self) -> None:
+        """Stop every rollout where it is; they stay recorded as running, to resume."""
+        tasks = [r.task for r in self._running.values() if r.task is not None]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks)

@@ -1,0 +1,112 @@
+"""An engine that goes away and comes back, and an engine reached over TCP with TLS.
+
+Both run on a private dockerd of this module's own, never on the machine's engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from scalehook.backends.docker.groups import SERVICE_LABEL
+from scalehook.testing import free_port
+from tests.conftest import ServerFactory
+from tests.docker.conftest import WEB_IMAGE, build_images
+from tests.docker.engine import TEST_LABEL, Engine, wait_until
+from tests.docker.private_engine import PrivateEngine, make_certs
+from tests.docker.test_docker_scaling import step, trigger
+
+pytestmark = [pytest.mark.docker]
+
+ALWAYS = {"NetworkMode": "none", "RestartPolicy": {"Name": "always"}}
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("certs")
+
+
+@pytest.fixture(scope="module")
+def private(engine: Engine, certs: Path) -> Iterator[PrivateEngine]:
+    """A dockerd listening on its own socket and on TCP with TLS (client certs required)."""
+    make_certs(certs)
+    daemon = PrivateEngine(tls_port=free_port(), certs=certs)
+    try:
+        daemon.start()
+        build_images(daemon.client)
+        yield daemon
+    finally:
+        daemon.close()
+
+
+def running(engine: Engine, service: str) -> int:
+    return sum(1 for row in engine.labelled(SERVICE_LABEL, service) if row["State"] == "running")
+
+
+def test_an_engine_over_tcp_with_tls(
+    private: PrivateEngine, certs: Path, make_server: ServerFactory
+) -> None:
+    service = "tls-web"
+    private.client.run(
+        "tls-web-1",
+        WEB_IMAGE,
+        labels={SERVICE_LABEL: service, TEST_LABEL: "tls"},
+        host_config=ALWAYS,
+    )
+    server = make_server(
+        {"backend": "docker", "docker_host": f"tcp://127.0.0.1:{private.tls_port}"},
+        env={"DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": str(certs / "client")},
+    )
+    server.wait_for(service, desired=1, running=1)
+    scaled = server.client.post(f"/v1/services/{service}/scale", json={"replicas": 2})
+    assert scaled.status_code == 200, scaled.text
+    assert len(private.client.labelled(SERVICE_LABEL, service)) == 2
+
+    # the same port without our client certificate: the engine's refusal, not a crash
+    plain = make_server(
+        {"backend": "docker", "docker_host": f"tcp://127.0.0.1:{private.tls_port}"},
+        name="no-tls",
+        env={"DOCKER_TLS_VERIFY": "", "DOCKER_CERT_PATH": ""},
+    )
+    refused = plain.client.get(f"/v1/services/{service}")
+    assert refused.status_code in (502, 503), refused.text
+    assert refused.json()["error"] in ("backend_error", "backend_unavailable")
+
+
+def test_engine_stopped_then_back_answers_503_records_failed_and_recovers(
+    private: PrivateEngine, make_server: ServerFactory
+) -> None:
+    service = "outage-web"
+    private.client.run(
+        "outage-web-1",
+        WEB_IMAGE,
+        labels={SERVICE_LABEL: service, TEST_LABEL: "outage"},
+        host_config=ALWAYS,
+    )
+    server = make_server({"backend": "docker", "docker_host": f"unix://{private.socket}"})
+    up = server.create_receiver("up", service=service, action="up", max=9)
+    assert step(trigger(up["url"])) == (1, 2, "scaled")
+    wait_until(lambda: running(private.client, service) == 2, what="2 running containers")
+
+    private.stop()
+    response = httpx.post(up["url"], timeout=60)
+    assert response.status_code == 503
+    body = response.json()
+    assert body["error"] == "backend_unavailable"
+    assert "unreachable" in body["message"] and str(private.socket) in body["message"]
+    latest = server.client.get("/v1/executions", params={"receiver": "up", "limit": 1}).json()[0]
+    assert (latest["id"], latest["result"]) == (body["execution_id"], "failed")
+    assert latest["message"] == body["message"]
+    assert server.client.get(f"/v1/services/{service}").status_code == 503
+    assert server.client.get("/v1/services").status_code == 200
+    assert httpx.get(f"{server.url}/healthz", timeout=5).status_code == 200
+
+    private.start()  # the same engine, its containers restarted by their policy
+    wait_until(lambda: running(private.client, service) == 2, what="containers back")
+    assert len(private.client.labelled(SERVICE_LABEL, service)) == 2  # nothing half-applied
+    assert step(trigger(up["url"])) == (2, 3, "scaled")  # no restart of scalehook needed
+    wait_until(lambda: running(private.client, service) == 3, what="3 running containers")
+    server.wait_for(service, desired=3, running=3, ready=3)

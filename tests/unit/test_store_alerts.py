@@ -1,0 +1,131 @@
+"""The store's side of alert scaling, on real SQLite: migration 0002, memory, cooldowns."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine
+
+from scalehook.executions import ExecutionDraft
+from scalehook.incidents import Incident, IncidentKey, IncidentMark, remember
+from scalehook.store import MIGRATIONS, Store
+
+T0 = datetime(2026, 11, 23, 6, 14, 58, 206000, tzinfo=UTC)
+
+
+def draft(result: str, before: int, after: int, at: datetime, receiver: int = 1) -> ExecutionDraft:
+    return ExecutionDraft(
+        started_at=at,
+        driver="scaleService",
+        target="local/web",
+        result=result,
+        message="",
+        duration_ms=1.0,
+        receiver_id=receiver,
+        before=before,
+        after=after,
+    )
+
+
+async def test_0002_upgrades_a_0001_database(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        config = Config(str(MIGRATIONS / "alembic.ini"))
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0001")
+        conn.exec_driver_sql(
+            "INSERT INTO receivers (name, driver, config, key_hash, enabled, created_at, "
+            "updated_at) VALUES ('old', 'scaleService', '{}', 'h', 1, '2026-01-01 00:00:00', "
+            "'2026-01-01 00:00:00')"
+        )
+    engine.dispose()
+    store = Store(f"sqlite+aiosqlite:///{path}")
+    await store.open()
+    try:
+        (old,) = await store.receivers()
+        assert (old.name, old.dry_run, old.paused) == ("old", False, False)
+        updated = await store.update_receiver(old.id, paused=True, dry_run=True)
+        assert (updated.paused, updated.dry_run) == (True, True)
+    finally:
+        await store.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT version_num FROM alembic_version").fetchone() == ("0002",)
+
+
+async def test_memory_is_written_with_the_execution_as_remember_says(tmp_path: Path) -> None:
+    store = Store(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
+    await store.open()
+    try:
+        a, b, c = (("fa", T0), ("fb", T0), ("fc", T0 + timedelta(seconds=1)))
+        steps: list[tuple[IncidentMark, ...]] = [
+            (IncidentMark(*a, fired=True, shared=True), IncidentMark(*b, fired=True, shared=True)),
+            (IncidentMark(*c, fired=True, owes=False),),
+            (IncidentMark(*a, fired=False),),
+        ]
+        expected: dict[IncidentKey, Incident] = {}
+        for marks in steps:
+            execution = await store.add_execution(draft("scaled", 1, 2, T0), marks=marks)
+            remember(expected, marks, execution.id)
+        keys = [a, b, c, ("unknown", T0)]
+        assert await store.incidents(receiver_id=1, dry_run=False, keys=keys) == expected
+        # asking for one incident of a batch brings its batch-mates along
+        assert set(await store.incidents(receiver_id=1, dry_run=False, keys=[b])) == {a, b}
+        assert await store.incidents(receiver_id=1, dry_run=True, keys=keys) == {}
+        assert await store.incidents(receiver_id=2, dry_run=False, keys=keys) == {}
+    finally:
+        await store.close()
+
+
+async def test_last_actions_come_from_the_audit_trail(tmp_path: Path) -> None:
+    store = Store(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
+    await store.open()
+    try:
+        assert await store.last_actions(receiver_id=1, target="local/web") == {
+            "up": None,
+            "down": None,
+        }
+        await store.add_execution(draft("scaled", 1, 2, T0))
+        await store.add_execution(draft("clamped", 2, 3, T0 + timedelta(seconds=5)))
+        await store.add_execution(draft("noop", 3, 3, T0 + timedelta(seconds=9)))
+        await store.add_execution(draft("deduped", 3, 3, T0 + timedelta(seconds=10)))
+        await store.add_execution(draft("failed", 3, 3, T0 + timedelta(seconds=11)))
+        await store.add_execution(draft("scaled", 3, 2, T0 + timedelta(seconds=7)))
+        await store.add_execution(draft("scaled", 9, 10, T0 + timedelta(seconds=50), receiver=2))
+        await store.add_execution(draft("dry_run", 2, 3, T0 + timedelta(seconds=60)))
+        assert await store.last_actions(receiver_id=1, target="local/web") == {
+            "up": T0 + timedelta(seconds=5),
+            "down": T0 + timedelta(seconds=7),
+        }
+        assert await store.last_actions(receiver_id=1, target="local/web", dry_run=True) == {
+            "up": T0 + timedelta(seconds=60),
+            "down": None,
+        }
+        assert await store.last_actions(receiver_id=1, target="local/other") == {
+            "up": None,
+            "down": None,
+        }
+    finally:
+        await store.close()
+
+
+async def test_deleting_a_receiver_forgets_its_incidents(tmp_path: Path) -> None:
+    store = Store(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
+    await store.open()
+    try:
+        receiver = await store.add_receiver(
+            name="r", driver="scaleService", config={}, key_hash="h", enabled=True
+        )
+        mark = IncidentMark("fa", T0, fired=True)
+        await store.add_execution(draft("scaled", 1, 2, T0, receiver=receiver.id), marks=(mark,))
+        keys = [mark.key]
+        assert await store.incidents(receiver_id=receiver.id, dry_run=False, keys=keys)
+        await store.delete_receiver(receiver.id)
+        assert await store.incidents(receiver_id=receiver.id, dry_run=False, keys=keys) == {}
+    finally:
+        await store.close()
