@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 
 from scalehook.api.deps import RuntimeDep, require_admin
 from scalehook.api.schemas import ErrorOut, ExecutionOut, execution_dict
@@ -56,5 +56,7 @@ async def list_executions(
 
 
 @router.get("/{execution_id}", response_model=ExecutionOut, responses={404: {"model": ErrorOut}})
-async def get_execution(execution_id: int, runtime: RuntimeDep) -> dict[str, object]:
+async def get_execution(
+    execution_id: Annotated[int, Path(ge=0, le=MAX_ID)], runtime: RuntimeDep
+) -> dict[str, object]:
     return execution_dict(await runtime.store.execution(execution_id))
