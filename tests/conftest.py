@@ -9,6 +9,7 @@ from typing import Any
 
 import psutil
 import pytest
+from hypothesis import HealthCheck, settings
 
 from scalehook.testing import ServerProcess, free_port
 
@@ -53,6 +54,12 @@ def processes_named(marker: str) -> list[psutil.Process]:
         except psutil.Error:
             continue
     return found
+
+
+# The suite shares 2 cores with real engines: judge examples by what they find, not
+# by how fast they are generated or run.
+settings.register_profile("scalehook", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("scalehook")
 
 
 ServerFactory = Callable[..., ServerProcess]

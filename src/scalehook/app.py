@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from scalehook import __version__
-from scalehook.api import errors, executions, hooks, receivers, services, system
+from scalehook.api import errors, executions, hooks, hosts, receivers, services, system
 from scalehook.api.middleware import AccessLog, BodyLimit
 from scalehook.runtime import Runtime
 
@@ -32,6 +32,7 @@ def build_app(runtime: Runtime) -> FastAPI:
         receivers.router,
         services.router,
         executions.router,
+        hosts.router,
         system.router,
     ):
         app.include_router(router)

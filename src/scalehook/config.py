@@ -29,6 +29,7 @@ from scalehook.backends.local.spec import SERVICE_NAME, LocalServiceSpec
 from scalehook.backends.swarm import SwarmSettings
 from scalehook.durations import Duration
 from scalehook.errors import ScalehookError
+from scalehook.hosts.settings import HostsSettings
 
 DEFAULT_PORT = 8085
 BACKEND_NAME = re.compile(r"^[a-z][a-z0-9_.-]{0,62}$")
@@ -117,6 +118,7 @@ class Settings(BaseModel):
     data_dir: Path = Field(default_factory=default_data_dir)
     server: ServerSettings = Field(default_factory=ServerSettings)
     hooks: HookSettings = Field(default_factory=HookSettings)
+    hosts: HostsSettings | None = Field(default=None, description="host scaling (Swarm nodes)")
     log_level: str = "info"
 
     @field_validator("docker_host")

@@ -19,6 +19,7 @@ from scalehook.backends import Backends, ServiceState
 from scalehook.decisions import ScaleDecision
 from scalehook.errors import ScalehookError
 from scalehook.executions import Execution, ExecutionDraft
+from scalehook.hosts.manager import HostManager
 from scalehook.incidents import IncidentMark
 from scalehook.locks import KeyedLocks
 from scalehook.metrics import Metrics
@@ -41,11 +42,35 @@ class Audit:
     clock: float = field(default_factory=time.perf_counter)
 
 
+@dataclass(frozen=True, slots=True)
+class ActionResult:
+    """What a multi-step action did, for its execution record.
+
+    ``error`` set means it failed (maybe half way: ``details`` says what exists now);
+    the executor records it and raises the error for the API to answer with.
+    """
+
+    result: str
+    message: str
+    before: int | None = None
+    after: int | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    error: ScalehookError | None = None
+
+
 class Executor:
-    def __init__(self, store: Store, backends: Backends, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        store: Store,
+        backends: Backends,
+        metrics: Metrics,
+        *,
+        hosts: HostManager | None = None,
+    ) -> None:
         self.store = store
         self.backends = backends
         self.metrics = metrics
+        self.hosts = hosts
         self.locks = KeyedLocks()
         self.rollouts = Rollouts(store, backends, metrics)
 
@@ -135,6 +160,33 @@ class Executor:
         return await self.record(
             audit, target=target, result=result, message=message, details=dict(details or {})
         )
+
+    async def run(
+        self,
+        *,
+        target: str,
+        action: Callable[[], Awaitable[ActionResult]],
+        audit: Audit,
+    ) -> Execution:
+        """Run an action alone on its target (e.g. a host group) and record it."""
+        async with self.locks.hold(target):
+            try:
+                outcome = await action()
+            except ScalehookError as exc:
+                outcome = ActionResult("failed", exc.message, error=exc)
+        execution = await self.record(
+            audit,
+            target=target,
+            result=outcome.result,
+            message=outcome.message,
+            before=outcome.before,
+            after=outcome.after,
+            details=outcome.details,
+        )
+        if outcome.error is not None:
+            outcome.error.execution_id = execution.id
+            raise outcome.error
+        return execution
 
     async def record(
         self,

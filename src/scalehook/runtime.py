@@ -9,6 +9,7 @@ from scalehook.backends import Backends
 from scalehook.backends.kinds import build_backend
 from scalehook.config import Settings
 from scalehook.executor import Executor
+from scalehook.hosts.settings import build_host_manager
 from scalehook.metrics import Metrics
 from scalehook.ratelimit import RateLimiter
 from scalehook.store import Store
@@ -29,7 +30,10 @@ class Runtime:
         self.store = Store(settings.database_url)
         self.backends = build_backends(settings)
         self.metrics = Metrics()
-        self.executor = Executor(self.store, self.backends, self.metrics)
+        self.hosts = (
+            build_host_manager(settings.hosts, settings.data_dir) if settings.hosts else None
+        )
+        self.executor = Executor(self.store, self.backends, self.metrics, hosts=self.hosts)
         self.limiter = RateLimiter(rate=settings.hooks.rate, burst=settings.hooks.burst)
         self.receiver_limiters = {
             name: RateLimiter(rate=limit.rate, burst=limit.burst)
@@ -50,12 +54,17 @@ class Runtime:
         )
         try:
             await self.backends.start()
+            if self.hosts is not None:
+                await self.hosts.start()
         except BaseException:
+            await self.backends.close()
             await self.store.close()
             raise
         await self.executor.rollouts.resume()
 
     async def close(self) -> None:
         await self.executor.rollouts.stop()
+        if self.hosts is not None:
+            await self.hosts.close()
         await self.backends.close()
         await self.store.close()

@@ -66,7 +66,7 @@ async def serve(settings: Settings) -> None:
             )
         )
         serving = asyncio.create_task(server.serve())
-        while not server.started and not serving.done():  # noqa: ASYNC110 - uvicorn has no event
+        while not server.started and not serving.done():
             await asyncio.sleep(0.01)
         if server.started:
             _announce(server, runtime)

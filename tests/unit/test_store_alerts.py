@@ -8,6 +8,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine
 
 from scalehook.executions import ExecutionDraft
@@ -15,6 +16,9 @@ from scalehook.incidents import Incident, IncidentKey, IncidentMark, remember
 from scalehook.store import MIGRATIONS, Store
 
 T0 = datetime(2026, 11, 23, 6, 14, 58, 206000, tzinfo=UTC)
+
+
+HEAD = ScriptDirectory(str(MIGRATIONS)).get_current_head()
 
 
 def draft(result: str, before: int, after: int, at: datetime, receiver: int = 1) -> ExecutionDraft:
@@ -55,7 +59,7 @@ async def test_0002_upgrades_a_0001_database(tmp_path: Path) -> None:
     finally:
         await store.close()
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT version_num FROM alembic_version").fetchone() == ("0002",)
+        assert db.execute("SELECT version_num FROM alembic_version").fetchone() == (HEAD,)
 
 
 async def test_memory_is_written_with_the_execution_as_remember_says(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from tests.upgrades.helpers import release_service
 
 async def settle(backend: LocalBackend, ready: int) -> None:
     async with asyncio.timeout(20):
-        while (await backend.get_service(service="web")).ready != ready:  # noqa: ASYNC110
+        while (await backend.get_service(service="web")).ready != ready:
             await asyncio.sleep(0.05)
 
 
@@ -80,7 +80,7 @@ async def test_a_cancelled_batch_leaves_the_desired_count_on_one_image_or_the_ot
         )
     )
     async with asyncio.timeout(10):
-        while not await mid_batch(backend):  # noqa: ASYNC110
+        while not await mid_batch(backend):
             await asyncio.sleep(0.01)
     batch.cancel()
     with pytest.raises(asyncio.CancelledError):

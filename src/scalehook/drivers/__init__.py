@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from scalehook.drivers.base import Driver, HookCall, Outcome
+from scalehook.drivers.scale_host import ScaleHostDriver
 from scalehook.drivers.scale_service import ScaleServiceDriver
 from scalehook.drivers.upgrade_service import ServiceUpgradeDriver
 from scalehook.errors import InvalidRequest
 
 DRIVERS: dict[str, Driver[Any]] = {
-    driver.name: driver for driver in (ScaleServiceDriver(), ServiceUpgradeDriver())
+    driver.name: driver
+    for driver in (ScaleServiceDriver(), ServiceUpgradeDriver(), ScaleHostDriver())
 }
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -29,6 +29,9 @@ MAX_API = (1, 47)
 
 JSON = Any
 """Engine payloads, read field by field by the backends and never passed beyond them."""
+
+Params = Mapping[str, str | int | Sequence[str]]
+"""Query parameters; a sequence is sent repeated (``names=a&names=b``)."""
 
 
 class EngineError(BackendError):
@@ -116,15 +119,41 @@ class EngineClient:
         method: str,
         path: str,
         *,
-        params: Mapping[str, str | int] | None = None,
+        params: Params | None = None,
         json: JSON = None,
+        content: AsyncIterator[bytes] | None = None,
         wait: float | None = None,
     ) -> httpx.Response:
-        """One versioned API call; raises the domain's errors on any failure."""
-        version = await self._version()
-        return await self._send(method, f"/v{version}{path}", params=params, json=json, wait=wait)
+        """One versioned API call; raises the domain's errors on any failure.
 
-    async def get(self, path: str, *, params: Mapping[str, str | int] | None = None) -> JSON:
+        ``content`` streams a raw body (a tar archive, for ``/images/load``)."""
+        version = await self._version()
+        return await self._send(
+            method, f"/v{version}{path}", params=params, json=json, content=content, wait=wait
+        )
+
+    async def stream(
+        self, path: str, *, params: Params | None = None, wait: float = 300.0
+    ) -> AsyncIterator[bytes]:
+        """A GET's body chunk by chunk (``/images/get``: an archive of images)."""
+        version = await self._version()
+        where = self.address.display
+        try:
+            async with self._http.stream(
+                "GET", f"/v{version}{path}", params=params,
+                timeout=httpx.Timeout(wait, connect=min(wait, 5.0)),
+            ) as response:  # fmt: skip
+                if response.status_code >= 400:
+                    await response.aread()
+                    raise _error(response, where)
+                async for chunk in response.aiter_bytes():
+                    yield chunk
+        except httpx.TransportError as exc:
+            raise EngineUnavailable(
+                f"the Docker engine at {where} is unreachable: {_reason(exc)}"
+            ) from None
+
+    async def get(self, path: str, *, params: Params | None = None) -> JSON:
         return (await self.request("GET", path, params=params)).json()
 
     async def _send(
@@ -132,8 +161,9 @@ class EngineClient:
         method: str,
         path: str,
         *,
-        params: Mapping[str, str | int] | None = None,
+        params: Params | None = None,
         json: JSON = None,
+        content: AsyncIterator[bytes] | None = None,
         wait: float | None = None,
     ) -> httpx.Response:
         where = self.address.display
@@ -144,6 +174,8 @@ class EngineClient:
                 path,
                 params=params,
                 json=json,
+                content=content,
+                headers={"Content-Type": "application/x-tar"} if content is not None else None,
                 timeout=httpx.Timeout(wait, connect=min(wait, 5.0)),
             )
         except httpx.TimeoutException:

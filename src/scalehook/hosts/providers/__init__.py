@@ -1,0 +1,1 @@
+"""Host providers: where machines come from. One module per provider."""

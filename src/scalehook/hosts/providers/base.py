@@ -1,0 +1,59 @@
+"""What a host provider is: it lists its machines, creates one like another, destroys one."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+
+@dataclass(frozen=True, slots=True)
+class JoinSpec:
+    """How a new host joins the cluster. The token is a secret: never logged or shown."""
+
+    token: str = field(repr=False)
+    managers: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderHost:
+    """A machine as its provider knows it."""
+
+    provider: str
+    id: str
+    name: str
+    state: str  # running | pending | stopped | error
+    created: datetime
+    address: str | None = None
+    node_id: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    settings: Mapping[str, str] = field(default_factory=dict)
+    error: str | None = None
+
+
+@runtime_checkable
+class HostProvider(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def list(self) -> list[ProviderHost]: ...
+
+    async def create(
+        self, *, name: str, like: ProviderHost | None, labels: Mapping[str, str], join: JoinSpec
+    ) -> ProviderHost:
+        """Make a host named ``name`` (a copy of ``like``'s settings, tagged with ``labels``)
+        that joins the cluster.
+
+        Returns once the host exists and was told to join; waiting for the node to be
+        Ready is the caller's job. On failure, nothing it made is left behind.
+        """
+        ...
+
+    async def destroy(self, *, host: ProviderHost) -> None:
+        """Stop and delete the machine and everything the provider made for it."""
+        ...

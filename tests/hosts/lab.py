@@ -1,0 +1,177 @@
+"""A private multi-node Swarm for host tests: a manager engine in its own network
+namespace (made with the netns provider's own machinery), on a bridge of its own.
+
+It leaves the machine's main Docker engine alone, and its teardown removes every
+namespace, engine, bridge and firewall rule that the tests made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from scalehook.hosts.engine import Engine
+from scalehook.hosts.providers.netns import NetnsProvider, NetnsSettings, run
+
+BRIDGE = "shkt0"
+SUBNET = "10.213.7.0/24"
+MANAGER_POOL = "10.213.7.4/30"
+WORKER_POOL = "10.213.7.64/26"
+PREFIX = "shkt"
+IMAGE = "scalehook-hosttest/bb:1"
+
+
+def worker_settings(state_dir: Path) -> dict[str, Any]:
+    """The netns provider settings a scalehook under test uses for its workers."""
+    return {
+        "prefix": PREFIX,
+        "bridge": BRIDGE,
+        "subnet": SUBNET,
+        "pool": WORKER_POOL,
+        "images": ["scalehook-hosttest/*"],
+        "state_dir": str(state_dir),
+    }
+
+
+class SwarmLab:
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.provider = NetnsProvider(
+            NetnsSettings(
+                prefix=PREFIX,
+                bridge=BRIDGE,
+                subnet=SUBNET,
+                pool=MANAGER_POOL,
+                state_dir=workdir / "lab",
+            ),
+            manager=None,
+            data_dir=workdir,
+        )
+        self.docker_host = self.provider.engine_host("mgr-1")
+
+    def docker(self, *args: str, check: bool = True) -> str:
+        done = subprocess.run(
+            ["docker", "-H", self.docker_host, *args], capture_output=True, text=True, timeout=120
+        )
+        if check and done.returncode != 0:
+            raise RuntimeError(f"docker {' '.join(args)}: {done.stderr}")
+        return done.stdout
+
+    def api(self, method: str, path: str, **kwargs: Any) -> Any:
+        async def call() -> Any:
+            engine = Engine(self.docker_host)
+            try:
+                return await engine.request(method, path, **kwargs)
+            finally:
+                await engine.close()
+
+        return asyncio.run(call())
+
+    def start(self) -> SwarmLab:
+        async def make() -> None:
+            await self.provider.start()
+            manager = await self.provider.create_engine("mgr-1")
+            engine = Engine(self.docker_host)
+            try:
+                address = manager.address
+                await engine.post(
+                    "/swarm/init",
+                    {
+                        "ListenAddr": f"{address}:2377",
+                        "AdvertiseAddr": address,
+                        # Notice a stopped engine within seconds, not the default ~15s.
+                        "Spec": {"Dispatcher": {"HeartbeatPeriod": 1_000_000_000}},
+                    },
+                )
+            finally:
+                await engine.close()
+
+        asyncio.run(make())
+        context = self.workdir / "image"
+        context.mkdir(parents=True, exist_ok=True)
+        shutil.copy("/bin/busybox", context / "busybox")
+        (context / "Dockerfile").write_text(
+            'FROM scratch\nCOPY busybox /bin/busybox\nENTRYPOINT ["/bin/busybox"]\n'
+            'CMD ["sleep", "3600"]\n'
+        )
+        self.docker("build", "-q", "-t", IMAGE, str(context))
+        return self
+
+    def nodes(self) -> list[dict[str, Any]]:
+        nodes: list[dict[str, Any]] = self.api("GET", "/nodes")
+        return nodes
+
+    def tasks(self, service: str) -> list[dict[str, Any]]:
+        tasks: list[dict[str, Any]] = self.api(
+            "GET",
+            "/tasks",
+            params={"filters": {"service": [service], "desired-state": ["running"]}},
+        )
+        return tasks
+
+    def stop(self) -> None:
+        async def unmake() -> None:
+            for host in await self.provider.list():
+                await self.provider.destroy(host=host)
+
+        with contextlib.suppress(Exception):
+            asyncio.run(unmake())
+
+
+def destroy_workers(state_dir: Path) -> None:
+    """Destroy every worker a scalehook under test made (by its provider state)."""
+
+    async def unmake() -> None:
+        provider = NetnsProvider(
+            NetnsSettings(**worker_settings(state_dir)), manager=None, data_dir=state_dir
+        )
+        for host in await provider.list():
+            await provider.destroy(host=host)
+
+    asyncio.run(unmake())
+
+
+def remove_bridge() -> None:
+    async def remove() -> None:
+        await run(
+            "iptables", "-D", "FORWARD", "-i", BRIDGE, "-o", BRIDGE, "-j", "ACCEPT", check=False
+        )
+        await run("ip", "link", "del", BRIDGE, check=False)
+
+    asyncio.run(remove())
+
+
+def leftovers() -> list[str]:
+    """Namespaces, links and engines of the lab still on the machine (should be none)."""
+    found = []
+    names = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    found += [line.split()[0] for line in names.splitlines() if line.startswith(f"{PREFIX}-")]
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    found += [
+        line.split(":")[1].strip().split("@")[0]
+        for line in links.splitlines()
+        if line.split(":")[1].strip().startswith(BRIDGE)
+    ]
+    engines = subprocess.run(
+        ["pgrep", "-af", f"/run/scalehook/{PREFIX}-"], capture_output=True, text=True
+    ).stdout
+    found += [line for line in engines.splitlines() if "dockerd" in line]
+    return found
+
+
+def stop_worker_engine(state_dir: str | Path, name: str) -> None:
+    """Stop one worker's engine, as a machine failure would: its node goes Down."""
+
+    async def stop() -> None:
+        provider = NetnsProvider(
+            NetnsSettings(**worker_settings(Path(state_dir))),
+            manager=None,
+            data_dir=Path(state_dir),
+        )
+        await provider.stop_engine(name)
+
+    asyncio.run(stop())
