@@ -30,6 +30,9 @@ def setup_logging(level: str) -> None:
     if logging.getLogger().level > logging.DEBUG:
         # httpx logs every request at INFO, and the engine backends make many
         logging.getLogger("httpx").setLevel(logging.WARNING)
+    # These log SQL with its parameters, which hold receivers' secrets: never, at any level.
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)
+    logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
 
 
 class _Server(uvicorn.Server):
