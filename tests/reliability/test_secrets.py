@@ -1,4 +1,6 @@
-"""The admin token and trigger keys never leak: not in logs, /metrics, errors or replicas.
+"""Secrets never leak: not in logs, /metrics, errors, the config file or replicas.
+
+The admin token, trigger keys, and a receiver's own secret (registry signatures).
 
 The server runs at debug level so that every log line anything writes is captured;
 then every kind of call that carries a secret is made, right and wrong, and the
@@ -14,6 +16,8 @@ import httpx
 import psutil
 
 from tests.conftest import ServerFactory, web_service
+
+RECEIVER_SECRET = "receiver-secret-3f9a1c77d2"
 
 
 def key_of(url: str) -> str:
@@ -84,6 +88,17 @@ def test_secrets_never_appear_in_logs_metrics_or_errors(
         json={"name": "t", "driver": "scaleService", "config": {"service": second}},
     )
     assert wrong.status_code == 422
+    # A receiver's own secret (registry signatures): wrong proofs, and the right one.
+    signed = server.create_receiver(
+        "signed", driver="serviceUpgrade", selector={"tier": "front"}, secret=RECEIVER_SECRET
+    )
+    signed_url = str(signed["url"])
+    for headers in (
+        {"Authorization": f"Bearer {RECEIVER_SECRET}x"},
+        {"X-Hub-Signature-256": "sha256=" + "0" * 64},
+        {"Authorization": f"Bearer {RECEIVER_SECRET}"},
+    ):
+        assert call("POST", signed_url, headers=headers, json={"x": 1}).status_code < 500
     metrics = call("GET", f"{server.url}/metrics").text
     assert 'receiver="s"' in metrics  # the name is there, the key is not
 
@@ -104,7 +119,7 @@ def test_secrets_never_appear_in_logs_metrics_or_errors(
             if not r.is_redirect
         ),
     }
-    for secret in (token, first, second):
+    for secret in (token, first, second, key_of(signed_url), RECEIVER_SECRET):
         for place, text in places.items():
             assert secret not in text, f"a secret is in the {place}"
         assert secret[8:40] not in log  # not even a slice of it
