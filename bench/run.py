@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import platform
 import sys
@@ -37,7 +38,12 @@ def main() -> int:
         module = importlib.import_module(f"bench.{name}")
         figures.extend(module.run(args.quick))
         print(f"# {name}: {time.monotonic() - started:.0f}s", file=sys.stderr, flush=True)
-    print(f"machine: {platform.node()} {platform.machine()}, Python {platform.python_version()}")
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(
+        f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores,"
+        f" Python {platform.python_version()}; {time.strftime('%Y-%m-%d %H:%M %Z')};"
+        f" load average at the end {load}"
+    )
     print(table(figures, markdown=args.markdown))
     return 0
 

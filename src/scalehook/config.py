@@ -9,7 +9,7 @@ import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -51,6 +51,15 @@ class ConfigError(ScalehookError):
     code = "config_error"
 
 
+class RateLimit(BaseModel):
+    """A token bucket: ``rate`` triggers per second, up to ``burst`` at once."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rate: float = Field(gt=0, description="triggers per second")
+    burst: int = Field(ge=1, description="triggers that may arrive at once")
+
+
 class HookSettings(BaseModel):
     """Limits on the trigger endpoint, which anyone holding a URL can call."""
 
@@ -59,6 +68,10 @@ class HookSettings(BaseModel):
     max_body: int = Field(default=ONE_MIB, ge=1024, description="bytes; larger bodies get 413")
     rate: float = Field(default=20.0, gt=0, description="triggers per second per receiver")
     burst: int = Field(default=40, ge=1, description="triggers a receiver may take at once")
+    receivers: dict[str, RateLimit] = Field(
+        default_factory=dict,
+        description="per receiver name, a limit that replaces rate and burst for it",
+    )
 
 
 class ServerSettings(BaseModel):
@@ -72,8 +85,14 @@ class ServerSettings(BaseModel):
     trusted_proxies: list[str] = Field(
         default_factory=list, description="addresses whose X-Forwarded-For is believed"
     )
-    request_timeout: Duration = Field(default=10.0, description="slowest whole request allowed")
-    keep_alive: Duration = 5.0
+    header_timeout: Annotated[Duration, Field(gt=0)] = Field(
+        default=10.0,
+        description="a request's headers must arrive within this, else the connection is closed",
+    )
+    request_timeout: Annotated[Duration, Field(gt=0)] = Field(
+        default=10.0, description="a request's body must arrive within this, else 408"
+    )
+    keep_alive: Annotated[Duration, Field(gt=0)] = 5.0
 
 
 class Settings(BaseModel):

@@ -25,6 +25,20 @@ KEY_BYTES = 32
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,99}$")
 
 
+_MAX_ID_DIGITS = 18  # below SQL's 64-bit integer limit
+
+
+def parse_id(text: str) -> ReceiverId | None:
+    """The receiver id written in ``text`` (ASCII digits only), or ``None`` for a name.
+
+    ``str.isdigit`` alone also accepts digits such as ``"5³"`` that ``int`` refuses,
+    and a long run of digits overflows the database's integer.
+    """
+    if text.isascii() and text.isdigit() and len(text) <= _MAX_ID_DIGITS:
+        return ReceiverId(int(text))
+    return None
+
+
 def new_key() -> str:
     return KEY_PREFIX + secrets.token_urlsafe(KEY_BYTES)
 

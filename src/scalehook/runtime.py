@@ -35,8 +35,16 @@ class Runtime:
         )
         self.executor = Executor(self.store, self.backends, self.metrics, hosts=self.hosts)
         self.limiter = RateLimiter(rate=settings.hooks.rate, burst=settings.hooks.burst)
+        self.receiver_limiters = {
+            name: RateLimiter(rate=limit.rate, burst=limit.burst)
+            for name, limit in settings.hooks.receivers.items()
+        }
         self.admin_hash = ""
         self.generated_token: str | None = None
+
+    def limiter_for(self, receiver: str) -> RateLimiter:
+        """The trigger rate limit of a receiver: its own if the config names it."""
+        return self.receiver_limiters.get(receiver, self.limiter)
 
     async def start(self) -> None:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)

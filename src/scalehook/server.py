@@ -15,6 +15,7 @@ import uvicorn
 from scalehook.app import build_app
 from scalehook.clientconfig import write_client_config
 from scalehook.config import Settings
+from scalehook.protocol import with_header_timeout
 from scalehook.runtime import Runtime
 
 log = logging.getLogger("scalehook")
@@ -29,6 +30,9 @@ def setup_logging(level: str) -> None:
     if logging.getLogger().level > logging.DEBUG:
         # httpx logs every request at INFO, and the engine backends make many
         logging.getLogger("httpx").setLevel(logging.WARNING)
+    # These log SQL with its parameters, which hold receivers' secrets: never, at any level.
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)
+    logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
 
 
 class _Server(uvicorn.Server):
@@ -51,6 +55,7 @@ async def serve(settings: Settings) -> None:
         server = _Server(
             uvicorn.Config(
                 build_app(runtime),
+                http=with_header_timeout(settings.server.header_timeout),
                 host=settings.server.host,
                 port=settings.server.port,
                 log_config=None,

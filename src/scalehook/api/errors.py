@@ -51,6 +51,9 @@ async def _scalehook_error(_request: Request, exc: Exception) -> JSONResponse:
         headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
     if exc.status == 401:
         headers["WWW-Authenticate"] = "Bearer"
+    if exc.status in (408, 413):
+        # The rest of the body is still on the wire: the connection cannot be reused.
+        headers["Connection"] = "close"
     return error_response(
         exc.status,
         exc.code,

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 
 from scalehook.api.deps import RuntimeDep, require_admin
 from scalehook.api.schemas import ErrorOut, ExecutionOut, execution_dict
 from scalehook.errors import ScalehookError
+from scalehook.receivers import parse_id
 from scalehook.runtime import Runtime
+
+MAX_ID = 2**63 - 1
 
 router = APIRouter(
     prefix="/v1/executions",
@@ -37,12 +40,13 @@ async def list_executions(
     receiver: Annotated[str | None, Query(description="receiver id or name")] = None,
     service: Annotated[str | None, Query(description="service name or backend/name")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    before: Annotated[int | None, Query(ge=0, description="only ids below this")] = None,
-    after: Annotated[int | None, Query(ge=0, description="only ids above this")] = None,
+    before: Annotated[int | None, Query(ge=0, le=MAX_ID, description="only ids below this")] = None,
+    after: Annotated[int | None, Query(ge=0, le=MAX_ID, description="only ids above this")] = None,
 ) -> list[dict[str, object]]:
+    receiver_id = parse_id(receiver) if receiver else None
     rows = await runtime.store.executions(
-        receiver_id=int(receiver) if receiver and receiver.isdigit() else None,
-        receiver_name=receiver if receiver and not receiver.isdigit() else None,
+        receiver_id=receiver_id,
+        receiver_name=receiver if receiver and receiver_id is None else None,
         targets=await _targets(runtime, service) if service else None,
         limit=limit,
         before=before,
@@ -52,5 +56,7 @@ async def list_executions(
 
 
 @router.get("/{execution_id}", response_model=ExecutionOut, responses={404: {"model": ErrorOut}})
-async def get_execution(execution_id: int, runtime: RuntimeDep) -> dict[str, object]:
+async def get_execution(
+    execution_id: Annotated[int, Path(ge=0, le=MAX_ID)], runtime: RuntimeDep
+) -> dict[str, object]:
     return execution_dict(await runtime.store.execution(execution_id))

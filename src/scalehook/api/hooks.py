@@ -51,10 +51,11 @@ async def trigger(key: str, request: Request, runtime: RuntimeDep) -> Response:
         runtime.metrics.rejections.labels("unknown_key").inc()
         raise ReceiverNotFound("no receiver answers at this URL")
     headers = {k.lower(): v for k, v in request.headers.items()}
-    wait = runtime.limiter.take(receiver.id)
+    limiter = runtime.limiter_for(receiver.name)
+    wait = limiter.take(receiver.id)
     if wait is not None:
         runtime.metrics.triggers.labels(receiver.name, receiver.driver, "rate_limited").inc()
-        message = f"receiver {receiver.name!r} is limited to {runtime.limiter.rate:g} triggers/s"
+        message = f"receiver {receiver.name!r} is limited to {limiter.rate:g} triggers/s"
         if headers.get("user-agent", "").startswith(_RETRIES_ONLY_5XX):
             # Alertmanager drops a notification answered 4xx: ask it to come back.
             raise RetryLater(message, retry_after=wait)

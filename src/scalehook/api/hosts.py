@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from scalehook.api.deps import RuntimeDep, caller_address, require_admin
-from scalehook.api.schemas import ErrorOut, ExecutionOut, execution_dict
+from scalehook.api.schemas import BODY_ERRORS, ErrorOut, ExecutionOut, execution_dict
 from scalehook.drivers.scale_host import add_host, host_manager, remove_host
 from scalehook.durations import Duration
 from scalehook.executor import Audit
@@ -97,7 +97,7 @@ async def list_hosts(
     return [HostOut.of(h) for h in await hosts.list(Selector.parse(selector))]
 
 
-@router.post("", status_code=201, response_model=HostCreated)
+@router.post("", status_code=201, response_model=HostCreated, responses=BODY_ERRORS)
 async def create_host(body: HostCreate, request: Request, runtime: RuntimeDep) -> HostCreated:
     """Make one host (e.g. a group's first); answers once it is Ready in the Swarm."""
     hosts = host_manager(runtime.executor)

@@ -51,14 +51,20 @@ class BodyLimit:
                 break
         received = 0
         complete = False
+        deadline: float | None = None
         limit, timeout = self.max_body, self.timeout
 
         async def limited_receive() -> Message:
-            nonlocal received, complete
+            nonlocal received, complete, deadline
             if complete:
                 return await receive()
+            # One deadline for the whole body, so a client trickling a byte at a time
+            # cannot keep the request open for ever.
+            now = asyncio.get_running_loop().time()
+            if deadline is None:
+                deadline = now + timeout
             try:
-                message = await asyncio.wait_for(receive(), timeout)
+                message = await asyncio.wait_for(receive(), max(0.0, deadline - now))
             except TimeoutError:
                 raise RequestTimeout(
                     f"the request body did not arrive within {timeout:g}s"

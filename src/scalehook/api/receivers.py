@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from scalehook.api.deps import RuntimeDep, require_admin
 from scalehook.api.schemas import (
+    BODY_ERRORS,
     ErrorOut,
     ReceiverCreate,
     ReceiverOut,
@@ -13,7 +14,7 @@ from scalehook.api.schemas import (
     ReceiverWithUrl,
 )
 from scalehook.drivers import driver_for
-from scalehook.receivers import Receiver, ReceiverId, hash_key, new_key
+from scalehook.receivers import Receiver, hash_key, new_key, parse_id
 from scalehook.runtime import Runtime
 
 router = APIRouter(
@@ -31,8 +32,9 @@ def trigger_url(runtime: Runtime, request: Request, key: str) -> str:
 
 async def find(runtime: Runtime, ident: str) -> Receiver:
     """A receiver by id (digits) or by name."""
-    if ident.isdigit():
-        return await runtime.store.receiver(ReceiverId(int(ident)))
+    receiver_id = parse_id(ident)
+    if receiver_id is not None:
+        return await runtime.store.receiver(receiver_id)
     return await runtime.store.receiver_by_name(ident)
 
 
@@ -40,7 +42,12 @@ def with_url(receiver: Receiver, url: str) -> ReceiverWithUrl:
     return ReceiverWithUrl(**ReceiverOut.of(receiver).model_dump(), url=url)
 
 
-@router.post("", status_code=201, response_model=ReceiverWithUrl)
+@router.post(
+    "",
+    status_code=201,
+    response_model=ReceiverWithUrl,
+    responses={**BODY_ERRORS, 409: {"model": ErrorOut, "description": "the name is taken"}},
+)
 async def create_receiver(
     body: ReceiverCreate, request: Request, runtime: RuntimeDep
 ) -> ReceiverWithUrl:
@@ -71,7 +78,15 @@ async def get_receiver(ident: str, runtime: RuntimeDep) -> ReceiverOut:
     return ReceiverOut.of(await find(runtime, ident))
 
 
-@router.patch("/{ident}", response_model=ReceiverOut, responses={404: {"model": ErrorOut}})
+@router.patch(
+    "/{ident}",
+    response_model=ReceiverOut,
+    responses={
+        **BODY_ERRORS,
+        404: {"model": ErrorOut},
+        409: {"model": ErrorOut, "description": "the new name is taken"},
+    },
+)
 async def update_receiver(ident: str, body: ReceiverUpdate, runtime: RuntimeDep) -> ReceiverOut:
     """Rename, enable or disable, pause or resume, switch dry-run, or change config keys
     (the rest keep their values)."""

@@ -19,6 +19,13 @@ class ErrorOut(BaseModel):
     execution_id: int | None = Field(default=None, description="the failed execution, if any")
 
 
+BODY_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "the body is not JSON"},
+    413: {"model": ErrorOut, "description": "the body is over the size limit"},
+}
+"""What any route that reads a JSON body may also answer."""
+
+
 class ReceiverCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

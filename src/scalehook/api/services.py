@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from scalehook.api.deps import RuntimeDep, caller_address, require_admin
 from scalehook.api.schemas import (
+    BODY_ERRORS,
     ErrorOut,
     ExecutionOut,
     ReplicaOut,
@@ -50,7 +51,11 @@ async def get_service(ref: str, runtime: RuntimeDep) -> ServiceDetail:
     )
 
 
-@router.post("/{ref:path}/scale", response_model=ExecutionOut, responses={404: {"model": ErrorOut}})
+@router.post(
+    "/{ref:path}/scale",
+    response_model=ExecutionOut,
+    responses={**BODY_ERRORS, 404: {"model": ErrorOut}},
+)
 async def scale_service(
     ref: str, body: ScaleRequest, request: Request, runtime: RuntimeDep
 ) -> dict[str, object]:

@@ -29,6 +29,7 @@ from scalehook.store import tables
 from scalehook.upgrades import RolloutRecord
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+_CACHED_RECEIVERS = 100_000
 
 # Resolved incidents are forgotten after this long: Alertmanager stops re-sending a
 # resolved alert once it has delivered it.
@@ -43,6 +44,10 @@ class Store:
         self._engine: AsyncEngine | None = None
         self._sqlite = url.startswith("sqlite")
         self._write_lock = asyncio.Lock()
+        # Receivers by key hash, for the trigger's hot path. Only on SQLite, whose file
+        # one scalehook owns: every change to a receiver goes through this object.
+        self._by_key: dict[str, Receiver] | None = {} if self._sqlite else None
+        self._receivers_changed = 0
 
     @property
     def engine(self) -> AsyncEngine:
@@ -142,6 +147,27 @@ class Store:
         return _receiver(row)
 
     async def receiver_by_key(self, key_hash: str) -> Receiver | None:
+        """The receiver a trigger key belongs to; served from memory once seen."""
+        cache = self._by_key
+        if cache is not None and (known := cache.get(key_hash)) is not None:
+            return known
+        changes = self._receivers_changed
+        receiver = await self._read_receiver_by_key(key_hash)
+        # A change committed while this read ran may have made it stale: keep it only
+        # if no change happened meanwhile.
+        if receiver is not None and cache is not None and changes == self._receivers_changed:
+            if len(cache) >= _CACHED_RECEIVERS:
+                cache.clear()
+            cache[key_hash] = receiver
+        return receiver
+
+    def _receivers_change(self) -> None:
+        """Called once a change to receivers is committed (or failed)."""
+        self._receivers_changed += 1
+        if self._by_key is not None:
+            self._by_key.clear()
+
+    async def _read_receiver_by_key(self, key_hash: str) -> Receiver | None:
         async with self.engine.connect() as conn:
             row = (
                 (
@@ -174,20 +200,25 @@ class Store:
             raise Conflict(
                 f"a receiver named {values.get('name')!r} exists already", field="name"
             ) from exc
+        finally:
+            self._receivers_change()
         if result.rowcount == 0:
             raise ReceiverNotFound(f"no receiver with id {receiver_id}")
         return await self.receiver(receiver_id)
 
     async def delete_receiver(self, receiver_id: ReceiverId) -> None:
-        async with self._write() as conn:
-            result = await conn.execute(
-                delete(tables.receivers).where(tables.receivers.c.id == receiver_id)
-            )
-            await conn.execute(
-                delete(tables.alert_incidents).where(
-                    tables.alert_incidents.c.receiver_id == receiver_id
+        try:
+            async with self._write() as conn:
+                result = await conn.execute(
+                    delete(tables.receivers).where(tables.receivers.c.id == receiver_id)
                 )
-            )
+                await conn.execute(
+                    delete(tables.alert_incidents).where(
+                        tables.alert_incidents.c.receiver_id == receiver_id
+                    )
+                )
+        finally:
+            self._receivers_change()
         if result.rowcount == 0:
             raise ReceiverNotFound(f"no receiver with id {receiver_id}")
 

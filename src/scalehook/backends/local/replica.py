@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import functools
 import logging
 import os
 import signal
@@ -32,10 +33,14 @@ _LOG_ROTATE_BYTES = 10 * 1024 * 1024
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+def _die_with_parent(parent: int) -> None:  # pragma: no cover - in the child, before exec
+    """Ask the kernel for SIGKILL when scalehook dies. A parent that died between the
+    fork and this call sends nothing, so the child checks that it still has it."""
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:
+            os.kill(os.getpid(), signal.SIGKILL)
 
 
 def free_port(host: str) -> int:
@@ -170,7 +175,7 @@ class ReplicaProcess:
                         self.spec, replica=self.id, port=port, version=self.version
                     ),
                     start_new_session=True,
-                    preexec_fn=_die_with_parent,
+                    preexec_fn=functools.partial(_die_with_parent, os.getpid()),
                 )
             finally:
                 os.close(log_file)

@@ -23,7 +23,9 @@ import psutil
 
 log = logging.getLogger(__name__)
 
-_LAZY_FLUSH_DELAY = 0.2
+# A new pid goes to disk at once (changes in one loop turn are written together):
+# until it is there, a kill -9 of scalehook leaves no trace of the replica's children.
+_FLUSH_DELAY = 0.0
 
 
 class ProcessRecord(TypedDict):
@@ -98,31 +100,34 @@ class LocalState:
                     del table[name]
 
     def set_process(self, replica: str, pid: int | None) -> None:
+        """Remember (or forget) a replica's process; called on every change of the replica,
+        so only a changed pid is written."""
+        records = self._data["processes"]
         if pid is None:
-            self._data["processes"].pop(replica, None)
+            if records.pop(replica, None) is None:
+                return
         else:
+            known = records.get(replica)
+            if known is not None and known["pid"] == pid:
+                return
             try:
                 created = psutil.Process(pid).create_time()
             except psutil.Error:
                 return
-            self._data["processes"][replica] = {"pid": pid, "created": created}
+            records[replica] = {"pid": pid, "created": created}
         self._flush_soon()
 
     async def stop_orphans(self, grace: float = 3.0) -> list[str]:
         """Stop processes a previous run started and left behind; return their replica ids."""
         orphans: list[tuple[str, int]] = []
         for replica, record in self._data["processes"].items():
-            try:
-                process = psutil.Process(record["pid"])
-                if abs(process.create_time() - record["created"]) < 0.01:
-                    orphans.append((replica, record["pid"]))
-            except psutil.Error:
-                continue
+            if _group_left(record):
+                orphans.append((replica, record["pid"]))
         for _, pid in orphans:
             _kill_group(pid, signal.SIGTERM)
         deadline = time.monotonic() + grace
         while orphans and time.monotonic() < deadline:
-            if not any(psutil.pid_exists(pid) and _alive(pid) for _, pid in orphans):
+            if not any(_group_alive(pid) for _, pid in orphans):
                 break
             await asyncio.sleep(0.05)
         for _, pid in orphans:
@@ -135,7 +140,7 @@ class LocalState:
         if self._pending is not None:
             return
         loop = asyncio.get_running_loop()
-        self._pending = loop.call_later(_LAZY_FLUSH_DELAY, self._start_flush)
+        self._pending = loop.call_later(_FLUSH_DELAY, self._start_flush)
 
     def _start_flush(self) -> None:
         self._pending = None
@@ -157,11 +162,32 @@ class LocalState:
         await self.flush()
 
 
-def _alive(pid: int) -> bool:
+def _group_left(record: ProcessRecord) -> bool:
+    """Whether a replica recorded by an earlier run, or anything it started, still runs.
+
+    The replica leads its own process group. When scalehook is killed, the kernel's
+    parent-death signal kills the replica but not its children, which keep the group
+    alive; the group id cannot be reused while they live. A live process with the
+    recorded pid but another start time is someone else's: the pid was reused.
+    """
+    pid = record["pid"]
     try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        return abs(psutil.Process(pid).create_time() - record["created"]) < 0.01
+    except psutil.NoSuchProcess:
+        return _group_alive(pid)
     except psutil.Error:
         return False
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a live (not zombie) process is in the process group ``pgid``."""
+    for process in psutil.process_iter(["status"]):
+        try:
+            if process.info["status"] != psutil.STATUS_ZOMBIE and os.getpgid(process.pid) == pgid:
+                return True
+        except (OSError, psutil.Error):
+            continue
+    return False
 
 
 def _kill_group(pid: int, sig: signal.Signals) -> None:

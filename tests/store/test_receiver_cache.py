@@ -1,0 +1,70 @@
+"""The trigger reads receivers by key from memory: every change must show at once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from scalehook.errors import Conflict
+from scalehook.receivers import hash_key
+from scalehook.store import Store
+
+CONFIG = {"service": "web", "action": "up", "amount": 1, "min": 1, "max": 3}
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    store = Store(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}")
+    await store.open()
+    yield store
+    await store.close()
+
+
+async def test_changes_to_a_cached_receiver_show_at_once(store: Store) -> None:
+    created = await store.add_receiver(
+        name="r", driver="scaleService", config=CONFIG, key_hash=hash_key("k1"), enabled=True
+    )
+    assert await store.receiver_by_key(hash_key("k1")) == created
+    assert await store.receiver_by_key(hash_key("k1")) == created  # now from memory
+
+    await store.update_receiver(created.id, enabled=False)
+    found = await store.receiver_by_key(hash_key("k1"))
+    assert found is not None and not found.enabled
+
+    await store.update_receiver(created.id, enabled=True, config={**CONFIG, "max": 9})
+    found = await store.receiver_by_key(hash_key("k1"))
+    assert found is not None and found.enabled and found.config["max"] == 9
+
+    await store.update_receiver(created.id, key_hash=hash_key("k2"))  # rotate
+    assert await store.receiver_by_key(hash_key("k1")) is None
+    assert await store.receiver_by_key(hash_key("k2")) is not None
+
+    await store.delete_receiver(created.id)
+    assert await store.receiver_by_key(hash_key("k2")) is None
+
+
+async def test_a_failed_change_keeps_answers_right(store: Store) -> None:
+    first = await store.add_receiver(
+        name="a", driver="scaleService", config=CONFIG, key_hash=hash_key("a"), enabled=True
+    )
+    await store.add_receiver(
+        name="b", driver="scaleService", config=CONFIG, key_hash=hash_key("b"), enabled=True
+    )
+    assert await store.receiver_by_key(hash_key("a")) == first
+    with pytest.raises(Conflict):
+        await store.update_receiver(first.id, name="b")
+    assert await store.receiver_by_key(hash_key("a")) == first
+
+
+async def test_a_read_that_raced_a_change_is_not_kept(store: Store) -> None:
+    created = await store.add_receiver(
+        name="r", driver="scaleService", config=CONFIG, key_hash=hash_key("k"), enabled=True
+    )
+    reading = asyncio.create_task(store.receiver_by_key(hash_key("k")))
+    await asyncio.sleep(0)  # the read is under way in the database's thread
+    store._receivers_change()  # and a change to receivers commits meanwhile
+    assert await reading == created
+    assert store._by_key == {}  # what the read saw may be stale: not kept
