@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import random
 import shutil
 import subprocess
 from pathlib import Path
@@ -17,11 +19,14 @@ from typing import Any
 from scalehook.hosts.engine import Engine
 from scalehook.hosts.providers.netns import NetnsProvider, NetnsSettings, run
 
-BRIDGE = "shkt0"
-SUBNET = "10.213.7.0/24"
-MANAGER_POOL = "10.213.7.4/30"
-WORKER_POOL = "10.213.7.64/26"
-PREFIX = "shkt"
+# One run's names and addresses, so two runs on one machine do not collide.
+RUN = random.Random(os.getpid()).randrange(10, 250)
+BRIDGE = f"shkt{RUN}"
+SUBNET = f"10.214.{RUN}.0/24"
+MANAGER_POOL = f"10.214.{RUN}.4/30"
+WORKER_POOL = f"10.214.{RUN}.64/26"
+SPARE_POOL = f"10.214.{RUN}.128/30"  # room for two hosts
+PREFIX = f"t{RUN}"
 IMAGE = "scalehook-hosttest/bb:1"
 
 

@@ -351,10 +351,10 @@ def test_the_cli_lists_and_adds_hosts(host_server: ServerProcess) -> None:
 def test_a_clone_failing_half_way_is_recorded_with_what_exists(
     lab: SwarmLab, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    from tests.hosts.lab import destroy_workers, worker_settings
+    from tests.hosts.lab import SPARE_POOL, destroy_workers, worker_settings
 
     state = tmp_path_factory.mktemp("tiny-workers")
-    settings = {**worker_settings(state), "pool": "10.213.7.128/30"}  # room for two hosts
+    settings = {**worker_settings(state), "pool": SPARE_POOL}
     server = ServerProcess(
         tmp_path_factory.mktemp("tiny-server"),
         {"hosts": {"docker_host": lab.docker_host, "providers": {"netns": settings}}},
