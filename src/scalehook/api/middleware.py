@@ -60,11 +60,12 @@ class BodyLimit:
                 return await receive()
             # One deadline for the whole body, so a client trickling a byte at a time
             # cannot keep the request open for ever.
-            now = asyncio.get_running_loop().time()
             if deadline is None:
-                deadline = now + timeout
+                deadline = asyncio.get_running_loop().time() + timeout
             try:
-                message = await asyncio.wait_for(receive(), max(0.0, deadline - now))
+                # timeout_at, not wait_for: no task per message on the hot path.
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
             except TimeoutError:
                 raise RequestTimeout(
                     f"the request body did not arrive within {timeout:g}s"

@@ -34,6 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import StaticPool
 
 from scalehook.decisions import Direction
 from scalehook.errors import Conflict, NotFound, ReceiverNotFound
@@ -95,7 +96,8 @@ class Store:
             path = self.url.split("///", 1)[-1]
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
-            local = create_engine(make_url(self.url).set(drivername="sqlite"))
+            # One connection, reused: every use is on this thread and never overlaps.
+            local = create_engine(make_url(self.url).set(drivername="sqlite"), poolclass=StaticPool)
             event.listen(local, "connect", _sqlite_pragmas)
             self._local = local
             with local.begin() as conn:
