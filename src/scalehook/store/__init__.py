@@ -1,7 +1,10 @@
-"""Receivers, executions, rollouts and settings, kept in SQL through SQLAlchemy 2 (async).
+"""Receivers, executions, rollouts and settings, kept in SQL through SQLAlchemy 2.
 
-SQLite is the default (WAL, one writer at a time, in order); the same queries run
-on PostgreSQL. Migrations run at open, so a new scalehook upgrades the file it finds.
+SQLite is the default: WAL, one connection used on the event loop's own thread (a
+statement costs less than a hop to a worker thread), writers queued in order. The
+same queries run on PostgreSQL through the async engine, written once for both
+(``LoopConnection`` is awaited like an ``AsyncConnection``). Migrations run at open,
+so a new scalehook upgrades the file it finds.
 """
 
 from __future__ import annotations
