@@ -33,8 +33,8 @@ from scalehook.backends.docker.groups import (
     Container,
     Group,
 )
-from scalehook.backends.docker.readiness import wait_ready
 from scalehook.backends.engine import EngineClient, EngineError, EngineNotFound
+from scalehook.backends.engine.readiness import wait_ready
 from scalehook.backends.rolling import Replacement, show
 from scalehook.errors import BackendError
 

@@ -6,6 +6,9 @@ and retried). The spec goes back as it came: no registry is asked for the image'
 digest, so services of images that exist only on the nodes scale as well. Counts come
 from the tasks: ``running`` are started (``starting`` waits for a HEALTHCHECK), and
 ``ready`` are running. Global services and jobs have no count to set: not scalable.
+
+A rolling upgrade is Swarm's own (``update.py``): scalehook writes the update config and
+the image, then reports the service's ``UpdateStatus`` until Swarm settles it.
 """
 
 from __future__ import annotations
@@ -18,9 +21,11 @@ from datetime import datetime
 from typing import Literal
 
 from scalehook.backends.base import (
+    Phase,
     Progress,
     Replica,
     ReplicaStats,
+    RolloutEvent,
     ServiceState,
     UpgradeResult,
     UpgradeStrategy,
@@ -33,13 +38,28 @@ from scalehook.backends.engine import (
     EngineSettings,
     resolve_address,
 )
+from scalehook.backends.engine.readiness import readiness
 from scalehook.backends.engine.stats import container_stats
+from scalehook.backends.rolling import same_image, show
+from scalehook.backends.swarm.update import (
+    IMAGE_LABEL,
+    ROLLBACK_STATES,
+    Observation,
+    by_tag,
+    configured,
+    declared,
+    observe,
+    slot_of,
+    with_config,
+    with_image,
+)
 from scalehook.errors import (
     BackendError,
     InvalidRequest,
     NotScalable,
     ServiceNotFound,
 )
+from scalehook.images import InvalidImage, parse_image
 from scalehook.selectors import Selector
 
 log = logging.getLogger(__name__)
@@ -52,6 +72,7 @@ _MODES = {
     "ReplicatedJob": "replicated-job",
     "GlobalJob": "global-job",
 }
+_WATCH_EVERY = 0.5
 _STARTED = frozenset({"starting", "running"})
 _FAILED = frozenset({"failed", "rejected"})
 
@@ -127,11 +148,11 @@ class SwarmBackend:
         return ServiceState(
             name=spec.get("Name") or service["ID"],
             backend=self._name,
-            labels=dict(spec.get("Labels") or {}),
+            labels={k: v for k, v in (spec.get("Labels") or {}).items() if k != IMAGE_LABEL},
             desired=desired,
             running=sum(1 for s in states if s in _STARTED),
             ready=sum(1 for s in states if s == "running"),
-            image=_image(spec),
+            image=declared(spec),
             scalable=mode_key == "Replicated",
             mode=_MODES[mode_key],
         )
@@ -171,7 +192,158 @@ class SwarmBackend:
         strategy: UpgradeStrategy,
         progress: Progress,
     ) -> UpgradeResult:
-        raise InvalidRequest(f"rolling upgrades on {self.kind} are not implemented yet")
+        """One service update, then Swarm's ``UpdateStatus`` reported until it settles.
+
+        An update to ``image`` already in the spec (a rollout resumed after a restart)
+        is watched, not issued again. Cancelled, only the watch stops: Swarm goes on,
+        and the update of a newer push replaces this one, as Swarm does."""
+        try:
+            parse_image(image)
+        except InvalidImage as exc:
+            raise InvalidRequest(str(exc), field="image") from exc
+        found = await self._service(service)
+        spec = found.get("Spec") or {}
+        name = spec.get("Name") or found["ID"]
+        mode = next(iter(spec.get("Mode") or {"Replicated": {}}))
+        if mode not in ("Replicated", "Global"):
+            raise InvalidRequest(f"{self._name}/{name} is a {_MODES.get(mode, mode)}: not rolled")
+        phase: Phase = "rolling" if previous is not None else "rolling_back"
+        if same_image(declared(spec), image):
+            state = (found.get("UpdateStatus") or {}).get("State") or "none"
+            await progress(
+                RolloutEvent(phase, f"the update to {show(image)} was issued before ({state})")
+            )
+        else:
+            found = await self._issue(found["ID"], name, image, strategy)
+        template = (found.get("Spec") or {}).get("TaskTemplate") or {}
+        return await self._watch(
+            found["ID"],
+            name,
+            image=image,
+            force=int(template.get("ForceUpdate") or 0),
+            previous=previous,
+            strategy=strategy,
+            progress=progress,
+            phase=phase,
+        )
+
+    async def _issue(self, ident: str, name: str, image: str, strategy: UpgradeStrategy) -> JSON:
+        """Write the update config (an update of its own, so that a rollback uses it
+        too), then the image; each read fresh, and retried when the version moved on.
+        Returns the service as updated."""
+        for attempt in range(_UPDATE_ATTEMPTS * 2):
+            found = await self._service(ident)
+            spec = found.get("Spec") or {}
+            paused = (found.get("UpdateStatus") or {}).get("State") in ("paused", "rollback_paused")
+            config_first = not configured(spec, strategy) and not paused
+            # a paused update is not touched by a config-only update: it would resume
+            new = (
+                with_config(spec, strategy)
+                if config_first
+                else with_image(with_config(spec, strategy), image)
+            )
+            try:
+                await self._client.request(
+                    "POST",
+                    f"/services/{ident}/update",
+                    params={"version": found["Version"]["Index"]},
+                    json=new,
+                )
+            except EngineNotFound:
+                raise ServiceNotFound(
+                    f"service {name!r} went away on backend {self._name!r}"
+                ) from None
+            except EngineError as exc:
+                if "out of sequence" in exc.engine_text and attempt + 1 < _UPDATE_ATTEMPTS * 2:
+                    continue
+                raise BackendError(f"cannot update {name}: {exc.engine_text}") from exc
+            if not config_first:
+                return await self._service(ident)
+        raise BackendError(f"cannot update {name}: it kept changing under us")  # pragma: no cover
+
+    async def _watch(
+        self,
+        ident: str,
+        name: str,
+        *,
+        image: str,
+        force: int,
+        previous: str | None,
+        strategy: UpgradeStrategy,
+        progress: Progress,
+        phase: Phase,
+    ) -> UpgradeResult:
+        runs = by_tag(image)
+        size = max(1, strategy.batch_size)
+        reported: list[str] = []
+        rolling_back = phase == "rolling_back"
+        reason = ""
+        while True:
+            found = await self._service(ident)
+            seen = observe(
+                found, await self._tasks(service_id=ident, current=False), image=runs, force=force
+            )
+            if seen.state in ("paused", *ROLLBACK_STATES) and not reason:
+                reason = await self._why(seen, name, image)
+            if seen.state in ROLLBACK_STATES and not rolling_back:
+                rolling_back = True
+                await progress(
+                    RolloutEvent(
+                        "rolling_back", f"Swarm rolls back to {_shown(previous)}: {reason}"
+                    )
+                )
+            if not rolling_back:
+                reported = await self._batches(seen, reported, size, image, progress)
+            result = _settled(
+                seen, found, image, previous=previous, rolling_back=rolling_back, reason=reason
+            )
+            if result is not None:
+                return result
+            await asyncio.sleep(_WATCH_EVERY)
+
+    async def _why(self, seen: Observation, name: str, image: str) -> str:
+        """Why the update failed: the failed task's error, or its container's last
+        health check when this engine has the container; else Swarm's message."""
+        task = seen.failed
+        if task is None:
+            return seen.message
+        status = task.get("Status") or {}
+        detail = str(status.get("Err") or "")
+        container = _container(task)
+        if container:
+            try:
+                record = await self._client.get(f"/containers/{container}/json")
+            except EngineError:  # on another node, or removed
+                record = None
+            if record is not None:
+                detail = readiness(record).detail or detail
+        detail = detail or str(status.get("Message") or status.get("State") or "it ended")
+        return f"task {slot_of(task, name)} ({show(image)}) failed: {detail}"
+
+    @staticmethod
+    async def _batches(
+        seen: Observation, reported: list[str], size: int, image: str, progress: Progress
+    ) -> list[str]:
+        """Report each ``size`` more tasks running the new spec as a batch (Swarm
+        pipelines its workers, so this is the count, not lock-step batches)."""
+        batches = max(1, -(-seen.total // size))
+        fresh = [slot for slot in seen.updated if slot not in reported]
+        while fresh and (len(fresh) >= size or len(reported) + len(fresh) >= seen.total):
+            batch, fresh = fresh[:size], fresh[size:]
+            reported = [*reported, *batch]
+            number = -(-len(reported) // size)
+            await progress(
+                RolloutEvent(
+                    "rolling",
+                    f"batch {number}/{batches} ready: {', '.join(batch)} on {show(image)}",
+                    batch=number,
+                    batches=batches,
+                    replaced=tuple(batch),
+                    started=tuple(batch),
+                    ready=True,
+                )
+            )
+        return reported
 
     async def stats(self, *, service: str) -> list[ReplicaStats]:
         found = await self._service(service)
@@ -221,6 +393,49 @@ class SwarmBackend:
                 log.warning("scaling %s: the engine warns: %s", name, warning)
             return await self.get_service(service=found["ID"])
         raise BackendError(f"cannot scale {service}: it kept changing under us")  # pragma: no cover
+
+
+def _shown(image: str | None) -> str:
+    return "the previous image" if image is None else show(image)
+
+
+def _settled(
+    seen: Observation,
+    found: JSON,
+    image: str,
+    *,
+    previous: str | None,
+    rolling_back: bool,
+    reason: str,
+) -> UpgradeResult | None:
+    """The outcome once Swarm has settled the update, else None."""
+    spec = found.get("Spec") or {}
+    runs = declared(spec)
+    on_new = f"{len(seen.updated)} of {seen.total} task(s) run {show(image)}"
+    if previous is not None:
+        on_new += f", {seen.others} {show(previous)}"
+    if seen.state == "rollback_completed":
+        if same_image(runs, image):  # this call rolls back: Swarm did it
+            return UpgradeResult("upgraded", f"{seen.total} task(s) run {show(image)}")
+        return UpgradeResult("rolled_back", f"rolled back to {_shown(runs)}: {reason}")
+    if seen.state == "rollback_paused":
+        return UpgradeResult("failed", f"the rollback to {_shown(runs)} paused: {seen.message}")
+    if seen.state in ROLLBACK_STATES or rolling_back:
+        return None
+    if not same_image(runs, image):
+        return UpgradeResult(
+            "failed",
+            f"the service was updated to {_shown(runs)} meanwhile, not by this rollout",
+        )
+    if seen.state == "paused":
+        return UpgradeResult(
+            "paused",
+            f"paused: {reason}; {on_new}; Swarm holds the update until the next push "
+            "(or docker service update --rollback)",
+        )
+    if seen.state == "completed" or (seen.state == "" and len(seen.updated) == seen.total):
+        return UpgradeResult("upgraded", f"{seen.total} task(s) run {show(image)}")
+    return None
 
 
 def _image(spec: JSON) -> str | None:

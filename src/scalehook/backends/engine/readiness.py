@@ -2,7 +2,8 @@
 
 Ready means running and, when the image or the container has a HEALTHCHECK, healthy.
 A container that is unhealthy, exited or restarting has failed: the batch fails at
-once, as Swarm fails such a task, instead of waiting out the health timeout.
+once, as Swarm fails such a task, instead of waiting out the health timeout. The docker
+backend gates its batches with this; the swarm backend says with it why a task failed.
 """
 
 from __future__ import annotations
@@ -33,13 +34,13 @@ def readiness(record: JSON | None) -> Readiness:
     state = record.get("State") or {}
     status = str(state.get("Status") or "")
     health = state.get("Health") or None
+    if health is not None and health.get("Status") == "unhealthy":
+        return Readiness("failed", f"it is unhealthy{_last_check(health)}")
     if status in _FAILED or int(record.get("RestartCount") or 0) > 0:
         detail = f"it exited with code {state.get('ExitCode', '?')}"
         if state.get("Error"):
             detail += f": {state['Error']}"
         return Readiness("failed", detail)
-    if health is not None and health.get("Status") == "unhealthy":
-        return Readiness("failed", f"it is unhealthy{_last_check(health)}")
     if status == "running" and (health is None or health.get("Status") == "healthy"):
         return Readiness("ready")
     if health is not None:
