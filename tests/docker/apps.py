@@ -15,11 +15,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from tests.docker.conftest import BUSYBOX
 from tests.docker.engine import Engine
 
+BUSYBOX = Path("/bin/busybox")
 APP = "scalehook-test/app"
 REGISTRY_APP = "localhost:5999/scalehook-test/app"
 VERSIONS = ("1", "2", "3", "4")
@@ -50,6 +51,11 @@ def build_apps(engine: Engine) -> None:
     for version in VERSIONS:
         engine.build(f"{APP}:{version}", dockerfile(version), {"busybox": BUSYBOX})
         engine.tag(f"{APP}:{version}", REGISTRY_APP, version)
+
+
+def ready(row: Any) -> bool:
+    """A row of the engine's container list: running and healthy."""
+    return bool(row["State"] == "running" and "(healthy)" in row["Status"])
 
 
 def version_of(engine: Engine, container: str) -> str:

@@ -54,7 +54,7 @@ from scalehook.backends.engine import (
     resolve_address,
 )
 from scalehook.backends.engine.stats import container_stats
-from scalehook.backends.rolling import Replacement, rolling_upgrade, same_image
+from scalehook.backends.rolling import Replacement, rolling_upgrade, same_image, show
 from scalehook.durations import Duration
 from scalehook.errors import BackendError, BackendUnavailable, InvalidRequest
 from scalehook.images import ImageRef, InvalidImage, parse_image
@@ -209,7 +209,7 @@ class DockerBackend:
             image = await self._image_of(original)
         else:  # a rollout set the service's image and no member runs it yet
             image = await self._runnable(service, found, wanted)
-            labels[IMAGE_LABEL] = wanted
+            labels[IMAGE_LABEL] = show(wanted)
             old_image = await self._ops.image_config(str(original["Image"]))
         first = found.next_number
         plans = [

@@ -114,7 +114,7 @@ class Batch:
                 image=runnable,
                 number_label=found.number_label,
                 number=number,
-                labels={REPLACES_LABEL: container.id, IMAGE_LABEL: image},
+                labels={REPLACES_LABEL: container.id, IMAGE_LABEL: show(image)},
                 keep_ports=not start_first,
                 old_image=old_image,
             )

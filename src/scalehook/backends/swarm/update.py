@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from scalehook.backends.base import UpgradeStrategy
 from scalehook.backends.engine import JSON
+from scalehook.backends.rolling import show
 from scalehook.images import InvalidImage, parse_image
 
 IMAGE_LABEL = "scalehook.image"
@@ -98,7 +99,7 @@ def with_image(spec: JSON, image: str) -> JSON:
     if str(container.get("Image") or "").split("@", 1)[0] == runs:
         template["ForceUpdate"] = int(template.get("ForceUpdate") or 0) + 1
     container["Image"] = runs
-    new["Labels"] = {**(new.get("Labels") or {}), IMAGE_LABEL: image}
+    new["Labels"] = {**(new.get("Labels") or {}), IMAGE_LABEL: show(image)}
     return new
 
 
