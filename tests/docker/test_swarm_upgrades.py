@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.docker, pytest.mark.swarm, pytest.mark.usefixtures("ap
 SECOND = 1_000_000_000
 
 
-def create_app(engine: Engine, prefix: str, network: str, replicas: int) -> str:
+def create_app(engine: Engine, prefix: str, network: str, replicas: int, **container: Any) -> str:
     name = f"{prefix}-app"
     engine.create_service(
         {
@@ -34,6 +34,7 @@ def create_app(engine: Engine, prefix: str, network: str, replicas: int) -> str:
                     "Image": f"{APP}:1",
                     "Labels": {TEST_LABEL: prefix},
                     "StopGracePeriod": 5 * SECOND,
+                    **container,
                 },
                 "RestartPolicy": {"Condition": "any", "Delay": SECOND // 10},
                 "Networks": [{"Target": network}],
@@ -153,6 +154,40 @@ def test_a_failed_release_pauses_when_asked(
     assert service["UpdateStatus"]["State"] == "paused"
     assert service["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"] == f"{APP}:3"
     assert swarm_server.service(name)["image"] == f"{APP}:3"  # Swarm's spec says so
+
+
+@pytest.mark.parametrize("on_failure", ["rollback", "pause"])
+def test_a_task_that_never_turns_healthy_fails_the_update_after_the_health_timeout(
+    engine: Engine, prefix: str, overlay: str, swarm_server: ServerProcess, on_failure: str
+) -> None:
+    # version 2 fails this check, but with retries to spare it stays "starting": Swarm
+    # itself would wait for it forever
+    check = '[ "$VERSION" != 2 ] && wget -q -O /dev/null http://127.0.0.1:8080/health'
+    healthcheck = {
+        "Test": ["CMD-SHELL", check],
+        "Interval": SECOND,
+        "Timeout": 2 * SECOND,
+        "Retries": 10_000,
+    }
+    name = create_app(engine, prefix, overlay, 2, Healthcheck=healthcheck)
+    found = receiver(swarm_server, prefix, start_first=True, on_failure=on_failure)
+    done = finished(swarm_server, push(found, "2")["id"], timeout=120)
+    assert f"({APP}:2) was not healthy within 2s (health: starting" in done["message"]
+    service = engine.service(name)
+    if on_failure == "pause":  # scalehook stops; Swarm has no limit and keeps waiting
+        assert done["result"] == "paused", done["message"]
+        assert "Swarm goes on waiting for the task" in done["message"]
+        assert service["UpdateStatus"]["State"] == "updating"
+        assert counts(engine, name)[0] == 2  # start-first: the old tasks still serve
+        return
+    assert done["result"] == "rolled_back", done["message"]
+    assert service["UpdateStatus"]["State"] == "rollback_completed"
+    assert service["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"] == f"{APP}:1"
+    wait_until(
+        lambda: counts(engine, name) == (2, 2) and len(engine.tasks(name)) == 2,
+        what="the rolled-back tasks running",
+    )
+    assert versions(engine, name) == ["1", "1"]
 
 
 def test_a_newer_push_replaces_the_update_in_progress(

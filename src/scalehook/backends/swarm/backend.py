@@ -38,7 +38,7 @@ from scalehook.backends.engine import (
     EngineSettings,
     resolve_address,
 )
-from scalehook.backends.engine.readiness import readiness
+from scalehook.backends.engine.readiness import Readiness, readiness
 from scalehook.backends.engine.stats import container_stats
 from scalehook.backends.rolling import same_image, show
 from scalehook.backends.swarm.update import (
@@ -278,6 +278,8 @@ class SwarmBackend:
         reported: list[str] = []
         rolling_back = phase == "rolling_back"
         reason = ""
+        starting: dict[str, float] = {}  # task id → when first seen starting
+        loop = asyncio.get_running_loop()
         while True:
             found = await self._service(ident)
             seen = observe(
@@ -287,13 +289,29 @@ class SwarmBackend:
                 reason = await self._why(seen, name, image)
             if seen.state in ROLLBACK_STATES and not rolling_back:
                 rolling_back = True
-                await progress(
-                    RolloutEvent(
-                        "rolling_back", f"Swarm rolls back to {_shown(previous)}: {reason}"
-                    )
-                )
+                text = f"Swarm rolls back to {_shown(previous)}: {reason}"
+                await progress(RolloutEvent("rolling_back", text))
             if not rolling_back:
                 reported = await self._batches(seen, reported, size, image, progress)
+                starting = {
+                    str(t["ID"]): starting.get(str(t["ID"]), loop.time()) for t in seen.starting
+                }
+                late = [
+                    t
+                    for t in seen.starting
+                    if loop.time() - starting[str(t["ID"])] > strategy.health_timeout
+                ]
+                if late and seen.state in ("updating", "") and previous is not None:
+                    reason = await self._late(late, name, image, strategy.health_timeout)
+                if reason and not rolling_back and seen.state in ("updating", ""):
+                    if strategy.on_failure == "pause":
+                        return UpgradeResult(
+                            "paused",
+                            f"paused: {reason}; {len(seen.updated)} of {seen.total} task(s) "
+                            f"run {show(image)}; Swarm goes on waiting for the task, which "
+                            "has no time limit of its own",
+                        )
+                    await self._rollback(ident, name)
             result = _settled(
                 seen, found, image, previous=previous, rolling_back=rolling_back, reason=reason
             )
@@ -308,17 +326,52 @@ class SwarmBackend:
         if task is None:
             return seen.message
         status = task.get("Status") or {}
-        detail = str(status.get("Err") or "")
-        container = _container(task)
-        if container:
-            try:
-                record = await self._client.get(f"/containers/{container}/json")
-            except EngineError:  # on another node, or removed
-                record = None
-            if record is not None:
-                detail = readiness(record).detail or detail
+        health = await self._health(task)
+        detail = health.detail if health is not None else str(status.get("Err") or "")
         detail = detail or str(status.get("Message") or status.get("State") or "it ended")
         return f"task {slot_of(task, name)} ({show(image)}) failed: {detail}"
+
+    async def _late(self, late: list[JSON], name: str, image: str, timeout: float) -> str:
+        """Why a task still starting after ``timeout`` fails the update, or '' while
+        Swarm acts itself (its container is already unhealthy or gone: Swarm fails it)."""
+        for task in late:
+            found = await self._health(task)
+            if found is not None and found.verdict == "failed":
+                continue
+            detail = "starting" if found is None else found.detail
+            return (
+                f"task {slot_of(task, name)} ({show(image)}) was not healthy within "
+                f"{timeout:g}s ({detail})"
+            )
+        return ""
+
+    async def _health(self, task: JSON) -> Readiness | None:
+        """What the task's container says of its state, when this engine has it."""
+        container = _container(task)
+        if not container:
+            return None
+        try:
+            record = await self._client.get(f"/containers/{container}/json")
+        except EngineError:  # on another node, or removed
+            return None
+        return readiness(record)
+
+    async def _rollback(self, ident: str, name: str) -> None:
+        """Ask Swarm to roll the update back, as ``docker service rollback`` does."""
+        for attempt in range(_UPDATE_ATTEMPTS):
+            found = await self._service(ident)
+            try:
+                await self._client.request(
+                    "POST",
+                    f"/services/{ident}/update",
+                    params={"version": found["Version"]["Index"], "rollback": "previous"},
+                    json=found.get("Spec") or {},
+                )
+                return
+            except EngineError as exc:
+                if "out of sequence" in exc.engine_text and attempt + 1 < _UPDATE_ATTEMPTS:
+                    continue
+                raise BackendError(f"cannot roll {name} back: {exc.engine_text}") from exc
 
     @staticmethod
     async def _batches(

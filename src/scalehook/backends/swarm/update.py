@@ -7,6 +7,8 @@ rollback / pause, ``Monitor`` = ``health_timeout`` (a new task failing before it
 or within that long after, is a failure; with a HEALTHCHECK, a task runs only once
 healthy, and an unhealthy one fails). ``MaxFailureRatio`` is 0: one failure acts. The
 same settings go into ``RollbackConfig``, with ``pause`` (a rollback never rolls back).
+Swarm has no limit on how long a task may stay ``starting`` (a check that fails without
+ever running out of retries): the backend watches for that, as the health gate.
 
 Swarm rolls back to the spec before the update, with that spec's rollback config, so
 the config is written first in an update of its own (no task changes for it), then the
@@ -122,6 +124,7 @@ class Observation:
     updated: tuple[str, ...]  # slots whose task runs the new spec and is running
     others: int = 0  # running tasks of another spec
     failed: JSON = None  # the task of the new spec that failed the update, if one did
+    starting: tuple[JSON, ...] = ()  # tasks of the new spec started, not yet healthy
 
 
 def observe(service: JSON, tasks: Sequence[JSON], *, image: str, force: int) -> Observation:
@@ -156,4 +159,5 @@ def observe(service: JSON, tasks: Sequence[JSON], *, image: str, force: int) -> 
         updated=tuple(updated),
         others=sum(1 for t in current if not new_spec(t) and _task_state(t) == "running"),
         failed=(named or ended or [None])[0],
+        starting=tuple(t for t in current if new_spec(t) and _task_state(t) == "starting"),
     )
