@@ -210,9 +210,9 @@ class SwarmBackend:
         phase: Phase = "rolling" if previous is not None else "rolling_back"
         if same_image(declared(spec), image):
             state = (found.get("UpdateStatus") or {}).get("State") or "none"
-            await progress(
-                RolloutEvent(phase, f"the update to {show(image)} was issued before ({state})")
-            )
+            what = "the update" if phase == "rolling" else "Swarm's rollback"
+            text = f"{what} to {show(image)} was issued before ({state})"
+            await progress(RolloutEvent(phase, text))
         else:
             found = await self._issue(found["ID"], name, image, strategy)
         template = (found.get("Spec") or {}).get("TaskTemplate") or {}
