@@ -15,6 +15,7 @@ import secrets
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,9 @@ from scalehook.testing import ServerProcess
 ROOT = Path(__file__).resolve().parents[1]
 SECOND = 1_000_000_000
 BATCH = 2
-MONITOR = 1  # seconds: Swarm watches this long after the last task before "completed"
+MONITOR = 3  # seconds: health_timeout, so Swarm's Monitor: how long a new task may take
+# to turn healthy (its first check runs after 1s), and how long Swarm watches after the
+# last one before it says "completed"
 
 
 def _rolled(engine: Engine, name: str, image: str) -> bool:
@@ -43,9 +46,18 @@ def _rolled(engine: Engine, name: str, image: str) -> bool:
     )
 
 
-def _wait(engine: Engine, name: str, image: str, timeout: float = 300.0) -> None:
+def _wait(
+    engine: Engine,
+    name: str,
+    image: str,
+    timeout: float = 300.0,
+    failed: Callable[[], str | None] = lambda: None,
+) -> None:
     deadline = time.monotonic() + timeout
     while not _rolled(engine, name, image):
+        why = failed()
+        if why is not None:
+            raise RuntimeError(f"{name} did not roll to {image}: {why}")
         if time.monotonic() > deadline:
             raise RuntimeError(f"{name} did not roll to {image} in {timeout:g}s")
         time.sleep(0.05)
@@ -110,9 +122,16 @@ def _swarm(
         started = time.perf_counter()
         response = httpx.post(receiver["url"], json=bodies.dockerhub(APP, tag), timeout=60)
         response.raise_for_status()
-        _wait(engine, name, f"{APP}:{tag}")
-        took = time.perf_counter() - started
         ident = response.json()["id"]
+
+        def failed() -> str | None:
+            done = server.client.get(f"/v1/executions/{ident}").json()
+            if done["status"] == "done" and done["result"] != "upgraded":
+                return f"{done['result']}: {done['message']}"
+            return None
+
+        _wait(engine, name, f"{APP}:{tag}", failed=failed)
+        took = time.perf_counter() - started
         while server.client.get(f"/v1/executions/{ident}").json()["status"] != "done":
             time.sleep(0.05)  # let scalehook finish before the next roll
         return took

@@ -60,7 +60,7 @@ def counts(engine: Engine, name: str) -> tuple[int, int]:
 
 
 def receiver(server: ServerProcess, prefix: str, **config: Any) -> dict[str, Any]:
-    config.setdefault("health_timeout", "2s")
+    config.setdefault("health_timeout", "3s")
     return upgrade_receiver(server, prefix, selector={TEST_LABEL: prefix}, **config)
 
 
@@ -90,7 +90,7 @@ def test_a_push_is_one_swarm_update_with_the_receivers_rolling_settings(
         "Parallelism": 2,
         "Delay": SECOND // 2,
         "FailureAction": "rollback",
-        "Monitor": 2 * SECOND,
+        "Monitor": 3 * SECOND,
         "MaxFailureRatio": 0,
         "Order": "stop-first",
     }
@@ -172,7 +172,7 @@ def test_a_task_that_never_turns_healthy_fails_the_update_after_the_health_timeo
     name = create_app(engine, prefix, overlay, 2, Healthcheck=healthcheck)
     found = receiver(swarm_server, prefix, start_first=True, on_failure=on_failure)
     done = finished(swarm_server, push(found, "2")["id"], timeout=120)
-    assert f"({APP}:2) was not healthy within 2s (health: starting" in done["message"]
+    assert f"({APP}:2) was not healthy within 3s (health: starting" in done["message"]
     service = engine.service(name)
     if on_failure == "pause":  # scalehook stops; Swarm has no limit and keeps waiting
         assert done["result"] == "paused", done["message"]
