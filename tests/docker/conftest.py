@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from scalehook.testing import ServerProcess
+from tests.docker.apps import BUSYBOX, build_apps
 from tests.docker.engine import Engine
 
 ROOT = Path(__file__).resolve().parents[2]
-BUSYBOX = Path("/bin/busybox")
 WEB_IMAGE = "scalehook-test/web:1"
 HEALTH_IMAGE = "scalehook-test/web-health:1"
 
@@ -80,6 +80,12 @@ def overlay(engine: Engine, session_prefix: str) -> str:
 @pytest.fixture(scope="session")
 def images(engine: Engine) -> None:
     build_images(engine)
+
+
+@pytest.fixture(scope="session")
+def apps(engine: Engine) -> None:
+    """The versioned app of ``apps.py``: 1, 2 and 4 healthy, 3 failing its HEALTHCHECK."""
+    build_apps(engine)
 
 
 @pytest.fixture

@@ -88,6 +88,9 @@ class Engine:
             if line.strip() and "error" in json.loads(line):
                 raise EngineCallError(f"building {tag}: {line}")
 
+    def tag(self, image: str, repository: str, tag: str) -> None:
+        self.call("POST", f"/images/{image}/tag", params={"repo": repository, "tag": tag})
+
     # containers --------------------------------------------------------------------
 
     def run(
@@ -127,6 +130,25 @@ class Engine:
 
     def inspect(self, container: str) -> Any:
         return self.get(f"/containers/{container}/json")
+
+    def exec(self, container: str, cmd: list[str]) -> str:
+        """Run ``cmd`` in a running container; its standard output (the engine
+        multiplexes the streams: 8-byte frame headers, stream 1 is stdout)."""
+        created = self.call(
+            "POST",
+            f"/containers/{container}/exec",
+            json={"Cmd": cmd, "AttachStdout": True, "AttachStderr": True},
+        ).json()
+        raw = self.call(
+            "POST", f"/exec/{created['Id']}/start", json={"Detach": False, "Tty": False}
+        ).content
+        out = b""
+        while len(raw) >= 8:
+            size = int.from_bytes(raw[4:8], "big")
+            if raw[0] == 1:
+                out += raw[8 : 8 + size]
+            raw = raw[8 + size :]
+        return out.decode(errors="replace")
 
     def network(self, name: str, prefix: str, *, driver: str = "bridge") -> str:
         answer = self.call(

@@ -15,7 +15,10 @@ answers ``Backend.upgrade`` with :func:`rolling_upgrade`. The rules:
   resumed rollout replaces them again.
 
 Each round re-reads the replicas, so a scale up or down in the middle is absorbed: a
-replica that does not run the target image is replaced, whenever it appeared.
+replica that does not run the target image is replaced, whenever it appeared. A member
+that runs the target image but is not ready when a roll begins is replaced too: on an
+engine whose replicas outlive scalehook (plain Docker), a batch cut by a restart may
+have left one that no health gate has passed yet.
 """
 
 from __future__ import annotations
@@ -156,10 +159,11 @@ async def _roll(
     phase: Phase,
     redeploy: bool,
 ) -> str | None:
-    """Replace, batch by batch, every member not on ``image`` (and with ``redeploy``
-    every member present at the start). The reason of the first failing batch, or None."""
+    """Replace, batch by batch, every member not on ``image`` or not ready (and with
+    ``redeploy`` every member present at the start). The reason of the first failing
+    batch, or None."""
     members = await engine.members(service=service)
-    pending = {m.id for m in members if redeploy or not same_image(m.image, image)}
+    pending = {m.id for m in members if redeploy or not m.ready or not same_image(m.image, image)}
     size = max(1, strategy.batch_size)
     batches = math.ceil(len(pending) / size)
     done = 0

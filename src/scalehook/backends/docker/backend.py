@@ -1,9 +1,14 @@
-"""The ``docker`` backend: services on one plain Docker engine, scaled by cloning.
+"""The ``docker`` backend: services on one plain Docker engine, scaled by cloning and
+upgraded batch by batch.
 
 Plain Docker has no replica count to set, so the containers that exist are the
 desired count: scale-up clones the newest replica (``clone.py``), scale-down stops
 the newest ones gracefully and removes them. A scale-up that fails half-way removes
 what it created, so a service is never left between two counts by a failure.
+
+Nor does it have a service spec, so the containers say what the service runs: its
+image is its oldest member's (``groups.py``), which a rollout replaces first. Rolling
+upgrades are scalehook's own (``backends.rolling``); a batch is ``replace.py``.
 """
 
 from __future__ import annotations
@@ -11,8 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import secrets
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Sequence
 from datetime import datetime
 from typing import Literal, TypeVar
 
@@ -22,15 +26,16 @@ from scalehook.backends.base import (
     Progress,
     Replica,
     ReplicaStats,
+    RolloutEvent,
     ServiceState,
     UpgradeResult,
     UpgradeStrategy,
 )
-from scalehook.backends.docker.clone import plan_replica
+from scalehook.backends.docker.clone import ReplicaPlan, fixed_ports, plan_replica
+from scalehook.backends.docker.containers import Containers
 from scalehook.backends.docker.groups import (
-    COMPOSE_NUMBER,
     COMPOSE_SERVICE,
-    REPLICA_LABEL,
+    IMAGE_LABEL,
     SERVICE_LABEL,
     Container,
     Group,
@@ -38,24 +43,26 @@ from scalehook.backends.docker.groups import (
     group,
     names,
 )
+from scalehook.backends.docker.pull import runnable
+from scalehook.backends.docker.replace import Batch, undo
 from scalehook.backends.engine import (
     JSON,
     EngineClient,
-    EngineConflict,
     EngineError,
     EngineNotFound,
     EngineSettings,
     resolve_address,
 )
 from scalehook.backends.engine.stats import container_stats
+from scalehook.backends.rolling import Replacement, rolling_upgrade, same_image, show
 from scalehook.durations import Duration
 from scalehook.errors import BackendError, BackendUnavailable, InvalidRequest
+from scalehook.images import ImageRef, InvalidImage, parse_image
 from scalehook.selectors import Selector
 
 log = logging.getLogger(__name__)
 
 MAX_DOCKER_REPLICAS = 256
-DEFAULT_STOP_GRACE = 10.0
 _PARALLEL = 4  # containers created or stopped at once: enough to overlap, kind to the engine
 
 T = TypeVar("T")
@@ -80,7 +87,12 @@ class DockerBackend:
         self._client = EngineClient(
             resolve_address(settings.docker_host, settings.docker_tls), timeout=settings.timeout
         )
+        self._ops = Containers(self._client, stop_grace=settings.stop_grace)
         self._limit = asyncio.Semaphore(_PARALLEL)
+        # While a rollout moves a service's members: the image the service runs (what a
+        # scale-up starts), and how the images its members ran before were created.
+        self._images: dict[str, str] = {}
+        self._sources: dict[str, dict[ImageRef, str]] = {}
 
     @property
     def name(self) -> str:
@@ -109,42 +121,48 @@ class DockerBackend:
             )
         )
         rows = {row["Id"]: row for answer in answers for row in answer}
+        await self._name_images(list(rows.values()))
         return group(Container.of(row) for row in rows.values())
+
+    async def _name_images(self, rows: list[JSON]) -> None:
+        """The engine lists a container by its image's id once the name it was run with
+        means another image (a rebuild, a pull): put back the name, which is what a push
+        is compared with."""
+        renamed = [
+            r
+            for r in rows
+            if str(r.get("Image") or "").startswith("sha256:")
+            and IMAGE_LABEL not in (r.get("Labels") or {})
+        ]
+        records = await asyncio.gather(*(self._ops.inspect(r["Id"]) for r in renamed))
+        for row, record in zip(renamed, records, strict=True):
+            named = ((record or {}).get("Config") or {}).get("Image")
+            if named:
+                row["Image"] = named
 
     async def _find(self, service: str) -> tuple[str, Group]:
         return find(await self._groups(), service, backend=self._name)
 
+    def _state(self, name: str, found: Group) -> ServiceState:
+        return found.state(name=name, backend=self._name, image=self._images.get(name))
+
     async def list_services(self, *, selector: Selector | None = None) -> list[ServiceState]:
-        states = [
-            g.state(name=n, backend=self._name) for n, g in names(await self._groups()).items()
-        ]
+        states = [self._state(n, g) for n, g in names(await self._groups()).items()]
         return sorted(
             (s for s in states if selector is None or selector.matches(s.labels)),
             key=lambda s: s.name,
         )
 
     async def get_service(self, *, service: str) -> ServiceState:
-        name, found = await self._find(service)
-        return found.state(name=name, backend=self._name)
+        return self._state(*await self._find(service))
 
     async def replicas(self, *, service: str) -> list[Replica]:
         name, found = await self._find(service)
-        records = await asyncio.gather(*(self._inspect(c.id) for c in found.containers))
+        records = await asyncio.gather(*(self._ops.inspect(c.id) for c in found.containers))
         return [
             _replica(container, record, service=name)
             for container, record in zip(found.containers, records, strict=True)
         ]
-
-    async def upgrade(
-        self,
-        *,
-        service: str,
-        image: str,
-        previous: str | None,
-        strategy: UpgradeStrategy,
-        progress: Progress,
-    ) -> UpgradeResult:
-        raise InvalidRequest(f"rolling upgrades on {self.kind} are not implemented yet")
 
     async def stats(self, *, service: str) -> list[ReplicaStats]:
         _, found = await self._find(service)
@@ -155,12 +173,6 @@ class DockerBackend:
             for c, sample in zip(running, samples, strict=True)
             if sample is not None
         ]
-
-    async def _inspect(self, container: str) -> JSON | None:
-        try:
-            return await self._client.get(f"/containers/{container}/json")
-        except EngineNotFound:
-            return None
 
     # scaling ---------------------------------------------------------------------
 
@@ -176,41 +188,56 @@ class DockerBackend:
                 field="replicas",
             )
         name, found = await self._find(service)
-        current = len(found.containers)
+        current = len(found.members)
         if replicas > current:
             await self._grow(name, found, replicas - current)
         elif replicas < current:
-            await self._shrink(name, found.containers[replicas:])
+            await self._shrink(name, found.members[replicas:])
         return await self.get_service(service=name)
 
     async def _grow(self, service: str, found: Group, count: int) -> None:
-        """Clone the newest replica ``count`` times; on any failure remove every clone."""
-        original = await self._client.get(f"/containers/{found.newest.id}/json")
-        image = await self._image_of(original)
-        compose = found.project is not None
-        base = f"{found.project}-{found.service}" if compose else found.service
-        first = max(*(c.number for c in found.containers), len(found.containers)) + 1
+        """Clone a member ``count`` times (the newest that runs the service's image); on
+        any failure remove every clone."""
+        wanted = self._images.get(service) or found.image
+        source = next(
+            (c for c in reversed(found.members) if same_image(c.image, wanted)), found.newest
+        )
+        original = await self._client.get(f"/containers/{source.id}/json")
+        labels: dict[str, str] = {}
+        old_image = None
+        if same_image(source.image, wanted):
+            image = await self._image_of(original)
+        else:  # a rollout set the service's image and no member runs it yet
+            image = await self._runnable(service, found, wanted)
+            labels[IMAGE_LABEL] = show(wanted)
+            old_image = await self._ops.image_config(str(original["Image"]))
+        first = found.next_number
+        plans = [
+            plan_replica(
+                original,
+                name=f"{found.base_name}-{number}",
+                image=image,
+                number_label=found.number_label,
+                number=number,
+                labels=labels,
+                old_image=old_image,
+            )
+            for number in range(first, first + count)
+        ]
         created: list[str] = []
+
+        async def add(plan: ReplicaPlan) -> None:
+            container, _ = await self._ops.create(plan)
+            created.append(container)
+            await self._ops.start(container)
+
         results = await asyncio.gather(
-            *(
-                self._limited(
-                    self._add_replica(
-                        original,
-                        name=f"{base}-{number}",
-                        number=number,
-                        number_label=COMPOSE_NUMBER if compose else REPLICA_LABEL,
-                        image=image,
-                        created=created,
-                    )
-                )
-                for number in range(first, first + count)
-            ),
-            return_exceptions=True,
+            *(self._limited(add(plan)) for plan in plans), return_exceptions=True
         )
         failures = [r for r in results if isinstance(r, BaseException)]
         if not failures:
             return
-        await self._discard(created)
+        await self._ops.discard(created)
         failure = failures[0]
         if isinstance(failure, BackendUnavailable):
             raise failure
@@ -219,43 +246,6 @@ class DockerBackend:
                 f"cannot add a replica to {service}: {failure.engine_text}"
             ) from failure
         raise failure
-
-    async def _add_replica(
-        self,
-        original: JSON,
-        *,
-        name: str,
-        number: int,
-        number_label: str,
-        image: str,
-        created: list[str],
-    ) -> None:
-        plan = plan_replica(
-            original, name=name, image=image, number_label=number_label, number=number
-        )
-        try:
-            answer = await self._client.request(
-                "POST", "/containers/create", params={"name": plan.name}, json=plan.body
-            )
-        except EngineConflict as exc:
-            if "already in use" not in exc.engine_text:
-                raise
-            # a container that is not a replica holds the name: take another
-            answer = await self._client.request(
-                "POST",
-                "/containers/create",
-                params={"name": f"{plan.name}-{secrets.token_hex(3)}"},
-                json=plan.body,
-            )
-        container = answer.json()["Id"]
-        created.append(container)
-        for network, endpoint in plan.more_networks.items():
-            await self._client.request(
-                "POST",
-                f"/networks/{network}/connect",
-                json={"Container": container, "EndpointConfig": endpoint},
-            )
-        await self._client.request("POST", f"/containers/{container}/start")
 
     async def _image_of(self, original: JSON) -> str:
         """The image by the name it was run with, if that name still means the same
@@ -270,21 +260,11 @@ class DockerBackend:
             return image_id
         return named if info.get("Id") == image_id else image_id
 
-    async def _discard(self, containers: Iterable[str]) -> None:
-        for container in containers:
-            try:
-                await self._client.request(
-                    "DELETE", f"/containers/{container}", params={"force": "1", "v": "1"}
-                )
-            except EngineNotFound:
-                continue
-            except BackendError as exc:
-                log.error("cannot remove half-made replica %s: %s", container[:12], exc.message)
-
     async def _shrink(self, service: str, victims: list[Container]) -> None:
         """Stop the given replicas, newest first, each with its grace, then remove them."""
         results = await asyncio.gather(
-            *(self._limited(self._retire(c)) for c in reversed(victims)), return_exceptions=True
+            *(self._limited(self._ops.retire(c.id)) for c in reversed(victims)),
+            return_exceptions=True,
         )
         for result in results:
             if isinstance(result, EngineError):
@@ -294,30 +274,144 @@ class DockerBackend:
             if isinstance(result, BaseException):
                 raise result
 
-    async def _retire(self, container: Container) -> None:
-        grace = self._settings.stop_grace
-        if grace is None:
-            record = await self._inspect(container.id)
-            if record is None:
-                return
-            grace = (record.get("Config") or {}).get("StopTimeout") or DEFAULT_STOP_GRACE
-        seconds = max(0, round(grace))
-        try:
-            await self._client.request(
-                "POST",
-                f"/containers/{container.id}/stop",
-                params={"t": seconds},
-                wait=self._client.timeout + seconds,
-            )
-            await self._client.request(
-                "DELETE", f"/containers/{container.id}", params={"force": "1", "v": "1"}
-            )
-        except EngineNotFound:
-            return
-
     async def _limited(self, work: Awaitable[T]) -> T:
         async with self._limit:
             return await work
+
+    # rolling upgrades ------------------------------------------------------------
+
+    async def upgrade(
+        self,
+        *,
+        service: str,
+        image: str,
+        previous: str | None,
+        strategy: UpgradeStrategy,
+        progress: Progress,
+    ) -> UpgradeResult:
+        """Batch by batch with ``backends.rolling``. Before the first batch: a batch that
+        a stopped scalehook left unfinished is undone, start-first is refused for a
+        service publishing a fixed host port (its replacement could not bind it), and
+        the image is pulled if the engine needs it; none of these touches a replica."""
+        name, found = await self._find(service)
+        target = _parse(image)
+        for text in await undo(
+            self._ops, self._client, lambda new, _: new in {c.id for c in found.containers}
+        ):
+            await progress(RolloutEvent("rolling", f"left by an earlier run: {text}"))
+        name, found = await self._find(name)
+        if strategy.start_first:
+            await self._refuse_fixed_ports(name, found)
+        self._images[name] = previous or image
+        self._sources[name] = await self._sources_of(found)
+        try:
+            await self._runnable(name, found, image, ref=target)
+            return await rolling_upgrade(
+                self,
+                service=name,
+                image=image,
+                previous=previous,
+                strategy=strategy,
+                progress=progress,
+            )
+        finally:
+            self._images.pop(name, None)
+            self._sources.pop(name, None)
+
+    async def members(self, *, service: str) -> list[Replica]:
+        name, found = await self._find(service)
+        return [_member(c, service=name) for c in found.members]
+
+    async def set_image(self, *, service: str, image: str) -> None:
+        """Kept in memory, and needed only while members are moved: once they all run
+        an image, their oldest member says it; a rollout that a restart cut short is
+        resumed with its own record."""
+        _parse(image)
+        name, _ = await self._find(service)
+        self._images[name] = image
+
+    async def replace_replicas(
+        self,
+        *,
+        service: str,
+        replicas: Sequence[str],
+        image: str,
+        start_first: bool,
+        ready_timeout: float,
+    ) -> Replacement:
+        name, found = await self._find(service)
+        by_name = {c.name: c for c in found.members}
+        old = [by_name[r] for r in replicas if r in by_name]
+        if not old:
+            return Replacement(started=(), stopped=(), ready=True)
+        batch = Batch(self._ops, self._client, self._limited)
+        return await batch.replace(
+            found,
+            old,
+            image=image,
+            runnable=await self._runnable(name, found, image),
+            start_first=start_first,
+            ready_timeout=ready_timeout,
+        )
+
+    async def _runnable(
+        self, service: str, found: Group, image: str, *, ref: ImageRef | None = None
+    ) -> str:
+        """What to create containers of ``image`` with: exactly what a member running it
+        runs (by name, or by id if the name has moved on: a rollback to a rebuilt tag
+        gets the old build), else what ran it when the rollout began, else the image
+        the engine has or pulls."""
+        ref = ref or _parse(image)
+        for container in reversed(found.members):
+            if same_image(container.image, image):
+                record = await self._ops.inspect(container.id)
+                if record is not None:
+                    return await self._image_of(record)
+        known = self._sources.get(service, {}).get(ref)
+        if known is not None:
+            return known
+        return await runnable(self._client, ref)
+
+    async def _sources_of(self, found: Group) -> dict[ImageRef, str]:
+        sources: dict[ImageRef, str] = {}
+        for container in found.members:
+            try:
+                ref = parse_image(container.image)
+            except InvalidImage:
+                continue
+            if ref not in sources:
+                record = await self._ops.inspect(container.id)
+                if record is not None:
+                    sources[ref] = await self._image_of(record)
+        return sources
+
+    async def _refuse_fixed_ports(self, name: str, found: Group) -> None:
+        records = await asyncio.gather(*(self._ops.inspect(c.id) for c in found.members))
+        for container, record in zip(found.members, records, strict=True):
+            ports = fixed_ports(((record or {}).get("HostConfig") or {}).get("PortBindings"))
+            if ports:
+                raise InvalidRequest(
+                    f"{name} cannot be upgraded start-first: {container.name} publishes "
+                    f"{', '.join(ports)}, which its replacement cannot bind while it runs; "
+                    "use start_first: false"
+                )
+
+
+def _parse(image: str) -> ImageRef:
+    try:
+        return parse_image(image)
+    except InvalidImage as exc:
+        raise InvalidRequest(str(exc), field="image") from exc
+
+
+def _member(container: Container, *, service: str) -> Replica:
+    return Replica(
+        id=container.name,
+        service=service,
+        state=container.state,
+        ready=container.ready,
+        image=container.image,
+    )
 
 
 def _replica(container: Container, record: JSON | None, *, service: str) -> Replica:

@@ -5,6 +5,12 @@ scalehook's own ``scalehook.service=<name>`` wins; else Compose's project + serv
 labels, so a stack started with ``docker compose up`` is scaled without change. One-off
 ``docker compose run`` containers and Swarm's task containers never belong to one.
 The same Compose service name in two projects is told apart as ``<project>.<service>``.
+
+During a rolling upgrade a container made to replace another carries the replaced one's
+id (``scalehook.replaces``): while that one still exists, the new one is *surge* (not
+yet kept, not counted in the desired count) and the old one is still the *member*. Once
+the old one is gone, the new one is the member. The labels alone say which is which, so
+a scalehook that was stopped in the middle of a batch finds it out again.
 """
 
 from __future__ import annotations
@@ -25,8 +31,13 @@ COMPOSE_SERVICE = "com.docker.compose.service"
 COMPOSE_NUMBER = "com.docker.compose.container-number"
 COMPOSE_ONEOFF = "com.docker.compose.oneoff"
 SWARM_TASK = "com.docker.swarm.task.id"
+REPLACES_LABEL = "scalehook.replaces"
+"""On a container a rollout made: the id of the container it replaces."""
+IMAGE_LABEL = "scalehook.image"
+"""On a container a rollout made: the image as pushed (tag and digest), which the engine's
+own record cannot say (it runs the tag, or an image id)."""
 
-PER_REPLICA_LABELS = frozenset({REPLICA_LABEL, COMPOSE_NUMBER})
+PER_REPLICA_LABELS = frozenset({REPLICA_LABEL, COMPOSE_NUMBER, REPLACES_LABEL, IMAGE_LABEL})
 """Labels that differ from one replica to the next: not the service's labels."""
 
 _HEALTH = re.compile(r"\((healthy|unhealthy|health: starting)\)")
@@ -53,11 +64,12 @@ class Container:
         health = None if match is None else match.group(1).removeprefix("health: ")
         networks = ((row.get("NetworkSettings") or {}).get("Networks")) or {}
         addresses = tuple(n["IPAddress"] for n in networks.values() if n.get("IPAddress"))
+        labels = dict(row.get("Labels") or {})
         return cls(
             id=row["Id"],
             name=names[0].lstrip("/"),
-            image=row.get("Image") or "",
-            labels=dict(row.get("Labels") or {}),
+            image=labels.get(IMAGE_LABEL) or row.get("Image") or "",
+            labels=labels,
             state=row.get("State") or "unknown",
             created=int(row.get("Created") or 0),
             health=health,
@@ -83,6 +95,11 @@ class Container:
         return self.running and self.health in (None, "healthy")
 
     @property
+    def replaces(self) -> str | None:
+        """The id of the container this one was made to replace, if a rollout made it."""
+        return self.labels.get(REPLACES_LABEL) or None
+
+    @property
     def created_at(self) -> datetime:
         return datetime.fromtimestamp(self.created, UTC)
 
@@ -105,22 +122,56 @@ class Group:
         return self.service if self.project is None else f"{self.project}.{self.service}"
 
     @property
+    def surge(self) -> list[Container]:
+        """Containers a rollout started that replace a container still there."""
+        present = {c.id for c in self.containers}
+        return [c for c in self.containers if c.replaces in present]
+
+    @property
+    def members(self) -> list[Container]:
+        """The containers that make up the desired count, oldest first."""
+        surge = {c.id for c in self.surge}
+        return [c for c in self.containers if c.id not in surge]
+
+    @property
     def newest(self) -> Container:
-        return self.containers[-1]
+        return self.members[-1]
+
+    @property
+    def next_number(self) -> int:
+        """The replica number after every one in use (numbers are never reused, so the
+        newest container also has the highest number)."""
+        return max(*(c.number for c in self.containers), len(self.containers)) + 1
+
+    @property
+    def base_name(self) -> str:
+        """What replica names start with: ``<service>``, ``<project>-<service>``."""
+        return self.service if self.project is None else f"{self.project}-{self.service}"
+
+    @property
+    def number_label(self) -> str:
+        return REPLICA_LABEL if self.project is None else COMPOSE_NUMBER
+
+    @property
+    def image(self) -> str:
+        """The service's image: its oldest member's. A rollout replaces the oldest first
+        and its containers are the newest, so this stays the previous image until every
+        member runs the new one."""
+        return self.members[0].image
 
     @property
     def labels(self) -> dict[str, str]:
         return {k: v for k, v in self.newest.labels.items() if k not in PER_REPLICA_LABELS}
 
-    def state(self, *, name: str, backend: str) -> ServiceState:
+    def state(self, *, name: str, backend: str, image: str | None = None) -> ServiceState:
         return ServiceState(
             name=name,
             backend=backend,
             labels=self.labels,
-            desired=len(self.containers),
+            desired=len(self.members),
             running=sum(1 for c in self.containers if c.running),
             ready=sum(1 for c in self.containers if c.ready),
-            image=self.newest.image,
+            image=image or self.image,
         )
 
 

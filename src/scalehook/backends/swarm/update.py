@@ -1,0 +1,163 @@
+"""A rolling upgrade on Swarm is one service update, rolled by Swarm itself.
+
+The strategy becomes the service's update config: ``Parallelism`` = ``batch_size``,
+``Delay`` = ``batch_interval`` (Swarm's delay is per worker, after each task: batches
+are pipelined, not lock-step), ``Order`` = start-first / stop-first, ``FailureAction`` =
+rollback / pause, ``Monitor`` = ``health_timeout`` (a new task failing before it runs,
+or within that long after, is a failure; with a HEALTHCHECK, a task runs only once
+healthy, and an unhealthy one fails). ``MaxFailureRatio`` is 0: one failure acts. The
+same settings go into ``RollbackConfig``, with ``pause`` (a rollback never rolls back).
+Swarm has no limit on how long a task may stay ``starting`` (a check that fails without
+ever running out of retries): the backend watches for that, as the health gate.
+
+Swarm rolls back to the spec before the update, with that spec's rollback config, so
+the config is written first in an update of its own (no task changes for it), then the
+image. The spec names the image by tag: no registry is asked for a digest, so images
+that exist only on the nodes run. What was pushed (tag and digest) is kept in the
+``scalehook.image`` service label, which a rollback takes back with the rest.
+
+Everything here is pure: reading a service and its tasks, writing a spec.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from scalehook.backends.base import UpgradeStrategy
+from scalehook.backends.engine import JSON
+from scalehook.backends.rolling import show
+from scalehook.images import InvalidImage, parse_image
+
+IMAGE_LABEL = "scalehook.image"
+SECOND = 1_000_000_000  # the Engine API counts durations in nanoseconds
+ROLLBACK_STATES = frozenset({"rollback_started", "rollback_completed", "rollback_paused"})
+_ENDED = frozenset({"failed", "rejected", "complete"})  # "complete": it exited
+
+
+def update_config(strategy: UpgradeStrategy, *, rollback: bool = False) -> JSON:
+    return {
+        "Parallelism": strategy.batch_size,
+        "Delay": round(strategy.batch_interval * SECOND),
+        "FailureAction": "pause" if rollback else strategy.on_failure,
+        "Monitor": round(strategy.health_timeout * SECOND),
+        "MaxFailureRatio": 0,
+        "Order": "start-first" if strategy.start_first else "stop-first",
+    }
+
+
+def _normal(config: JSON | None) -> JSON:
+    """An update config without its zero values (the engine leaves them out)."""
+    return {k: v for k, v in (config or {}).items() if v not in (0, None, "")}
+
+
+def configured(spec: JSON, strategy: UpgradeStrategy) -> bool:
+    """Does the spec already carry the strategy's update and rollback config?"""
+    update: bool = _normal(spec.get("UpdateConfig")) == _normal(update_config(strategy))
+    rollback: bool = _normal(spec.get("RollbackConfig")) == _normal(
+        update_config(strategy, rollback=True)
+    )
+    return update and rollback
+
+
+def with_config(spec: JSON, strategy: UpgradeStrategy) -> JSON:
+    new = copy.deepcopy(spec)
+    new["UpdateConfig"] = update_config(strategy)
+    new["RollbackConfig"] = update_config(strategy, rollback=True)
+    return new
+
+
+def by_tag(image: str) -> str:
+    """How the spec names an image: ``acme/app:2`` (no digest: the nodes resolve the tag)."""
+    try:
+        ref = parse_image(image)
+    except InvalidImage:
+        return image
+    return ref.with_tag(ref.tag).familiar() if ref.tag is not None else ref.familiar()
+
+
+def container_image(spec: JSON) -> str | None:
+    image = ((spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}).get("Image")
+    return None if not image else str(image).split("@", 1)[0]
+
+
+def declared(spec: JSON) -> str | None:
+    """The image a service spec runs, as pushed when scalehook put it there."""
+    image = container_image(spec)
+    label = (spec.get("Labels") or {}).get(IMAGE_LABEL)
+    if image is not None and label and by_tag(label) == by_tag(image):
+        return str(label)
+    return image
+
+
+def with_image(spec: JSON, image: str) -> JSON:
+    """The spec running ``image`` (named by tag). The same tag again (a rebuild) forces
+    new tasks, which pull it again."""
+    new = copy.deepcopy(spec)
+    template = new.setdefault("TaskTemplate", {})
+    container = template.setdefault("ContainerSpec", {})
+    runs = by_tag(image)
+    if str(container.get("Image") or "").split("@", 1)[0] == runs:
+        template["ForceUpdate"] = int(template.get("ForceUpdate") or 0) + 1
+    container["Image"] = runs
+    new["Labels"] = {**(new.get("Labels") or {}), IMAGE_LABEL: show(image)}
+    return new
+
+
+def _task_state(task: JSON) -> str:
+    return str((task.get("Status") or {}).get("State") or "")
+
+
+def slot_of(task: JSON, service: str) -> str:
+    slot = task.get("Slot")
+    return f"{service}.{slot if slot else str(task.get('NodeID') or '')[:12]}"
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """What a service and its tasks say about an update now."""
+
+    state: str  # UpdateStatus.State, or "" before Swarm has started the update
+    message: str
+    total: int  # tasks the service should run
+    updated: tuple[str, ...]  # slots whose task runs the new spec and is running
+    others: int = 0  # running tasks of another spec
+    failed: JSON = None  # the task of the new spec that failed the update, if one did
+    starting: tuple[JSON, ...] = ()  # tasks of the new spec started, not yet healthy
+
+
+def observe(service: JSON, tasks: Sequence[JSON], *, image: str, force: int) -> Observation:
+    """Read an update to ``image`` (the spec's name for it) with ``ForceUpdate`` ``force``."""
+    spec = service.get("Spec") or {}
+    status = service.get("UpdateStatus") or {}
+    name = str(spec.get("Name") or service.get("ID") or "")
+    current = [t for t in tasks if t.get("DesiredState") == "running"]
+    mode = spec.get("Mode") or {}
+    if "Replicated" in mode:
+        total = int((mode.get("Replicated") or {}).get("Replicas") or 0)
+    else:
+        total = len({t.get("NodeID") for t in current})
+
+    def new_spec(task: JSON) -> bool:
+        template = task.get("Spec") or {}
+        return (
+            container_image({"TaskTemplate": template}) == image
+            and int(template.get("ForceUpdate") or 0) == force
+        )
+
+    updated = sorted(
+        {slot_of(t, name) for t in current if new_spec(t) and _task_state(t) == "running"}
+    )
+    message = str(status.get("Message") or "")
+    ended = [t for t in tasks if new_spec(t) and _task_state(t) in _ENDED]
+    named = [t for t in ended if t.get("ID") and str(t["ID"]) in message]
+    return Observation(
+        state=str(status.get("State") or ""),
+        message=message,
+        total=total,
+        updated=tuple(updated),
+        others=sum(1 for t in current if not new_spec(t) and _task_state(t) == "running"),
+        failed=(named or ended or [None])[0],
+        starting=tuple(t for t in current if new_spec(t) and _task_state(t) == "starting"),
+    )
