@@ -127,12 +127,14 @@ class SwarmLab:
             asyncio.run(unmake())
 
 
-def destroy_workers(state_dir: Path) -> None:
+def destroy_workers(state_dir: Path, settings: dict[str, Any] | None = None) -> None:
     """Destroy every worker a scalehook under test made (by its provider state)."""
 
     async def unmake() -> None:
         provider = NetnsProvider(
-            NetnsSettings(**worker_settings(state_dir)), manager=None, data_dir=state_dir
+            NetnsSettings(**(settings or worker_settings(state_dir))),
+            manager=None,
+            data_dir=state_dir,
         )
         for host in await provider.list():
             await provider.destroy(host=host)
@@ -141,11 +143,17 @@ def destroy_workers(state_dir: Path) -> None:
 
 
 def remove_bridge() -> None:
+    run_async_remove_bridge(BRIDGE)
+
+
+def run_async_remove_bridge(bridge: str) -> None:
+    """Remove a bridge the netns provider made, and its firewall rule."""
+
     async def remove() -> None:
         await run(
-            "iptables", "-D", "FORWARD", "-i", BRIDGE, "-o", BRIDGE, "-j", "ACCEPT", check=False
+            "iptables", "-D", "FORWARD", "-i", bridge, "-o", bridge, "-j", "ACCEPT", check=False
         )
-        await run("ip", "link", "del", BRIDGE, check=False)
+        await run("ip", "link", "del", bridge, check=False)
 
     asyncio.run(remove())
 

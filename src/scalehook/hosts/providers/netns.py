@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 NETNS_DIR = Path("/var/run/netns")
+SWARM_TCP_PORTS = (2377, 7946)  # cluster management, node gossip
 EXEC_BASE = Path("/run/scalehook")
 
 
@@ -166,24 +167,25 @@ class NetnsProvider:
         labels: Mapping[str, str],
         join: JoinSpec,
     ) -> ProviderHost:
-        for manager in join.managers:
-            host = manager.rsplit(":", 1)[0].strip("[]")
-            with contextlib.suppress(ValueError):
-                if ipaddress.ip_address(host).is_loopback:
-                    raise BackendError(
-                        f"the swarm manager advertises {manager}, which a host in a network "
-                        "namespace cannot reach; re-initialise the swarm with "
-                        "--advertise-addr set to a non-loopback address of this machine"
-                    )
+        managers = list(join.managers)
+        loopback = [m for m in managers if _is_loopback(m)]
 
         async def join_swarm(engine: Engine, address: str) -> str | None:
+            remotes = managers
+            if loopback:
+                # A manager on this machine advertising 127.0.0.1 (a one-node Swarm made
+                # with --advertise-addr 127.0.0.1): inside the namespace, send what goes
+                # to 127.0.0.1's Swarm ports to the bridge's address, which is this
+                # machine, and join through it.
+                await self._reach_host_loopback(name, address)
+                remotes = [f"{self._gateway}:{m.rsplit(':', 1)[1]}" for m in loopback]
             await self._load_images(engine)
             await engine.post(
                 "/swarm/join",
                 {
                     "ListenAddr": f"{address}:2377",
                     "AdvertiseAddr": address,
-                    "RemoteAddrs": list(join.managers),
+                    "RemoteAddrs": remotes,
                     "JoinToken": join.token,
                 },
             )
@@ -249,6 +251,18 @@ class NetnsProvider:
             hosts[name].update(state="running", node_id=node_id)
             self._save(hosts)
             return self._host(name, hosts[name])
+
+    async def _reach_host_loopback(self, name: str, address: str) -> None:
+        namespace, _, _ = self._paths(name)
+        inside = ["nsenter", f"--net={NETNS_DIR / namespace}"]
+        await run(*inside, "sysctl", "-q", "-w", "net.ipv4.conf.all.route_localnet=1")
+        nat = [*inside, "iptables", "-t", "nat", "-A"]
+        to = ["-j", "DNAT", "--to-destination", str(self._gateway)]
+        await run(*nat, "OUTPUT", "-d", "127.0.0.1/32", "-p", "tcp", "-m", "multiport",
+                  "--dports", ",".join(map(str, SWARM_TCP_PORTS)), *to)  # fmt: skip
+        await run(*nat, "OUTPUT", "-d", "127.0.0.1/32", "-p", "udp", "--dport", "7946", *to)
+        await run(*nat, "POSTROUTING", "-s", "127.0.0.1/32", "-o", "eth0",
+                  "-j", "SNAT", "--to-source", address)  # fmt: skip
 
     def engine_host(self, name: str) -> str:
         """The ``docker_host`` URL of a host's engine."""
@@ -414,6 +428,13 @@ async def _status(*argv: str) -> int:
         *argv, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
     )
     return await process.wait()
+
+
+def _is_loopback(manager: str) -> bool:
+    try:
+        return ipaddress.ip_address(manager.rsplit(":", 1)[0].strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _read_pid(path: Path) -> int | None:
