@@ -231,7 +231,7 @@ class SwarmBackend:
         """Write the update config (an update of its own, so that a rollback uses it
         too), then the image; each read fresh, and retried when the version moved on.
         Returns the service as updated."""
-        for attempt in range(_UPDATE_ATTEMPTS * 2):
+        for _ in range(_UPDATE_ATTEMPTS * 2):
             found = await self._service(ident)
             spec = found.get("Spec") or {}
             paused = (found.get("UpdateStatus") or {}).get("State") in ("paused", "rollback_paused")
@@ -242,24 +242,34 @@ class SwarmBackend:
                 if config_first
                 else with_image(with_config(spec, strategy), image)
             )
-            try:
-                await self._client.request(
-                    "POST",
-                    f"/services/{ident}/update",
-                    params={"version": found["Version"]["Index"]},
-                    json=new,
-                )
-            except EngineNotFound:
-                raise ServiceNotFound(
-                    f"service {name!r} went away on backend {self._name!r}"
-                ) from None
-            except EngineError as exc:
-                if "out of sequence" in exc.engine_text and attempt + 1 < _UPDATE_ATTEMPTS * 2:
-                    continue
-                raise BackendError(f"cannot update {name}: {exc.engine_text}") from exc
+            if await self._write_spec(found, new, name=name, doing="update") is None:
+                continue  # changed since we read it: read it again
             if not config_first:
                 return await self._service(ident)
         raise BackendError(f"cannot update {name}: it kept changing under us")  # pragma: no cover
+
+    async def _write_spec(
+        self, found: JSON, spec: JSON, *, name: str, doing: str, rollback: bool = False
+    ) -> JSON:
+        """POST ``spec`` at the version that was read; ``None`` when the service changed
+        since (read it again), the engine's own words when it refuses."""
+        try:
+            answer = await self._client.request(
+                "POST",
+                f"/services/{found['ID']}/update",
+                params={
+                    "version": found["Version"]["Index"],
+                    **({"rollback": "previous"} if rollback else {}),
+                },
+                json=spec,
+            )
+        except EngineNotFound:
+            raise ServiceNotFound(f"service {name!r} went away on backend {self._name!r}") from None
+        except EngineError as exc:
+            if "out of sequence" in exc.engine_text:
+                return None
+            raise BackendError(f"cannot {doing} {name}: {exc.engine_text}") from exc
+        return answer.json() or {}
 
     async def _watch(
         self,
@@ -358,20 +368,15 @@ class SwarmBackend:
 
     async def _rollback(self, ident: str, name: str) -> None:
         """Ask Swarm to roll the update back, as ``docker service rollback`` does."""
-        for attempt in range(_UPDATE_ATTEMPTS):
+        for _ in range(_UPDATE_ATTEMPTS):
             found = await self._service(ident)
-            try:
-                await self._client.request(
-                    "POST",
-                    f"/services/{ident}/update",
-                    params={"version": found["Version"]["Index"], "rollback": "previous"},
-                    json=found.get("Spec") or {},
-                )
+            spec = found.get("Spec") or {}
+            written = await self._write_spec(
+                found, spec, name=name, doing="roll back", rollback=True
+            )
+            if written is not None:
                 return
-            except EngineError as exc:
-                if "out of sequence" in exc.engine_text and attempt + 1 < _UPDATE_ATTEMPTS:
-                    continue
-                raise BackendError(f"cannot roll {name} back: {exc.engine_text}") from exc
+        raise BackendError(f"cannot roll {name} back: it kept changing under us")
 
     @staticmethod
     async def _batches(
@@ -418,7 +423,7 @@ class SwarmBackend:
             raise InvalidRequest(
                 f"replicas must be between 0 and {MAX_SWARM_REPLICAS}", field="replicas"
             )
-        for attempt in range(_UPDATE_ATTEMPTS):
+        for _ in range(_UPDATE_ATTEMPTS):
             found = await self._service(service)
             spec = found.get("Spec") or {}
             name = spec.get("Name") or found["ID"]
@@ -427,22 +432,10 @@ class SwarmBackend:
                 kind = _MODES.get(next(iter(mode), ""), "unknown")
                 raise NotScalable(f"{self._name}/{name} runs in {kind} mode and cannot be scaled")
             mode["Replicated"] = {**(mode.get("Replicated") or {}), "Replicas": replicas}
-            try:
-                answer = await self._client.request(
-                    "POST",
-                    f"/services/{found['ID']}/update",
-                    params={"version": found["Version"]["Index"]},
-                    json=spec,
-                )
-            except EngineNotFound:
-                raise ServiceNotFound(
-                    f"service {name!r} went away on backend {self._name!r}"
-                ) from None
-            except EngineError as exc:
-                if "out of sequence" in exc.engine_text and attempt + 1 < _UPDATE_ATTEMPTS:
-                    continue  # changed since we read it: read it again
-                raise BackendError(f"cannot scale {name}: {exc.engine_text}") from exc
-            for warning in (answer.json() or {}).get("Warnings") or []:
+            answer = await self._write_spec(found, spec, name=name, doing="scale")
+            if answer is None:
+                continue  # changed since we read it: read it again
+            for warning in answer.get("Warnings") or []:
                 log.warning("scaling %s: the engine warns: %s", name, warning)
             return await self.get_service(service=found["ID"])
         raise BackendError(f"cannot scale {service}: it kept changing under us")  # pragma: no cover
