@@ -39,7 +39,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
-from scalehook.decisions import Direction
+from scalehook.decisions import ACTING, Direction
 from scalehook.errors import Conflict, NotFound, ReceiverNotFound
 from scalehook.executions import Execution, ExecutionDraft, ExecutionId
 from scalehook.incidents import Incident, IncidentKey, IncidentMark
@@ -53,8 +53,6 @@ _CACHED_RECEIVERS = 100_000
 # Resolved incidents are forgotten after this long: Alertmanager stops re-sending a
 # resolved alert once it has delivered it.
 FORGET_RESOLVED = timedelta(days=7)
-# Results that moved a count, for cooldowns (``dry_run``: would have moved it).
-_MOVED = ("scaled", "clamped")
 
 
 _INSERT_EXECUTION = insert(tables.executions)
@@ -74,16 +72,19 @@ class LoopConnection:
 
 
 class Store:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, on_loop: bool | None = None) -> None:
+        """``on_loop``: run SQLite on the event loop's thread (the default for SQLite);
+        False takes the async engine, as PostgreSQL does (with aiosqlite for SQLite)."""
         self.url = url
         self._engine: AsyncEngine | None = None
         self._sqlite = url.startswith("sqlite")
+        self._on_loop = self._sqlite if on_loop is None else on_loop and self._sqlite
         self._local: Engine | None = None
         self._write_lock = asyncio.Lock()
-        # Receivers by key hash, for the trigger's hot path. Only on SQLite, whose file
-        # one scalehook owns: every change to a receiver goes through this object.
-        self._by_key: dict[str, Receiver] | None = {} if self._sqlite else None
-        self._receivers_changed = 0
+        # Receivers by key hash, for the trigger's hot path. Only on the loop's thread:
+        # one scalehook owns the file, every change goes through this object, and a read
+        # never yields to the loop, so no change can commit while a read is under way.
+        self._by_key: dict[str, Receiver] | None = {} if self._on_loop else None
 
     @property
     def engine(self) -> AsyncEngine:
@@ -93,20 +94,24 @@ class Store:
 
     async def open(self) -> None:
         if self._sqlite:
-            # SQLite runs on the event loop's own thread: a statement on a local file
-            # in WAL mode takes tens of microseconds, less than one hop to a worker
-            # thread (aiosqlite makes five per insert). One scalehook owns the file.
             path = self.url.split("///", 1)[-1]
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
-            # One connection, reused: every use is on this thread and never overlaps.
-            local = create_engine(make_url(self.url).set(drivername="sqlite"), poolclass=StaticPool)
+        if self._on_loop:
+            # SQLite on the event loop's own thread: a statement on a local file in WAL
+            # mode takes tens of microseconds, less than one hop to a worker thread
+            # (aiosqlite makes five per insert). One connection, reused: every use is
+            # on this thread and none overlaps another.
+            url = make_url(self.url).set(drivername="sqlite")
+            local = create_engine(url, poolclass=StaticPool)
             event.listen(local, "connect", _sqlite_pragmas)
             self._local = local
             with local.begin() as conn:
                 _migrate(conn)
             return
         engine = create_async_engine(self.url)
+        if self._sqlite:
+            event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         self._engine = engine
         async with engine.begin() as conn:
             await conn.run_sync(_migrate)
@@ -125,7 +130,7 @@ class Store:
             with self._local.connect() as conn:
                 yield LoopConnection(conn)
         else:
-            async with self._read() as conn:
+            async with self.engine.connect() as conn:
                 yield conn
 
     @contextlib.asynccontextmanager
@@ -136,6 +141,9 @@ class Store:
             async with self._write_lock:
                 with self._local.begin() as conn:
                     yield LoopConnection(conn)
+        elif self._sqlite:
+            async with self._write_lock, self.engine.begin() as conn:
+                yield conn
         else:
             async with self.engine.begin() as conn:
                 yield conn
@@ -208,11 +216,8 @@ class Store:
         cache = self._by_key
         if cache is not None and (known := cache.get(key_hash)) is not None:
             return known
-        changes = self._receivers_changed
         receiver = await self._read_receiver_by_key(key_hash)
-        # A change committed while this read ran may have made it stale: keep it only
-        # if no change happened meanwhile.
-        if receiver is not None and cache is not None and changes == self._receivers_changed:
+        if receiver is not None and cache is not None:
             if len(cache) >= _CACHED_RECEIVERS:
                 cache.clear()
             cache[key_hash] = receiver
@@ -220,7 +225,6 @@ class Store:
 
     def _receivers_change(self) -> None:
         """Called once a change to receivers is committed (or failed)."""
-        self._receivers_changed += 1
         if self._by_key is not None:
             self._by_key.clear()
 
@@ -290,12 +294,8 @@ class Store:
     ) -> Execution:
         """Record an execution and, in the same transaction, what it taught the
         receiver about alert incidents (``marks``): both are written, or neither."""
-        # A shallow copy (asdict deep-copies details) and one prepared statement with
-        # parameters: building a statement from values costs more than SQLite's insert.
-        values = {f.name: getattr(draft, f.name) for f in dataclasses.fields(draft)}
         async with self._write() as conn:
-            result = await conn.execute(_INSERT_EXECUTION, values)
-            new_id = _new_id(result.inserted_primary_key)
+            new_id, values = await _insert_execution(conn, draft)
             if marks and draft.receiver_id is not None:
                 await _write_marks(
                     conn, draft.receiver_id, dry_run, marks, new_id, draft.started_at
@@ -307,7 +307,7 @@ class Store:
     ) -> dict[Direction, datetime | None]:
         """When this receiver last moved the target up, and down (from the audit trail)."""
         t = tables.executions
-        results = ("dry_run",) if dry_run else _MOVED
+        results = ("dry_run",) if dry_run else tuple(ACTING)
         base = (t.c.receiver_id == receiver_id) & (t.c.target == target) & t.c.result.in_(results)
         async with self._read() as conn:
             up = (
@@ -416,11 +416,9 @@ class Store:
         strategy: Mapping[str, Any],
     ) -> tuple[Execution, int]:
         """Record a running execution and its rollout in one transaction."""
-        values = dataclasses.asdict(draft)
         now = datetime.now(UTC)
         async with self._write() as conn:
-            result = await conn.execute(insert(tables.executions).values(values))
-            execution_id = _new_id(result.inserted_primary_key)
+            execution_id, values = await _insert_execution(conn, draft)
             result = await conn.execute(
                 insert(tables.rollouts).values(
                     execution_id=execution_id,
@@ -516,6 +514,18 @@ def _utc_or_none(value: datetime | None) -> datetime | None:
 
 def _chunks(values: list[Any], size: int) -> list[list[Any]]:
     return [values[i : i + size] for i in range(0, len(values), size)]
+
+
+async def _insert_execution(
+    conn: AsyncConnection | LoopConnection, draft: ExecutionDraft
+) -> tuple[int, dict[str, Any]]:
+    """Insert an execution; its id and the values written.
+
+    A shallow copy (``asdict`` deep-copies details) and one prepared statement with
+    parameters: building a statement from values costs more than SQLite's insert."""
+    values = {f.name: getattr(draft, f.name) for f in dataclasses.fields(draft)}
+    result = await conn.execute(_INSERT_EXECUTION, values)
+    return _new_id(result.inserted_primary_key), values
 
 
 async def _write_marks(

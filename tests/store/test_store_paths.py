@@ -1,0 +1,66 @@
+"""The same queries on both ways the store runs: SQLite on the event loop's thread (the
+default), and the async engine that PostgreSQL uses (here with aiosqlite)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from scalehook.errors import Conflict, ReceiverNotFound
+from scalehook.executions import ExecutionDraft
+from scalehook.receivers import ReceiverId, hash_key
+from scalehook.store import Store
+
+CONFIG = {"service": "web", "action": "up", "amount": 1, "min": 1, "max": 3}
+
+
+@pytest.fixture(params=[True, False], ids=["on-loop", "async-engine"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    store = Store(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}", on_loop=request.param)
+    await store.open()
+    yield store
+    await store.close()
+
+
+def draft(receiver_id: int, target: str, result: str = "scaled") -> ExecutionDraft:
+    return ExecutionDraft(
+        started_at=datetime.now(UTC), driver="scaleService", target=target, result=result,
+        message="m", duration_ms=0.5, receiver_id=receiver_id, receiver_name="r",
+        before=1, after=2, details={"k": [1, 2]},
+    )  # fmt: skip
+
+
+async def test_receivers_round_trip(store: Store) -> None:
+    made = await store.add_receiver(
+        name="r", driver="scaleService", config=CONFIG, key_hash=hash_key("k"), enabled=True
+    )
+    assert await store.receiver(made.id) == made
+    assert await store.receiver_by_name("r") == made
+    assert await store.receiver_by_key(hash_key("k")) == made
+    assert await store.receiver_by_key(hash_key("other")) is None
+    with pytest.raises(Conflict):
+        await store.add_receiver(
+            name="r", driver="scaleService", config=CONFIG, key_hash=hash_key("k2"), enabled=True
+        )
+    changed = await store.update_receiver(made.id, paused=True)
+    assert changed.paused
+    await store.delete_receiver(made.id)
+    with pytest.raises(ReceiverNotFound):
+        await store.receiver(ReceiverId(made.id))
+
+
+async def test_executions_are_stored_and_paged(store: Store) -> None:
+    ids = [(await store.add_execution(draft(1, f"local/s{i % 2}"))).id for i in range(5)]
+    assert ids == sorted(ids)
+    newest = await store.executions(limit=2)
+    assert [e.id for e in newest] == ids[:-3:-1]
+    assert newest[0].details == {"k": [1, 2]}
+    assert [e.id for e in await store.executions(targets=["local/s0"])] == ids[::-2]
+    assert [e.id for e in await store.executions(before=ids[2])] == ids[1::-1]
+    assert (await store.execution(ids[0])).target == "local/s0"
+    last = await store.last_actions(receiver_id=1, target="local/s1")
+    assert last["up"] is not None
+    assert last["down"] is None
