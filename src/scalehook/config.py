@@ -17,13 +17,12 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
-    field_validator,
     model_validator,
 )
 
 from scalehook.backends.docker import DockerSettings
 from scalehook.backends.engine import TlsSettings
-from scalehook.backends.engine.address import check_docker_host
+from scalehook.backends.engine.address import DockerHost
 from scalehook.backends.kinds import BackendSettings, LocalSettings
 from scalehook.backends.local.spec import SERVICE_NAME, LocalServiceSpec
 from scalehook.backends.swarm import SwarmSettings
@@ -101,7 +100,7 @@ class Settings(BaseModel):
     backend: Literal["local", "docker", "swarm"] = Field(
         default="local", description="the one engine, when `backends` is not given"
     )
-    docker_host: str | None = Field(
+    docker_host: DockerHost | None = Field(
         default=None, description="backend docker or swarm: the engine; default $DOCKER_HOST"
     )
     docker_tls: TlsSettings | None = Field(
@@ -120,13 +119,6 @@ class Settings(BaseModel):
     hooks: HookSettings = Field(default_factory=HookSettings)
     hosts: HostsSettings | None = Field(default=None, description="host scaling (Swarm nodes)")
     log_level: str = "info"
-
-    @field_validator("docker_host")
-    @classmethod
-    def _docker_host(cls, value: str | None) -> str | None:
-        if value is not None:
-            check_docker_host(value)
-        return value
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

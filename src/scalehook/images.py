@@ -52,6 +52,10 @@ class ImageRef:
     def with_tag(self, tag: str | None, digest: str | None = None) -> ImageRef:
         return replace(self, tag=tag, digest=digest)
 
+    def by_tag(self) -> str:
+        """How an engine is told to run it: by tag, without the digest (``acme/app:2``)."""
+        return self.with_tag(self.tag).familiar()
+
     def familiar(self) -> str:
         """The short spelling people use: ``nginx:1``, ``acme/app:2``, ``ghcr.io/o/a:3``."""
         name = self.name

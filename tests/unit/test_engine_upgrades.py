@@ -8,15 +8,15 @@ from typing import Any
 from scalehook.backends.base import UpgradeStrategy
 from scalehook.backends.docker.clone import fixed_ports, plan_replica, without_image_defaults
 from scalehook.backends.docker.groups import (
-    IMAGE_LABEL,
     REPLACES_LABEL,
     REPLICA_LABEL,
     SERVICE_LABEL,
     Container,
     group,
 )
-from scalehook.backends.docker.pull import by_tag, needs_pull
+from scalehook.backends.docker.pull import needs_pull
 from scalehook.backends.engine.readiness import readiness
+from scalehook.backends.rolling import IMAGE_LABEL
 from scalehook.backends.swarm.update import (
     configured,
     declared,
@@ -121,7 +121,7 @@ def test_an_image_is_pulled_only_when_the_engine_lacks_it_or_holds_another_diges
     assert not needs_pull({"RepoDigests": [f"acme/app@{digest}"]}, ref)
     assert needs_pull({"RepoDigests": [f"acme/app@{other}"]}, ref)
     assert not needs_pull({"RepoDigests": [f"acme/app@{other}"]}, parse_image("acme/app:2"))
-    assert by_tag(ref) == "acme/app:2"
+    assert ref.by_tag() == "acme/app:2"
 
 
 def test_readiness_from_the_state_and_the_healthcheck() -> None:

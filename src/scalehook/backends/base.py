@@ -121,8 +121,8 @@ class Backend(Protocol):
 
     async def get_service(self, *, service: str) -> ServiceState: ...
 
-    async def scale(self, *, service: str, replicas: int) -> ServiceState:
-        """Set the desired replica count and start converging to it; return the new state."""
+    async def scale(self, *, service: str, replicas: int) -> None:
+        """Set the desired replica count and start converging to it."""
         ...
 
     async def replicas(self, *, service: str) -> list[Replica]: ...

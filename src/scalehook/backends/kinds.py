@@ -28,7 +28,6 @@ class LocalSettings(BaseModel):
 BackendSettings = Annotated[
     LocalSettings | DockerSettings | SwarmSettings, Field(discriminator="type")
 ]
-KINDS = ("local", "docker", "swarm")
 
 
 def build_backend(name: str, settings: BackendSettings, *, data_dir: Path) -> Backend:

@@ -83,6 +83,11 @@ class RollingEngine(Protocol):
         ...
 
 
+#: where an engine keeps the reference a rollout pushed (with its digest), beside the
+#: tag it runs
+IMAGE_LABEL = "scalehook.image"
+
+
 def show(image: str) -> str:
     """An image as people write it (``acme/app:2``)."""
     try:

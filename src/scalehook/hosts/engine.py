@@ -31,11 +31,18 @@ class Engine:
         params: dict[str, Any] | None = None,
         body: Any = None,
         content: AsyncIterator[bytes] | None = None,
+        content_type: str | None = None,
         wait: float | None = None,
     ) -> Any:
         try:
             response = await self.client.request(
-                method, path, params=_params(params), json=body, content=content, wait=wait
+                method,
+                path,
+                params=_params(params),
+                json=body,
+                content=content,
+                content_type=content_type,
+                wait=wait,
             )
         except EngineNotFound as exc:
             raise NotFound(exc.message) from exc

@@ -35,7 +35,6 @@ from scalehook.backends.docker.clone import ReplicaPlan, fixed_ports, plan_repli
 from scalehook.backends.docker.containers import Containers
 from scalehook.backends.docker.groups import (
     COMPOSE_SERVICE,
-    IMAGE_LABEL,
     SERVICE_LABEL,
     Container,
     Group,
@@ -54,7 +53,7 @@ from scalehook.backends.engine import (
     resolve_address,
 )
 from scalehook.backends.engine.stats import container_stats
-from scalehook.backends.rolling import Replacement, rolling_upgrade, same_image, show
+from scalehook.backends.rolling import IMAGE_LABEL, Replacement, rolling_upgrade, same_image, show
 from scalehook.durations import Duration
 from scalehook.errors import BackendError, BackendUnavailable, InvalidRequest
 from scalehook.images import ImageRef, InvalidImage, parse_image
@@ -93,6 +92,8 @@ class DockerBackend:
         # scale-up starts), and how the images its members ran before were created.
         self._images: dict[str, str] = {}
         self._sources: dict[str, dict[ImageRef, str]] = {}
+        # The name a container was run with never changes: inspect each one at most once.
+        self._run_as: dict[str, str] = {}
 
     @property
     def name(self) -> str:
@@ -134,11 +135,18 @@ class DockerBackend:
             if str(r.get("Image") or "").startswith("sha256:")
             and IMAGE_LABEL not in (r.get("Labels") or {})
         ]
-        records = await asyncio.gather(*(self._ops.inspect(r["Id"]) for r in renamed))
-        for row, record in zip(renamed, records, strict=True):
+        unknown = [r for r in renamed if r["Id"] not in self._run_as]
+        records = await asyncio.gather(*(self._ops.inspect(r["Id"]) for r in unknown))
+        for row, record in zip(unknown, records, strict=True):
             named = ((record or {}).get("Config") or {}).get("Image")
             if named:
-                row["Image"] = named
+                self._run_as[row["Id"]] = named
+        listed = {r["Id"] for r in rows}
+        for gone in [c for c in self._run_as if c not in listed]:
+            del self._run_as[gone]
+        for row in renamed:
+            if row["Id"] in self._run_as:
+                row["Image"] = self._run_as[row["Id"]]
 
     async def _find(self, service: str) -> tuple[str, Group]:
         return find(await self._groups(), service, backend=self._name)
@@ -176,7 +184,7 @@ class DockerBackend:
 
     # scaling ---------------------------------------------------------------------
 
-    async def scale(self, *, service: str, replicas: int) -> ServiceState:
+    async def scale(self, *, service: str, replicas: int) -> None:
         if replicas < 1:
             raise InvalidRequest(
                 "a docker service keeps at least 1 container: new replicas are cloned from it",
@@ -193,7 +201,6 @@ class DockerBackend:
             await self._grow(name, found, replicas - current)
         elif replicas < current:
             await self._shrink(name, found.members[replicas:])
-        return await self.get_service(service=name)
 
     async def _grow(self, service: str, found: Group, count: int) -> None:
         """Clone a member ``count`` times (the newest that runs the service's image); on

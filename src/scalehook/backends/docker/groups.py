@@ -18,10 +18,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from scalehook.backends.base import ServiceState
 from scalehook.backends.engine import JSON
+from scalehook.backends.rolling import IMAGE_LABEL
 from scalehook.errors import InvalidRequest, ServiceNotFound
 
 SERVICE_LABEL = "scalehook.service"
@@ -33,7 +33,6 @@ COMPOSE_ONEOFF = "com.docker.compose.oneoff"
 SWARM_TASK = "com.docker.swarm.task.id"
 REPLACES_LABEL = "scalehook.replaces"
 """On a container a rollout made: the id of the container it replaces."""
-IMAGE_LABEL = "scalehook.image"
 """On a container a rollout made: the image as pushed (tag and digest), which the engine's
 own record cannot say (it runs the tag, or an image id)."""
 
@@ -41,7 +40,7 @@ PER_REPLICA_LABELS = frozenset({REPLICA_LABEL, COMPOSE_NUMBER, REPLACES_LABEL, I
 """Labels that differ from one replica to the next: not the service's labels."""
 
 _HEALTH = re.compile(r"\((healthy|unhealthy|health: starting)\)")
-_GONE = frozenset({"removing", "dead"})
+GONE = frozenset({"removing", "dead"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,10 +97,6 @@ class Container:
     def replaces(self) -> str | None:
         """The id of the container this one was made to replace, if a rollout made it."""
         return self.labels.get(REPLACES_LABEL) or None
-
-    @property
-    def created_at(self) -> datetime:
-        return datetime.fromtimestamp(self.created, UTC)
 
     @property
     def age_key(self) -> tuple[int, int, str]:
@@ -193,7 +188,7 @@ def group(containers: Iterable[Container]) -> list[Group]:
     """Containers gathered into services; gone or going containers left out."""
     groups: dict[tuple[str | None, str], Group] = {}
     for container in containers:
-        if container.state in _GONE:
+        if container.state in GONE:
             continue
         key = group_key(container.labels)
         if key is None:

@@ -19,13 +19,6 @@ from scalehook.images import ImageRef, InvalidImage, parse_image
 PULL_WAIT = 600.0
 
 
-def by_tag(ref: ImageRef) -> str:
-    """How containers name an image: ``acme/app:2`` (the digest is the rollout's record)."""
-    if ref.tag is None:
-        return str(ref)
-    return ref.with_tag(ref.tag).familiar()
-
-
 def needs_pull(local: JSON | None, ref: ImageRef) -> bool:
     """Must the engine pull ``ref``, given the image it has under the tag (None: none)?"""
     if local is None:
@@ -45,7 +38,7 @@ def needs_pull(local: JSON | None, ref: ImageRef) -> bool:
 
 async def runnable(client: EngineClient, ref: ImageRef) -> str:
     """The reference to create containers of ``ref`` with, pulled if the engine needs it."""
-    tagged = by_tag(ref)
+    tagged = ref.by_tag()
     try:
         local = await client.get(f"/images/{quote(tagged, safe='')}/json")
     except EngineNotFound:

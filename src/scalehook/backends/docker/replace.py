@@ -28,21 +28,20 @@ from typing import Any, TypeVar
 from scalehook.backends.docker.clone import plan_replica
 from scalehook.backends.docker.containers import Containers
 from scalehook.backends.docker.groups import (
-    IMAGE_LABEL,
+    GONE,
     REPLACES_LABEL,
     Container,
     Group,
 )
 from scalehook.backends.engine import EngineClient, EngineError, EngineNotFound
 from scalehook.backends.engine.readiness import wait_ready
-from scalehook.backends.rolling import Replacement, show
+from scalehook.backends.rolling import IMAGE_LABEL, Replacement, show
 from scalehook.errors import BackendError
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Limit = Callable[[Awaitable[Any]], Awaitable[Any]]
-_GONE = frozenset({"removing", "dead"})
 
 
 class Batch:
@@ -195,7 +194,7 @@ async def undo(
         try:
             old = await ops.inspect(replaced)
             state = str(((old or {}).get("State") or {}).get("Status") or "")
-            if old is not None and state not in _GONE:
+            if old is not None and state not in GONE:
                 await ops.remove(new)
                 text = f"removed {name}, which had not replaced {str(old['Name']).lstrip('/')}"
                 if state != "running":

@@ -13,9 +13,10 @@ import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from scalehook.durations import Duration
 from scalehook.errors import ScalehookError
@@ -29,6 +30,20 @@ class EngineAddressError(ScalehookError):
 
     status = 400
     code = "config_error"
+
+
+def check_docker_host(value: str) -> str:
+    scheme = value.partition("://")[0] if "://" in value else ""
+    if scheme not in _SCHEMES:
+        raise ValueError(
+            f"{value!r}: write unix:///path/to/docker.sock or tcp://host:port "
+            "(ssh:// and npipe:// are not supported)"
+        )
+    return value
+
+
+DockerHost = Annotated[str, AfterValidator(check_docker_host)]
+"""A ``docker_host`` setting, checked for a scheme scalehook can use."""
 
 
 class TlsSettings(BaseModel):
@@ -50,36 +65,15 @@ class EngineSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    docker_host: str | None = Field(
+    docker_host: DockerHost | None = Field(
         default=None, description="unix:///path or tcp://host:port; default $DOCKER_HOST"
     )
     docker_tls: TlsSettings | None = Field(
         default=None, description="default: $DOCKER_TLS_VERIFY and $DOCKER_CERT_PATH"
     )
-    timeout: Duration = Field(default=30.0, description="longest wait for one engine call")
-
-    @field_validator("docker_host")
-    @classmethod
-    def _known_scheme(cls, value: str | None) -> str | None:
-        if value is not None:
-            check_docker_host(value)
-        return value
-
-    @field_validator("timeout")
-    @classmethod
-    def _positive(cls, value: float) -> float:
-        if value <= 0:
-            raise ValueError("must be greater than 0")
-        return value
-
-
-def check_docker_host(value: str) -> None:
-    scheme = value.partition("://")[0] if "://" in value else ""
-    if scheme not in _SCHEMES:
-        raise ValueError(
-            f"{value!r}: write unix:///path/to/docker.sock or tcp://host:port "
-            "(ssh:// and npipe:// are not supported)"
-        )
+    timeout: Annotated[Duration, Field(gt=0)] = Field(
+        default=30.0, description="longest wait for one engine call"
+    )
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -79,11 +79,6 @@ class EngineClient:
     async def close(self) -> None:
         await self._http.aclose()
 
-    @property
-    def api_version(self) -> str | None:
-        """The API version in use, once the engine has been reached."""
-        return self._api
-
     async def ping(self) -> str:
         """Reach the engine and agree on an API version; return it."""
         return await self._version()
@@ -122,15 +117,18 @@ class EngineClient:
         params: Params | None = None,
         json: JSON = None,
         content: AsyncIterator[bytes] | None = None,
+        content_type: str | None = None,
         wait: float | None = None,
     ) -> httpx.Response:
         """One versioned API call; raises the domain's errors on any failure.
 
-        ``content`` streams a raw body (a tar archive, for ``/images/load``)."""
+        ``content`` streams a raw body of ``content_type`` (a tar archive for
+        ``/images/load``)."""
         version = await self._version()
         return await self._send(
-            method, f"/v{version}{path}", params=params, json=json, content=content, wait=wait
-        )
+            method, f"/v{version}{path}", params=params, json=json, content=content,
+            content_type=content_type, wait=wait,
+        )  # fmt: skip
 
     async def stream(
         self, path: str, *, params: Params | None = None, wait: float = 300.0
@@ -149,9 +147,7 @@ class EngineClient:
                 async for chunk in response.aiter_bytes():
                     yield chunk
         except httpx.TransportError as exc:
-            raise EngineUnavailable(
-                f"the Docker engine at {where} is unreachable: {_reason(exc)}"
-            ) from None
+            raise self._unavailable(exc, wait) from None
 
     async def get(self, path: str, *, params: Params | None = None) -> JSON:
         return (await self.request("GET", path, params=params)).json()
@@ -164,6 +160,7 @@ class EngineClient:
         params: Params | None = None,
         json: JSON = None,
         content: AsyncIterator[bytes] | None = None,
+        content_type: str | None = None,
         wait: float | None = None,
     ) -> httpx.Response:
         where = self.address.display
@@ -175,21 +172,23 @@ class EngineClient:
                 params=params,
                 json=json,
                 content=content,
-                headers={"Content-Type": "application/x-tar"} if content is not None else None,
+                headers={"Content-Type": content_type} if content_type else None,
                 timeout=httpx.Timeout(wait, connect=min(wait, 5.0)),
             )
-        except httpx.TimeoutException:
-            raise EngineUnavailable(
-                f"the Docker engine at {where} did not answer within {wait:g}s"
-            ) from None
         except httpx.TransportError as exc:
-            self._api = None  # it may come back as another version
-            raise EngineUnavailable(
-                f"the Docker engine at {where} is unreachable: {_reason(exc)}"
-            ) from None
+            raise self._unavailable(exc, wait) from None
         if response.status_code >= 400:
             raise _error(response, where)
         return response
+
+    def _unavailable(self, exc: httpx.TransportError, wait: float) -> EngineUnavailable:
+        where = self.address.display
+        if isinstance(exc, httpx.TimeoutException):
+            return EngineUnavailable(
+                f"the Docker engine at {where} did not answer within {wait:g}s"
+            )
+        self._api = None  # it may come back as another version
+        return EngineUnavailable(f"the Docker engine at {where} is unreachable: {_reason(exc)}")
 
 
 def _reason(exc: httpx.TransportError) -> str:

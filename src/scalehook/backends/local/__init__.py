@@ -107,7 +107,7 @@ class LocalBackend:
     async def get_service(self, *, service: str) -> ServiceState:
         return self._service(service).state()
 
-    async def scale(self, *, service: str, replicas: int) -> ServiceState:
+    async def scale(self, *, service: str, replicas: int) -> None:
         target = self._service(service)
         if not 0 <= replicas <= MAX_LOCAL_REPLICAS:
             raise InvalidRequest(
@@ -118,7 +118,6 @@ class LocalBackend:
         await self._state.set_desired(service, replicas)
         target.desired = replicas
         target.reconcile()
-        return target.state()
 
     async def replicas(self, *, service: str) -> list[Replica]:
         return self._service(service).replicas()

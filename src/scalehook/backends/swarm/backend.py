@@ -40,16 +40,18 @@ from scalehook.backends.engine import (
 )
 from scalehook.backends.engine.readiness import Readiness, readiness
 from scalehook.backends.engine.stats import container_stats
-from scalehook.backends.rolling import same_image, show
+from scalehook.backends.rolling import IMAGE_LABEL, same_image, show
 from scalehook.backends.swarm.update import (
-    IMAGE_LABEL,
     ROLLBACK_STATES,
     Observation,
     by_tag,
     configured,
+    container_image,
     declared,
     observe,
+    place,
     slot_of,
+    task_state,
     with_config,
     with_image,
 )
@@ -176,12 +178,12 @@ class SwarmBackend:
         found = await self._service(service)
         name = (found.get("Spec") or {}).get("Name") or found["ID"]
         tasks = await self._tasks(service_id=found["ID"], current=False)
-        failed = Counter(_place(t) for t in tasks if _task_state(t) in _FAILED)
+        failed = Counter(place(t) for t in tasks if task_state(t) in _FAILED)
         current = sorted(
             (t for t in tasks if t.get("DesiredState") == "running"),
-            key=lambda t: (int(t.get("Slot") or 0), _place(t)),
+            key=lambda t: (int(t.get("Slot") or 0), place(t)),
         )
-        return [_replica(t, service=name, restarts=failed[_place(t)]) for t in current]
+        return [_replica(t, service=name, restarts=failed[place(t)]) for t in current]
 
     async def upgrade(
         self,
@@ -411,14 +413,14 @@ class SwarmBackend:
             *(container_stats(self._client, _container(t)) for t in tasks)
         )
         return [
-            ReplicaStats(replica=_replica_id(t, name), cpu_percent=s[0], memory_bytes=s[1])
+            ReplicaStats(replica=slot_of(t, name), cpu_percent=s[0], memory_bytes=s[1])
             for t, s in zip(tasks, samples, strict=True)
             if s is not None  # a task on another node: its engine is not this one
         ]
 
     # scaling ---------------------------------------------------------------------
 
-    async def scale(self, *, service: str, replicas: int) -> ServiceState:
+    async def scale(self, *, service: str, replicas: int) -> None:
         if not 0 <= replicas <= MAX_SWARM_REPLICAS:
             raise InvalidRequest(
                 f"replicas must be between 0 and {MAX_SWARM_REPLICAS}", field="replicas"
@@ -437,7 +439,7 @@ class SwarmBackend:
                 continue  # changed since we read it: read it again
             for warning in answer.get("Warnings") or []:
                 log.warning("scaling %s: the engine warns: %s", name, warning)
-            return await self.get_service(service=found["ID"])
+            return
         raise BackendError(f"cannot scale {service}: it kept changing under us")  # pragma: no cover
 
 
@@ -484,32 +486,13 @@ def _settled(
     return None
 
 
-def _image(spec: JSON) -> str | None:
-    image = ((spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}).get("Image")
-    return None if not image else str(image).split("@", 1)[0]
-
-
-def _task_state(task: JSON) -> str:
-    return str((task.get("Status") or {}).get("State") or "")
-
-
-def _place(task: JSON) -> str:
-    """The slot of a replicated task, the node of a global one."""
-    slot = task.get("Slot")
-    return str(slot) if slot else str(task.get("NodeID") or "")[:12]
-
-
-def _replica_id(task: JSON, service: str) -> str:
-    return f"{service}.{_place(task)}"
-
-
 def _container(task: JSON) -> str:
     return str(((task.get("Status") or {}).get("ContainerStatus") or {}).get("ContainerID") or "")
 
 
 def _replica(task: JSON, *, service: str, restarts: int) -> Replica:
     status = task.get("Status") or {}
-    state = _task_state(task)
+    state = task_state(task)
     started = None
     if state == "running" and status.get("Timestamp"):
         try:
@@ -517,14 +500,14 @@ def _replica(task: JSON, *, service: str, restarts: int) -> Replica:
         except ValueError:
             started = None
     return Replica(
-        id=_replica_id(task, service),
+        id=slot_of(task, service),
         service=service,
         state=state,
         ready=state == "running",
         address=_address(task),
         pid=((status.get("ContainerStatus") or {}).get("PID")) or None,
         started_at=started,
-        image=_image({"TaskTemplate": task.get("Spec") or {}}),
+        image=container_image({"TaskTemplate": task.get("Spec") or {}}),
         restarts=restarts,
     )
 

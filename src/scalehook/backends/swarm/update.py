@@ -27,10 +27,9 @@ from dataclasses import dataclass
 
 from scalehook.backends.base import UpgradeStrategy
 from scalehook.backends.engine import JSON
-from scalehook.backends.rolling import show
+from scalehook.backends.rolling import IMAGE_LABEL, show
 from scalehook.images import InvalidImage, parse_image
 
-IMAGE_LABEL = "scalehook.image"
 SECOND = 1_000_000_000  # the Engine API counts durations in nanoseconds
 ROLLBACK_STATES = frozenset({"rollback_started", "rollback_completed", "rollback_paused"})
 _ENDED = frozenset({"failed", "rejected", "complete"})  # "complete": it exited
@@ -74,7 +73,7 @@ def by_tag(image: str) -> str:
         ref = parse_image(image)
     except InvalidImage:
         return image
-    return ref.with_tag(ref.tag).familiar() if ref.tag is not None else ref.familiar()
+    return ref.by_tag()
 
 
 def container_image(spec: JSON) -> str | None:
@@ -98,20 +97,25 @@ def with_image(spec: JSON, image: str) -> JSON:
     template = new.setdefault("TaskTemplate", {})
     container = template.setdefault("ContainerSpec", {})
     runs = by_tag(image)
-    if str(container.get("Image") or "").split("@", 1)[0] == runs:
+    if container_image(new) == runs:
         template["ForceUpdate"] = int(template.get("ForceUpdate") or 0) + 1
     container["Image"] = runs
     new["Labels"] = {**(new.get("Labels") or {}), IMAGE_LABEL: show(image)}
     return new
 
 
-def _task_state(task: JSON) -> str:
+def task_state(task: JSON) -> str:
     return str((task.get("Status") or {}).get("State") or "")
 
 
-def slot_of(task: JSON, service: str) -> str:
+def place(task: JSON) -> str:
+    """The slot of a replicated task, the node of a global one."""
     slot = task.get("Slot")
-    return f"{service}.{slot if slot else str(task.get('NodeID') or '')[:12]}"
+    return str(slot) if slot else str(task.get("NodeID") or "")[:12]
+
+
+def slot_of(task: JSON, service: str) -> str:
+    return f"{service}.{place(task)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,17 +151,17 @@ def observe(service: JSON, tasks: Sequence[JSON], *, image: str, force: int) -> 
         )
 
     updated = sorted(
-        {slot_of(t, name) for t in current if new_spec(t) and _task_state(t) == "running"}
+        {slot_of(t, name) for t in current if new_spec(t) and task_state(t) == "running"}
     )
     message = str(status.get("Message") or "")
-    ended = [t for t in tasks if new_spec(t) and _task_state(t) in _ENDED]
+    ended = [t for t in tasks if new_spec(t) and task_state(t) in _ENDED]
     named = [t for t in ended if t.get("ID") and str(t["ID"]) in message]
     return Observation(
         state=str(status.get("State") or ""),
         message=message,
         total=total,
         updated=tuple(updated),
-        others=sum(1 for t in current if not new_spec(t) and _task_state(t) == "running"),
+        others=sum(1 for t in current if not new_spec(t) and task_state(t) == "running"),
         failed=(named or ended or [None])[0],
-        starting=tuple(t for t in current if new_spec(t) and _task_state(t) == "starting"),
+        starting=tuple(t for t in current if new_spec(t) and task_state(t) == "starting"),
     )

@@ -374,7 +374,12 @@ class NetnsProvider:
             return
         archive = self._manager.stream("/images/get", names=tags)
         await engine.request(
-            "POST", "/images/load", params={"quiet": True}, content=archive, wait=300
+            "POST",
+            "/images/load",
+            params={"quiet": True},
+            content=archive,
+            content_type="application/x-tar",
+            wait=300,
         )
 
     # destroy ---------------------------------------------------------------------
