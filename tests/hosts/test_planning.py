@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from scalehook.hosts.model import PROTECTED_LABEL, Host, HostLoad
-from scalehook.hosts.planning import next_names, plan_down, plan_up
+from scalehook.hosts.planning import first_name, next_names, plan_down, plan_up
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -176,3 +176,18 @@ def test_up_properties(group: list[Host], amount: int, maximum: int) -> None:
         assert plan.after <= maximum
         oldest = min((h for h in group if h.cloneable), key=lambda h: (h.created, h.name))
         assert plan.base == oldest
+
+
+@pytest.mark.parametrize(
+    ("labels", "taken", "expected"),
+    [
+        ({"group": "batch"}, [], "batch-1"),
+        ({"group": "batch"}, ["batch-1", "batch-2"], "batch-3"),
+        ({"group": "GPU nodes"}, [], "gpu-nodes-1"),
+        ({}, ["host-1"], "host-2"),
+    ],
+)
+def test_a_groups_first_host_is_named_from_its_label(
+    labels: dict[str, str], taken: list[str], expected: str
+) -> None:
+    assert first_name(labels, taken) == expected

@@ -7,6 +7,7 @@ min or max. A failure half way is recorded with what exists now.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -14,9 +15,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from scalehook.drivers.base import Driver, HookCall, Outcome
 from scalehook.durations import Duration
 from scalehook.errors import Conflict, InvalidRequest, ScalehookError
+from scalehook.executions import Execution
 from scalehook.executor import ActionResult, Audit, Executor
 from scalehook.hosts.manager import HostManager
-from scalehook.hosts.planning import RemovePolicy, group_size, plan_down, plan_up
+from scalehook.hosts.model import Host
+from scalehook.hosts.planning import RemovePolicy, first_name, group_size, plan_down, plan_up
 from scalehook.receivers import Receiver
 from scalehook.selectors import Selector
 
@@ -66,19 +69,19 @@ async def scale_group(
 ) -> ActionResult:
     """List the group, plan, and apply the plan one host at a time (with ``dry_run``,
     record the plan and change nothing)."""
-    group = await hosts.list(selector)
+    everything = await hosts.list()
+    group = [h for h in everything if selector.matches(h.labels)]
+    details: dict[str, Any] = {"selector": selector.as_dict()}
     if config.action == "up":
         up = plan_up(
-            group, amount=config.amount, maximum=config.max, taken=await hosts.taken_names()
+            group, amount=config.amount, maximum=config.max, taken={h.name for h in everything}
         )
-        details: dict[str, Any] = {"selector": selector.as_dict(), "created": []}
+        details["created"] = []
         if up.base is None:
             return ActionResult(up.result, up.message, up.before, up.after, details)
-        if dry_run:
-            details.update(dry_run=True, would=up.result, cloned=up.base.name, names=up.names)
-            message = f"dry run, nothing changed: {up.message}"
-            return ActionResult("dry_run", message, up.before, up.after, details)
         details["cloned"] = up.base.name
+        if dry_run:
+            return _dry_run(up.result, up.message, up.before, up.after, details, up.names)
         for name in up.names:
             try:
                 host = await hosts.add(
@@ -88,37 +91,56 @@ async def scale_group(
                     like=up.base,
                 )
             except ScalehookError as exc:
-                now = group_size(await hosts.list(selector))
-                details["failed"] = {"host": name, "error": exc.message}
-                message = (
-                    f"cloning {up.base.name} as {name} failed: {exc.message}; "
-                    f"the group has {now} hosts now"
-                )
-                return ActionResult("failed", message, up.before, now, details, error=exc)
+                return await _failed(hosts, selector, details, f"cloning {up.base.name} as {name}",
+                                     name, up.before, exc)  # fmt: skip
             details["created"].append(host.name)
         return ActionResult(up.result, up.message, up.before, up.after, details)
     down = plan_down(group, amount=config.amount, minimum=config.min, policy=config.remove_policy)
-    details = {
-        "selector": selector.as_dict(),
-        "policy": config.remove_policy,
-        "removed": [],
-        "kept": [{"host": name, "reason": reason} for name, reason in down.kept],
-    }
+    details.update(
+        policy=config.remove_policy,
+        removed=[],
+        kept=[{"host": name, "reason": reason} for name, reason in down.kept],
+    )
     if dry_run and down.remove:
-        details.update(dry_run=True, would=down.result, names=[h.name for h in down.remove])
-        message = f"dry run, nothing changed: {down.message}"
-        return ActionResult("dry_run", message, down.before, down.after, details)
+        names = [h.name for h in down.remove]
+        return _dry_run(down.result, down.message, down.before, down.after, details, names)
     for host in down.remove:
         why = "unhealthy" if host.state != "ready" else config.remove_policy
         try:
             report = await hosts.remove(host, drain_timeout=config.drain_timeout)
         except ScalehookError as exc:
-            now = group_size(await hosts.list(selector))
-            details["failed"] = {"host": host.name, "error": exc.message}
-            message = f"removing {host.name} failed: {exc.message}; the group has {now} hosts now"
-            return ActionResult("failed", message, down.before, now, details, error=exc)
+            return await _failed(hosts, selector, details, f"removing {host.name}", host.name,
+                                 down.before, exc)  # fmt: skip
         details["removed"].append({**report, "why": why})
     return ActionResult(down.result, down.message, down.before, down.after, details)
+
+
+def _dry_run(
+    would: str,
+    message: str,
+    before: int,
+    after: int,
+    details: dict[str, Any],
+    names: Sequence[str],
+) -> ActionResult:
+    details.update(dry_run=True, would=would, names=list(names))
+    return ActionResult("dry_run", f"dry run, nothing changed: {message}", before, after, details)
+
+
+async def _failed(
+    hosts: HostManager,
+    selector: Selector,
+    details: dict[str, Any],
+    doing: str,
+    host: str,
+    before: int,
+    exc: ScalehookError,
+) -> ActionResult:
+    """A step failed half way: record what exists now, and the error to answer with."""
+    now = group_size(await hosts.list(selector))
+    details["failed"] = {"host": host, "error": exc.message}
+    message = f"{doing} failed: {exc.message}; the group has {now} hosts now"
+    return ActionResult("failed", message, before, now, details, error=exc)
 
 
 class ScaleHostDriver(Driver[ScaleHostConfig]):
@@ -149,15 +171,21 @@ async def add_host(
     labels: dict[str, str],
     name: str | None,
     audit: Audit,
-) -> tuple[Any, Any]:
+) -> tuple[Host, Execution]:
     """Add one host by hand (the first of a group), recorded like a trigger."""
     hosts.provider(provider)  # a bad request is refused, not recorded as a failed action
     selector = Selector.of(labels)
-    made: list[Any] = []
+    made: list[Host] = []
 
     async def action() -> ActionResult:
-        before = group_size(await hosts.list(selector))
-        host = await hosts.add(provider=provider, labels=labels, name=name)
+        everything = await hosts.list()
+        taken = {h.name for h in everything}
+        if name is not None and name in taken:
+            raise Conflict(f"a host named {name!r} exists already", field="name")
+        before = group_size(h for h in everything if selector.matches(h.labels))
+        host = await hosts.add(
+            provider=provider, labels=labels, name=name or first_name(labels, taken)
+        )
         made.append(host)
         return ActionResult(
             "scaled",
@@ -173,7 +201,7 @@ async def add_host(
 
 async def remove_host(
     hosts: HostManager, executor: Executor, *, ident: str, drain_timeout: float, audit: Audit
-) -> Any:
+) -> Execution:
     """Drain and remove one host by hand, recorded like a trigger."""
     host = await hosts.find(ident)
     reason = host.removable()

@@ -18,7 +18,6 @@ from typing import Any
 from scalehook.errors import Conflict, InvalidRequest, NotFound, ScalehookError
 from scalehook.hosts.cluster import SwarmCluster
 from scalehook.hosts.model import PROVIDER_ID_LABEL, PROVIDER_LABEL, Host
-from scalehook.hosts.planning import next_names
 from scalehook.hosts.providers.base import HostProvider, ProviderHost
 from scalehook.selectors import Selector
 
@@ -38,6 +37,7 @@ class HostManager:
         self.providers = dict(providers)
         self.ready_timeout = ready_timeout
         self._self_node = self_node
+        self._manager_node: str | None = None
 
     async def start(self) -> None:
         for provider in self.providers.values():
@@ -58,9 +58,12 @@ class HostManager:
             ) from None
 
     async def _self_id(self) -> str | None:
+        """The node scalehook runs on: configured, else the manager's own (asked once)."""
         if self._self_node is not None:
             return self._self_node
-        return await self.cluster.self_node_id()
+        if self._manager_node is None:
+            self._manager_node = await self.cluster.self_node_id()
+        return self._manager_node
 
     async def list(self, selector: Selector | None = None) -> list[Host]:
         """Cluster nodes, plus provider machines that are not (or no longer) nodes."""
@@ -104,26 +107,16 @@ class HostManager:
                 return host
         raise NotFound(f"no host {ident!r}")
 
-    async def taken_names(self) -> set[str]:
-        return {h.name for h in await self.list()}
-
     async def add(
         self,
         *,
         provider: str,
         labels: Mapping[str, str],
-        name: str | None = None,
+        name: str,
         like: Host | None = None,
     ) -> Host:
-        """Create a host, wait until it is Ready in the Swarm, and label it."""
+        """Create a host named ``name``, wait until it is Ready in the Swarm, label it."""
         maker = self.provider(provider)
-        taken = await self.taken_names()
-        if name is None:
-            first = next(iter(labels.values()), "") or "host"
-            base = "".join(c if c.isalnum() or c == "-" else "-" for c in first.lower())
-            name = f"{base}-1" if f"{base}-1" not in taken else next_names(f"{base}-1", taken, 1)[0]
-        elif name in taken:
-            raise Conflict(f"a host named {name!r} exists already", field="name")
         template = None
         if like is not None and like.provider_id is not None:
             template = next((m for m in await maker.list() if m.id == like.provider_id), None)
@@ -159,12 +152,13 @@ class HostManager:
         assert host.provider is not None
         maker = self.provider(host.provider)
         report: dict[str, Any] = {"host": host.name, "id": host.id, "state": host.state}
-        if not host.id.startswith(f"{host.provider}:"):
+        is_node = not host.id.startswith(f"{host.provider}:")  # else a machine that never joined
+        if is_node:
             report.update(await self._drain(host, drain_timeout))
         machine = next((m for m in await maker.list() if m.id == host.provider_id), None)
         if machine is not None:
             await maker.destroy(host=machine)
-        if not host.id.startswith(f"{host.provider}:"):
+        if is_node:
             await self.cluster.remove_node(host.id)
         return report
 

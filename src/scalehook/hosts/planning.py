@@ -10,7 +10,7 @@ policy, never a manager, scalehook's own host, a protected or an unmanaged host.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -70,6 +70,16 @@ def next_names(base: str, taken: Iterable[str], count: int) -> list[str]:
         if candidate not in taken_set:
             names.append(candidate)
     return names
+
+
+def first_name(labels: Mapping[str, str], taken: Iterable[str]) -> str:
+    """A name for a group's first host, from its first label's value: ``batch-1``."""
+    first = next(iter(labels.values()), "") or "host"
+    base = "".join(c if c.isalnum() or c == "-" else "-" for c in first.lower())
+    taken_set = set(taken)
+    if f"{base}-1" not in taken_set:
+        return f"{base}-1"
+    return next_names(f"{base}-1", taken_set, 1)[0]
 
 
 def plan_up(group: Sequence[Host], *, amount: int, maximum: int, taken: Iterable[str]) -> UpPlan:
