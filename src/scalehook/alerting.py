@@ -158,6 +158,13 @@ def _sort(
         for a, ok in zip(alerts, matched, strict=True)
         if ok and a.status == "resolved"
     }
+    # Batches that keep an incident open after this notification: computed once, not
+    # per resolved alert (a notification may carry thousands).
+    open_batches = {
+        m.batch
+        for m in memory.values()
+        if m.batch is not None and not m.resolved and m.key not in resolving
+    }
     for i, alert in enumerate(alerts):
         key = (alert.fingerprint, alert.starts_at)
         if not matched[i]:
@@ -177,7 +184,7 @@ def _sort(
                 out.undo[i] = [i]
         else:
             seen.add(key)
-            _sort_resolve(rules, i, alert, memory, resolving, out)
+            _sort_resolve(rules, i, alert, memory, open_batches, out)
     return out
 
 
@@ -186,7 +193,7 @@ def _sort_resolve(
     i: int,
     alert: Alert,
     memory: Mapping[IncidentKey, Incident],
-    resolving: set[IncidentKey],
+    open_batches: set[int],
     out: _Sorted,
 ) -> None:
     """A resolved alert, with dedupe: undo the action its firing took, once."""
@@ -204,10 +211,7 @@ def _sort_resolve(
         return
     unit: object = known.key
     if known.batch is not None:
-        if any(
-            other.batch == known.batch and not other.resolved and other.key not in resolving
-            for other in memory.values()
-        ):
+        if known.batch in open_batches:
             out.verdicts[i] = "waiting"
             out.bookkeeping.append(resolved)
             return

@@ -213,27 +213,19 @@ class Rollouts:
                 await asyncio.shield(future)
             if rollout.waits_for:
                 await self._event(rollout, "the earlier rollout has stopped; starting")
-            if rollout.mode == "rollback":
-                result = await rollout.backend.upgrade(
-                    service=rollout.service,
-                    image=rollout.heading,
-                    previous=None,
-                    strategy=rollout.strategy,
-                    progress=lambda event: self._progress(rollout, event),
-                )
-                outcome = "rolled_back" if result.outcome == "upgraded" else result.outcome
-                message = result.message
-                if result.outcome == "upgraded" and rollout.previous is not None:
+            rolling_back = rollout.mode == "rollback"
+            result = await rollout.backend.upgrade(
+                service=rollout.service,
+                image=rollout.heading,
+                previous=None if rolling_back else rollout.previous,
+                strategy=rollout.strategy,
+                progress=lambda event: self._progress(rollout, event),
+            )
+            outcome, message = result.outcome, result.message
+            if rolling_back and result.outcome == "upgraded":
+                outcome = "rolled_back"
+                if rollout.previous is not None:
                     message = f"rolled back to {show(rollout.previous)}"
-            else:
-                result = await rollout.backend.upgrade(
-                    service=rollout.service,
-                    image=rollout.image,
-                    previous=rollout.previous,
-                    strategy=rollout.strategy,
-                    progress=lambda event: self._progress(rollout, event),
-                )
-                outcome, message = result.outcome, result.message
             await self._finish(rollout, outcome, message)
         except asyncio.CancelledError:
             successor = rollout.superseded_by
@@ -300,9 +292,7 @@ class Rollouts:
         message: str | None = None,
         status: str = "running",
     ) -> None:
-        events = rollout.details["events"]
-        events.append({"at": datetime.now(UTC).isoformat(), "message": text})
-        del events[:-MAX_EVENTS]
+        _add_event(rollout.details, text)
         values: dict[str, Any] = {"details": dict(rollout.details), "status": status}
         if result is not None:
             values["result"] = result
@@ -316,9 +306,7 @@ class Rollouts:
         seconds = (datetime.now(UTC) - rollout.started_at).total_seconds()
         rollout.details["phase"] = "done"
         await self.store.set_rollout_phase(rollout.rollout_id, "done")
-        events = rollout.details["events"]
-        events.append({"at": datetime.now(UTC).isoformat(), "message": f"{outcome}: {message}"})
-        del events[:-MAX_EVENTS]
+        _add_event(rollout.details, f"{outcome}: {message}")
         await self.store.update_execution(
             rollout.execution_id,
             result=outcome,
@@ -399,9 +387,8 @@ class Rollouts:
         execution = await self.store.execution(record.execution_id)
         details = dict(execution.details)
         details["phase"] = "done"
-        events = list(details.get("events", []))
-        events.append({"at": datetime.now(UTC).isoformat(), "message": f"{outcome}: {message}"})
-        details["events"] = events[-MAX_EVENTS:]
+        details["events"] = list(details.get("events", []))
+        _add_event(details, f"{outcome}: {message}")
         await self.store.set_rollout_phase(record.id, "done")
         await self.store.update_execution(
             record.execution_id,
@@ -418,3 +405,10 @@ class Rollouts:
             task.cancel()
         if tasks:
             await asyncio.wait(tasks)
+
+
+def _add_event(details: dict[str, Any], text: str) -> None:
+    """Append a timestamped event to a rollout's details, keeping the last MAX_EVENTS."""
+    events = details["events"]
+    events.append({"at": datetime.now(UTC).isoformat(), "message": text})
+    del events[:-MAX_EVENTS]

@@ -37,7 +37,6 @@ _VERSION = re.compile(
     r"(?:-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$",
     re.ASCII,
 )
-_KEYWORDS = ("semver", "exact", "glob", "regexp", "force")
 
 
 @total_ordering

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from scalehook.images import ImageRef, InvalidImage, parse_image
@@ -55,7 +54,6 @@ class RolloutRecord:
     previous: str | None
     strategy: dict[str, Any]
     phase: str  # rolling, rolling_back, done
-    created_at: datetime
 
 
 def pushed_image(push: ImagePushed) -> ImageRef:
@@ -96,9 +94,7 @@ def _decide(
             against = f" (compared with the rollout to {base.familiar()} in progress)"
         except InvalidImage:
             base = current
-    mine = [
-        p for p in pushes if (p.registry, p.repository) == (current.registry, current.repository)
-    ]
+    mine = [p for p in pushes if pushed_image(p).same_repository(current)]
     if not mine:
         names = ", ".join(sorted({pushed_image(p).with_tag(None).familiar() for p in pushes}))
         return Skip(service.ref, f"runs {current.familiar()}, not {names}")

@@ -113,6 +113,9 @@ def test_a_source_fixed_in_the_receiver_reads_every_body_as_it(
     response = hook(receivers["quay-only"]["url"], bodies.dockerhub("acme/app", "2"))
     assert response.status_code == 400
     assert response.json()["message"] == "docker_url: is required"
+    response = hook(receivers["quay-only"]["url"], {"docker_url": "quay.io/acme/app"})
+    assert response.status_code == 400  # read without being recognised: still a clear 400
+    assert response.json()["message"] == "updated_tags: must be an array of tag names"
     response = hook(receivers["quay-only"]["url"], bodies.quay("quay.io/acme/app", ["2"]))
     assert response.status_code == 200
     assert response.json()["result"] == "noop"

@@ -68,7 +68,6 @@ async def trigger(key: str, request: Request, runtime: RuntimeDep) -> Response:
         body=body,
         headers=headers,
         caller=caller_address(request),
-        source=source,
         signals=tuple(signals),
     )
     if receiver.paused:

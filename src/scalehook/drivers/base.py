@@ -25,7 +25,6 @@ class HookCall:
     body: bytes
     headers: Mapping[str, str]
     caller: str | None
-    source: str | None = None  # the sender recognised in the body (sources/), if any
     signals: tuple[Signal, ...] = ()
 
     def audit(self, receiver: Receiver) -> Audit:

@@ -12,6 +12,7 @@ step, as it always was. ``cooldown`` applies to both.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -105,7 +106,7 @@ def decide_plain(
     config: ScaleServiceConfig, *, current: int, last: datetime | None, now: datetime
 ) -> ScaleDecision:
     """A plain trigger: one step, unless the cooldown of its direction still runs."""
-    seconds = config.cooldown.up if config.action == "up" else config.cooldown.down
+    seconds = config.rules().cooldown.of(config.action)
     wait = cooldown_left(seconds, last, now)
     if wait > 0:
         return ScaleDecision(
@@ -148,11 +149,11 @@ class ScaleServiceDriver(Driver[ScaleServiceConfig]):
         groups = [s for s in call.signals if isinstance(s, AlertGroup)]
         if groups:
             return await self._alerts(receiver, config, groups[0], audit, executor)
-        needs_history = (config.cooldown.up if config.action == "up" else config.cooldown.down) > 0
+        cooldown = config.rules().cooldown.of(config.action)
 
         async def decide(state: ServiceState) -> ScaleDecision:
             last = None
-            if needs_history:
+            if cooldown > 0:  # only then does the last action's time matter
                 last = (
                     await executor.store.last_actions(
                         receiver_id=receiver.id, target=state.ref, dry_run=audit.dry_run
@@ -160,13 +161,7 @@ class ScaleServiceDriver(Driver[ScaleServiceConfig]):
                 )[config.action]
             return decide_plain(config, current=state.desired, last=last, now=datetime.now(UTC))
 
-        execution = await executor.scale(
-            service=config.service,
-            decide=decide
-            if needs_history
-            else (lambda state: decide_scale(config, current=state.desired)),
-            audit=audit,
-        )
+        execution = await executor.scale(service=config.service, decide=decide, audit=audit)
         return Outcome(execution)
 
     async def _alerts(
@@ -211,14 +206,7 @@ class ScaleServiceDriver(Driver[ScaleServiceConfig]):
             }
             if group.truncated:
                 details["truncated_alerts"] = group.truncated
-            return ScaleDecision(
-                decision.before,
-                decision.after,
-                decision.result,
-                decision.message,
-                details,
-                decision.marks,
-            )
+            return dataclasses.replace(decision, details=details)
 
         execution = await executor.scale(service=config.service, decide=decide, audit=audit)
         executor.metrics.count_alerts(receiver=receiver.name, verdicts=verdicts)

@@ -16,7 +16,7 @@ from scalehook.signals import Alert, AlertGroup, AlertStatus, Signal
 
 VERSION = "4"
 _MAX_ALERTS = 10_000
-_MAX_TEXT = 1000
+_MAX_TEXT = 10_000
 # Go's zero time.Time: what Alertmanager sends as endsAt while an alert still fires.
 _ZERO_YEAR = 1
 
@@ -135,7 +135,7 @@ def _labels(value: Any, where: str) -> dict[str, str]:
 def _text(value: Any, where: str) -> str:
     if not isinstance(value, str):
         raise _invalid(where, "must be a string")
-    return value[: _MAX_TEXT * 10]
+    return value[:_MAX_TEXT]
 
 
 def _invalid(where: str, message: str) -> InvalidPayload:

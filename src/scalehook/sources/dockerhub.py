@@ -26,8 +26,8 @@ class DockerHub:
         push = fields.child(body, "push_data", "")
         repository = fields.child(body, "repository", "")
         name = fields.string(repository, "repo_name", "repository")
-        ref = fields.image(name, "repository.repo_name")
-        if ref.registry != DOCKER_HUB or ref.tag is not None or ref.digest is not None:
+        ref = fields.repository(name, "repository.repo_name")
+        if ref.registry != DOCKER_HUB:
             raise InvalidPayload(
                 f"repository.repo_name: {name!r} is not a Docker Hub repository name",
                 field="repository.repo_name",

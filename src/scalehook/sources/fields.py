@@ -11,7 +11,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from scalehook.errors import InvalidPayload
-from scalehook.images import ImageRef, InvalidImage, parse_image, valid_digest, valid_tag
+from scalehook.images import (
+    ImageRef,
+    InvalidImage,
+    parse_image,
+    parse_repository,
+    valid_digest,
+    valid_tag,
+)
 from scalehook.signals import ImagePushed
 
 
@@ -60,6 +67,14 @@ def optional_string(body: Mapping[str, Any], key: str, where: str) -> str | None
 def image(text: str, where: str) -> ImageRef:
     try:
         return parse_image(text)
+    except InvalidImage as exc:
+        raise InvalidPayload(f"{where}: {exc}", field=where) from exc
+
+
+def repository(text: str, where: str) -> ImageRef:
+    """A repository name without tag or digest (what registries announce as pushed)."""
+    try:
+        return parse_repository(text)
     except InvalidImage as exc:
         raise InvalidPayload(f"{where}: {exc}", field=where) from exc
 

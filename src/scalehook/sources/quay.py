@@ -23,13 +23,8 @@ class Quay:
     def parse(self, body: Any, headers: Mapping[str, str]) -> list[Signal]:
         body = fields.mapping(body, "body")
         url = fields.string(body, "docker_url", "")
-        ref = fields.image(url, "docker_url")
-        if ref.tag is not None or ref.digest is not None:
-            raise InvalidPayload(
-                f"docker_url: {url!r} should name a repository, without a tag",
-                field="docker_url",
-            )
-        tags = body["updated_tags"]
+        ref = fields.repository(url, "docker_url")
+        tags = body.get("updated_tags")
         if isinstance(tags, dict):
             tags = list(tags)
         if not isinstance(tags, list) or not all(isinstance(t, str) and t for t in tags):

@@ -458,7 +458,6 @@ class Store:
                     previous=row["previous"],
                     strategy=dict(row["strategy"]),
                     phase=row["phase"],
-                    created_at=_utc(row["created_at"]),
                 )
                 for row in rows
             ]
