@@ -3,6 +3,7 @@ app, and a store seeded straight into SQLite (faster than thousands of API calls
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import sqlite3
@@ -20,6 +21,7 @@ import httpx
 import psutil
 
 from scalehook.receivers import hash_key, new_key
+from scalehook.store import Store
 from scalehook.testing import ServerProcess, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -124,8 +126,15 @@ def seeded(
     yields the server and the trigger URL of a receiver at its max."""
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        with scalehook(config, workdir=workdir):
-            pass  # the first start creates and migrates the store
-        _, key = seed(workdir / "data" / "scalehook.db", receivers=receivers, executions=executions)
+        db = workdir / "data" / "scalehook.db"
+        asyncio.run(_migrate(db))
+        _, key = seed(db, receivers=receivers, executions=executions)
         with scalehook(config, workdir=workdir) as server:
             yield server, f"{server.url}/v1/hooks/{key}"
+
+
+async def _migrate(db: Path) -> None:
+    """Create the store's tables, as a first start would."""
+    store = Store(f"sqlite+aiosqlite:///{db}")
+    await store.open()
+    await store.close()

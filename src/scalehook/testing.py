@@ -9,9 +9,10 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import yaml
@@ -22,6 +23,45 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+T = TypeVar("T")
+
+
+def wait_until(
+    predicate: Callable[[], T], *, timeout: float = 30.0, interval: float = 0.05, what: str = ""
+) -> T:
+    """Poll until ``predicate`` returns something true; return it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not met within {timeout:g}s: {what or predicate}")
+        time.sleep(interval)
+
+
+def stop_process(
+    process: subprocess.Popen[bytes] | None, sig: int = signal.SIGTERM, timeout: float = 30.0
+) -> int | None:
+    """Signal a child and wait for it; SIGKILL if it has not exited in ``timeout``."""
+    if process is None or process.poll() is not None:
+        return None if process is None else process.returncode
+    process.send_signal(sig)
+    try:
+        return process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.wait()
+
+
+def answers(url: str) -> bool:
+    """True when ``url`` answers 200 now."""
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 class ServerProcess:
@@ -94,12 +134,10 @@ class ServerProcess:
                 raise RuntimeError(
                     f"scalehook exited with {self.process.returncode}:\n{self.log()}"
                 )
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
+            if answers(f"{self.url}/healthz"):
+                return self
             time.sleep(0.05)
+        self.stop()  # leave no half-started server behind
         raise RuntimeError(f"scalehook did not become healthy in {timeout}s:\n{self.log()}")
 
     def log(self) -> str:
@@ -109,14 +147,7 @@ class ServerProcess:
             return ""
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int | None:
-        if self.process is None or self.process.poll() is not None:
-            return None if self.process is None else self.process.returncode
-        self.process.send_signal(sig)
-        try:
-            return self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            return self.process.wait()
+        return stop_process(self.process, sig, timeout)
 
     def kill(self) -> None:
         """``kill -9``: no cleanup at all."""

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import yaml
 
-from scalehook.testing import free_port
+from scalehook.testing import answers, free_port, stop_process
 
 
 def binary(*names: str) -> str:
@@ -55,14 +55,7 @@ class Program:
             return ""
 
     def stop(self, timeout: float = 10.0) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process, timeout=timeout)
 
 
 def example_configs(
@@ -107,7 +100,7 @@ class LoadExporter:
         self.process = subprocess.Popen([sys.executable, str(script), str(self.port)])
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if _ok(self.url + "/metrics"):
+            if answers(self.url + "/metrics"):
                 return
             time.sleep(0.05)
         self.close()
@@ -117,9 +110,7 @@ class LoadExporter:
         httpx.post(self.url + "/load", content=str(value), timeout=5).raise_for_status()
 
     def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(10)
+        stop_process(self.process, timeout=10)
 
 
 class AlertStack:
@@ -192,7 +183,7 @@ class AlertStack:
         for program, url in ((alertmanager, self.alertmanager_url), (prom, self.prometheus_url)):
             self.programs.append(program)
             program.start()
-            self._wait(program, lambda url=url: _ok(f"{url}/-/ready"), deadline)
+            self._wait(program, lambda url=url: answers(f"{url}/-/ready"), deadline)
         self._wait(prom, self._discovered, deadline)
         return self
 
@@ -243,10 +234,3 @@ class AlertStack:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
-
-
-def _ok(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False

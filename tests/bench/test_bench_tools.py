@@ -30,3 +30,6 @@ def test_the_table_shows_value_baseline_and_ratio() -> None:
     text = table([Figure("x", 2.0, "ms", "floor", 1.0, 3, "n")], markdown=True)
     assert "| x | 2 ms | floor | 1 ms | 2.00x | 3 | n |" in text
     assert percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.0
+    assert percentile([1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 50) == 3.0
+    assert percentile([float(i) for i in range(1, 11)], 90) == 9.0
+    assert percentile([float(i) for i in range(1, 101)], 99) == 99.0

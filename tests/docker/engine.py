@@ -11,7 +11,7 @@ import json
 import socket
 import tarfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -206,17 +206,3 @@ class Engine:
     def _swarm(self) -> bool:
         info = self.get("/info")
         return bool(info.get("Swarm", {}).get("ControlAvailable"))
-
-
-def wait_until(
-    predicate: Callable[[], T], *, timeout: float = 60.0, interval: float = 0.1, what: str = ""
-) -> T:
-    """Poll until ``predicate`` returns something true; return it."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not met within {timeout:g}s: {what or predicate}")
-        time.sleep(interval)

@@ -17,9 +17,9 @@ from scalehook.backends.docker.groups import (
     COMPOSE_SERVICE,
     SERVICE_LABEL,
 )
-from scalehook.testing import ServerProcess, free_port
+from scalehook.testing import ServerProcess, free_port, wait_until
 from tests.docker.conftest import HEALTH_IMAGE, WEB_IMAGE
-from tests.docker.engine import TEST_LABEL, Engine, wait_until
+from tests.docker.engine import TEST_LABEL, Engine
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("images")]
 

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from scalehook.backends.docker.groups import REPLACES_LABEL, REPLICA_LABEL, SERVICE_LABEL
-from scalehook.testing import ServerProcess, free_port
+from scalehook.testing import ServerProcess, free_port, wait_until
 from tests.docker.apps import APP, REGISTRY_APP, Sampler, ready, version_of
-from tests.docker.engine import TEST_LABEL, Engine, wait_until
+from tests.docker.engine import TEST_LABEL, Engine
 from tests.upgrades import bodies
 from tests.upgrades.helpers import execution, finished, hook, upgrade_receiver
 
@@ -158,7 +158,6 @@ def test_pushes_that_do_not_apply_are_noops_and_touch_nothing(
 def test_a_registry_notification_rolls_the_image_named_with_its_registry(
     engine: Engine, prefix: str, docker_server: ServerProcess
 ) -> None:
-    registry, repository = REGISTRY_APP.split("/", 1)
     service = run_app(engine, prefix, 2, image=f"{REGISTRY_APP}:1")
     docker_server.wait_for(service, ready=2)
     found = receiver(docker_server, prefix)
@@ -173,7 +172,6 @@ def test_a_registry_notification_rolls_the_image_named_with_its_registry(
     assert docker_server.service(service)["image"] == f"{REGISTRY_APP}:2@{digest}"
     again = hook(found["url"], *bodies.push("distribution", REGISTRY_APP, "2"))
     assert again.status_code == 200 and again.json()["result"] == "noop"
-    assert (registry, repository) == ("localhost:5999", "scalehook-test/app")
 
 
 def test_an_image_the_engine_cannot_pull_fails_the_rollout_before_any_replica(
@@ -237,7 +235,6 @@ def test_a_rollout_cut_by_kill_9_mid_batch_is_undone_and_finished_after_the_rest
 ) -> None:
     config = {"backend": "docker"}
     server = ServerProcess(tmp_path / "server", config).start()
-    again: ServerProcess | None = None
     try:
         service = run_app(engine, prefix, 3)
         server.wait_for(service, ready=3)
@@ -252,9 +249,8 @@ def test_a_rollout_cut_by_kill_9_mid_batch_is_undone_and_finished_after_the_rest
         server.kill()  # in the middle of a batch: nothing is undone by scalehook
         assert surge()
 
-        again = ServerProcess(server.workdir, config, token=server.token, port=server.port)
-        again.start()
-        done = finished(again, started["id"])
+        server.start()
+        done = finished(server, started["id"])
         assert done["result"] == "upgraded", done["message"]
         assert done["message"].endswith("(resumed after scalehook restarted)")
         messages = [e["message"] for e in done["details"]["events"]]
@@ -263,5 +259,3 @@ def test_a_rollout_cut_by_kill_9_mid_batch_is_undone_and_finished_after_the_rest
         assert len(rows(engine, service)) == 3
     finally:
         server.close()
-        if again is not None:
-            again.close()

@@ -12,10 +12,10 @@ import httpx
 import pytest
 
 from scalehook.backends.docker.groups import SERVICE_LABEL
-from scalehook.testing import free_port
+from scalehook.testing import free_port, wait_until
 from tests.conftest import ServerFactory
 from tests.docker.conftest import WEB_IMAGE, build_images
-from tests.docker.engine import TEST_LABEL, Engine, wait_until
+from tests.docker.engine import TEST_LABEL, Engine
 from tests.docker.private_engine import PrivateEngine, make_certs
 from tests.docker.test_docker_scaling import step, trigger
 

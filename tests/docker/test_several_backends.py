@@ -6,10 +6,11 @@ import httpx
 import pytest
 
 from scalehook.backends.docker.groups import SERVICE_LABEL
+from scalehook.testing import wait_until
 from tests.cli.test_cli import run
 from tests.conftest import ServerFactory, web_service
 from tests.docker.conftest import WEB_IMAGE
-from tests.docker.engine import TEST_LABEL, Engine, wait_until
+from tests.docker.engine import TEST_LABEL, Engine
 from tests.docker.test_docker_scaling import step, trigger
 from tests.docker.test_swarm_scaling import service_spec
 

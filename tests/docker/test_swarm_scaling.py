@@ -8,9 +8,9 @@ from typing import Any
 import httpx
 import pytest
 
-from scalehook.testing import ServerProcess
+from scalehook.testing import ServerProcess, wait_until
 from tests.docker.conftest import WEB_IMAGE
-from tests.docker.engine import TEST_LABEL, Engine, wait_until
+from tests.docker.engine import TEST_LABEL, Engine
 from tests.docker.test_docker_scaling import step, trigger
 
 pytestmark = [pytest.mark.docker, pytest.mark.swarm, pytest.mark.usefixtures("images")]

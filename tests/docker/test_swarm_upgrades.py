@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from scalehook.testing import ServerProcess
+from scalehook.testing import ServerProcess, wait_until
 from tests.docker.apps import APP, Sampler, version_of
-from tests.docker.engine import TEST_LABEL, Engine, wait_until
+from tests.docker.engine import TEST_LABEL, Engine
 from tests.upgrades import bodies
 from tests.upgrades.helpers import execution, finished, hook, upgrade_receiver
 
@@ -216,7 +216,6 @@ def test_a_restart_mid_update_watches_it_and_does_not_issue_it_again(
 ) -> None:
     config = {"backend": "swarm"}
     server = ServerProcess(tmp_path / "server", config).start()
-    again: ServerProcess | None = None
     try:
         name = create_app(engine, prefix, overlay, 3)
         found = receiver(server, prefix, batch_interval="1s")
@@ -228,9 +227,8 @@ def test_a_restart_mid_update_watches_it_and_does_not_issue_it_again(
         server.kill()
         version = engine.service(name)["Version"]["Index"]
 
-        again = ServerProcess(server.workdir, config, token=server.token, port=server.port)
-        again.start()
-        done = finished(again, started["id"], timeout=120)
+        server.start()
+        done = finished(server, started["id"], timeout=120)
         assert done["result"] == "upgraded", done["message"]
         assert done["message"].endswith("(resumed after scalehook restarted)")
         messages = [e["message"] for e in done["details"]["events"]]
@@ -242,5 +240,3 @@ def test_a_restart_mid_update_watches_it_and_does_not_issue_it_again(
         assert versions(engine, name) == ["2", "2", "2"]
     finally:
         server.close()
-        if again is not None:
-            again.close()

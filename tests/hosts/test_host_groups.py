@@ -6,24 +6,13 @@ The tests run in order and share the workers they make (each costs an engine sta
 from __future__ import annotations
 
 import concurrent.futures
-import time
-from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
-from scalehook.testing import ServerProcess
+from scalehook.testing import ServerProcess, wait_until
 from tests.hosts.lab import IMAGE, SwarmLab
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 60.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what or predicate}")
 
 
 def group(server: ServerProcess, selector: str = "group=batch") -> list[dict[str, Any]]:

@@ -6,28 +6,16 @@ import concurrent.futures
 import signal
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import psutil
 import pytest
 
-from scalehook.testing import ServerProcess
+from scalehook.testing import ServerProcess, wait_until
 from tests.conftest import ServerFactory, processes_named, replica_processes, web_service
 
 CONTROL_APP = str(Path(__file__).resolve().parents[1] / "apps" / "control_app.py")
-
-
-def wait_until(
-    predicate: Callable[[], bool], timeout: float = 20.0, interval: float = 0.05
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(interval)
-    raise AssertionError("condition not met in time")
 
 
 def answering_replicas(port: int, requests: int = 30) -> set[str]:
@@ -115,8 +103,7 @@ def test_restart_keeps_receivers_executions_and_desired_scale(make_server: Serve
     assert server.stop() == 0
     assert replica_processes(server) == []
 
-    again = ServerProcess(server.workdir, config, token=server.token, port=server.port)
-    again.start()
+    again = server.start()
     try:
         again.wait_for("web", desired=3, ready=3)
         assert len(replica_processes(again)) == 3
@@ -125,7 +112,7 @@ def test_restart_keeps_receivers_executions_and_desired_scale(make_server: Serve
         assert [(e["receiver_name"], e["before"], e["after"]) for e in history] == [("keep", 1, 3)]
         assert httpx.post(up["url"]).json()["after"] == 5
     finally:
-        again.close()
+        again.stop()
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
@@ -152,13 +139,12 @@ def test_kill_9_leaves_no_replica_behind_and_restart_recovers(
     server.wait_for("web", ready=2)
     server.kill()
     wait_until(lambda: processes_named(marker) == [], timeout=10)
-    again = ServerProcess(server.workdir, config, token=server.token, port=server.port)
-    again.start()
+    again = server.start()
     try:
         again.wait_for("web", desired=2, ready=2)
         assert len(processes_named(marker)) == 2
     finally:
-        again.close()
+        again.stop()
 
 
 def test_a_replica_that_dies_is_restarted(make_server: ServerFactory) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import psutil
 
-from scalehook.testing import ServerProcess
+from scalehook.testing import ServerProcess, wait_until
 from tests.conftest import ServerFactory, web_service
 from tests.reliability.load import (
     Answer,
@@ -25,16 +25,10 @@ from tests.reliability.load import (
     processes_with_env,
     same_record,
     storm,
-    wait_until,
 )
 from tests.reliability.test_storm import chain_breaks, churn_service
 
 RAISED = {"rate": 100_000, "burst": 100_000}
-
-
-def restart(server: ServerProcess, config: dict[str, Any]) -> ServerProcess:
-    again = ServerProcess(server.workdir, config, token=server.token, port=server.port)
-    return again.start()
 
 
 def children_of(server: ServerProcess, marker: str) -> tuple[list[psutil.Process], int]:
@@ -70,7 +64,7 @@ def test_kill_9_in_a_storm_loses_no_answered_execution(
     assert {a.status for a in answers} == {200, 0}  # answered, or no answer at all
     wait_until(lambda: processes_with_env("MARK", marker) == [], timeout=15)
 
-    again = restart(server, config)
+    again = server.start()
     try:
         trail = executions(again, service="churn")
         stored = by_id(trail)
@@ -96,7 +90,7 @@ def test_kill_9_in_a_storm_loses_no_answered_execution(
         found, strangers = children_of(again, marker)
         assert (len(found), strangers) == (desired, 0)
     finally:
-        again.close()
+        again.stop()
 
 
 def test_kill_9_in_a_scale_up_leaves_no_orphan(make_server: ServerFactory, tmp_path: Path) -> None:
@@ -111,14 +105,14 @@ def test_kill_9_in_a_scale_up_leaves_no_orphan(make_server: ServerFactory, tmp_p
 
     assert (answer["before"], answer["after"]) == (1, 16)
     wait_until(lambda: processes_with_env("MARK", marker) == [], timeout=15)
-    again = restart(server, config)
+    again = server.start()
     try:
         assert [same_record(e) for e in executions(again)] == [same_record(answer)]
         again.wait_for("web", desired=16, ready=16, timeout=90)
         found, strangers = children_of(again, marker)
         assert (len(found), strangers) == (16, 0)
     finally:
-        again.close()
+        again.stop()
 
 
 def test_replicas_children_do_not_outlive_a_kill_9(
@@ -138,14 +132,14 @@ def test_replicas_children_do_not_outlive_a_kill_9(
     wait_until(lambda: len(processes_with_env("MARK", marker)) == 4)  # 2 replicas + 2 children
     server.kill()
 
-    again = restart(server, config)
+    again = server.start()
     try:
         again.wait_for("tree", ready=2)
         wait_until(lambda: len(processes_with_env("MARK", marker)) == 4)
         found, strangers = children_of(again, marker)
         assert (len(found), strangers) == (4, 0)
     finally:
-        again.close()
+        again.stop()
 
 
 # A replica that listens on $PORT and keeps a child process of its own.

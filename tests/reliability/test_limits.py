@@ -173,7 +173,7 @@ def test_a_trickling_body_is_408_before_it_ends(limited: ServerProcess, hook_pat
         )
         finished = trickle(sock, b"{" + b" " * 98 + b"}", pause=0.1)
         answer = read_all(sock)
-    assert not finished or answer.startswith(b"HTTP/1.1 408")
+    assert not finished  # cut off before the client had sent it all
     assert answer.startswith(b"HTTP/1.1 408")
 
 

@@ -7,14 +7,13 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from scalehook.signatures import sign
-from scalehook.testing import ServerProcess, free_port
+from scalehook.testing import ServerProcess, free_port, wait_until
 
 RELEASE_APP = str(Path(__file__).resolve().parents[1] / "apps" / "release_app.py")
 ANSWER = re.compile(r"hello from (\S+) \(version (\S+), pid (\d+)\)")
@@ -68,15 +67,6 @@ def execution(server: ServerProcess, ident: int) -> dict[str, Any]:
     response.raise_for_status()
     found: dict[str, Any] = response.json()
     return found
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 30.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"not met within {timeout}s: {what}")
 
 
 def finished(server: ServerProcess, ident: int, timeout: float = 60.0) -> dict[str, Any]:

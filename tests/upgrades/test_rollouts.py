@@ -16,7 +16,7 @@ import sys
 import time
 from typing import Any
 
-from scalehook.testing import ServerProcess
+from scalehook.testing import ServerProcess, wait_until
 from tests.conftest import ServerFactory
 from tests.upgrades import bodies
 from tests.upgrades.helpers import (
@@ -28,7 +28,6 @@ from tests.upgrades.helpers import (
     release_service,
     settled_versions,
     upgrade_receiver,
-    wait_until,
 )
 
 
@@ -191,7 +190,7 @@ def test_a_rollout_cut_by_kill_9_is_finished_after_the_restart(
     )
     server.kill()
 
-    again = ServerProcess(server.workdir, config, token=server.token, port=server.port).start()
+    again = server.start()
     try:
         done = finished(again, started["id"])
         assert done["result"] == "upgraded", done["message"]
@@ -200,15 +199,15 @@ def test_a_rollout_cut_by_kill_9_is_finished_after_the_restart(
         assert any(m.startswith("scalehook restarted during this rollout") for m in messages)
         assert settled_versions(again, "web", 3) == ["2", "2", "2"]
     finally:
-        again.close()
+        again.stop()
     # the version is durable: the next start runs 2 at once, with nothing to resume
-    third = ServerProcess(server.workdir, config, token=server.token, port=server.port).start()
+    third = server.start()
     try:
         assert settled_versions(third, "web", 3) == ["2", "2", "2"]
         assert third.service("web")["image"] == "acme/app:2"
         assert execution(third, started["id"])["result"] == "upgraded"
     finally:
-        third.close()
+        third.stop()
 
 
 def test_a_broken_release_cut_by_a_stop_is_rolled_back_after_the_restart(
@@ -228,14 +227,14 @@ def test_a_broken_release_cut_by_a_stop_is_rolled_back_after_the_restart(
     assert (stopped["status"], stopped["phase"]) == ("running", "rolling")
     assert "scalehook stopped during this rollout" in stopped["details"]["events"][-1]["message"]
 
-    again = ServerProcess(server.workdir, config, token=server.token, port=server.port).start()
+    again = server.start()
     try:
         done = finished(again, started["id"])
         assert done["result"] == "rolled_back", done["message"]
         assert done["message"].endswith("(resumed after scalehook restarted)")
         assert settled_versions(again, "web", 2) == ["1", "1"]
     finally:
-        again.close()
+        again.stop()
 
 
 def execution_in_store(server: ServerProcess, ident: int) -> dict[str, Any]:

@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from scalehook.api.deps import RuntimeDep, caller_address, require_admin
 from scalehook.api.schemas import BODY_ERRORS, ErrorOut, ExecutionOut, execution_dict
 from scalehook.drivers.scale_host import add_host, host_manager, remove_host
-from scalehook.durations import Duration
+from scalehook.durations import parse_duration
+from scalehook.errors import InvalidRequest
 from scalehook.executor import Audit
 from scalehook.hosts.manager import check_labels
 from scalehook.hosts.model import Host
@@ -140,18 +141,8 @@ async def delete_host(
     return execution_dict(execution)
 
 
-class _DurationQuery(BaseModel):
-    value: Duration
-
-
 def _duration(text: str) -> float:
-    from pydantic import ValidationError
-
-    from scalehook.errors import InvalidRequest
-
     try:
-        return _DurationQuery.model_validate({"value": text}).value
-    except ValidationError as exc:
-        raise InvalidRequest(
-            f"drain_timeout: {text!r} is not a duration", field="drain_timeout"
-        ) from exc
+        return parse_duration(text)
+    except ValueError as exc:
+        raise InvalidRequest(f"drain_timeout: {exc}", field="drain_timeout") from exc

@@ -259,10 +259,9 @@ def receivers_list(state: State, as_json: bool) -> None:
 
 @receivers.command("show")
 @click.argument("receiver")
-@json_option
 @click.pass_obj
-def receivers_show(state: State, receiver: str, as_json: bool) -> None:
-    """Show a receiver (by id or name)."""
+def receivers_show(state: State, receiver: str) -> None:
+    """Show a receiver (by id or name), as JSON: its config is nested."""
     emit(state.client.get(f"/v1/receivers/{receiver}"), True)
 
 
@@ -273,7 +272,6 @@ def receivers_show(state: State, receiver: str, as_json: bool) -> None:
 @click.option("--pause/--resume", default=None, help="pause: answer 200 and do nothing")
 @click.option("--dry-run/--live", default=None, help="dry run: record, change nothing")
 @click.option("--set", "pairs", multiple=True, metavar="KEY=VALUE", help="change a config key")
-@json_option
 @click.pass_obj
 def receivers_update(
     state: State,
@@ -283,9 +281,9 @@ def receivers_update(
     pause: bool | None,
     dry_run: bool | None,
     pairs: tuple[str, ...],
-    as_json: bool,
 ) -> None:
-    """Rename, enable/disable, pause/resume, switch dry-run, or change config keys."""
+    """Rename, enable/disable, pause/resume, switch dry-run, or change config keys;
+    prints the receiver as JSON."""
     body: dict[str, Any] = {}
     if name is not None:
         body["name"] = name
