@@ -29,8 +29,8 @@ import yaml
 from bench.common import Figure, median, percentile
 from scalehook.app import build_app
 from scalehook.config import load_settings
+from scalehook.domain.receivers import hash_key, new_key
 from scalehook.drivers.scale_service import ScaleServiceDriver
-from scalehook.receivers import hash_key, new_key
 from scalehook.runtime import Runtime
 from scalehook.testing import ServerProcess, free_port
 from scalehook.testing_alerts import AlertStack, LoadExporter, example_configs

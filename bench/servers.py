@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import psutil
 
-from scalehook.receivers import hash_key, new_key
+from scalehook.domain.receivers import hash_key, new_key
 from scalehook.store import Store
 from scalehook.testing import ServerProcess, free_port
 

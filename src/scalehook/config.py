@@ -26,7 +26,7 @@ from scalehook.backends.engine.address import DockerHost
 from scalehook.backends.kinds import BackendSettings, LocalSettings
 from scalehook.backends.local.spec import SERVICE_NAME, LocalServiceSpec
 from scalehook.backends.swarm import SwarmSettings
-from scalehook.durations import Duration
+from scalehook.domain.durations import Duration
 from scalehook.errors import ScalehookError
 from scalehook.hosts.settings import HostsSettings
 

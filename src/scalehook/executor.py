@@ -16,11 +16,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from scalehook.backends import Backends, ServiceState
-from scalehook.decisions import ScaleDecision
+from scalehook.domain.decisions import ScaleDecision
+from scalehook.domain.executions import Execution, ExecutionDraft
+from scalehook.domain.incidents import IncidentMark
 from scalehook.errors import ScalehookError
-from scalehook.executions import Execution, ExecutionDraft
 from scalehook.hosts.manager import HostManager
-from scalehook.incidents import IncidentMark
 from scalehook.locks import KeyedLocks
 from scalehook.metrics import Metrics
 from scalehook.rollouts import Rollouts

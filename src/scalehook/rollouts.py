@@ -30,11 +30,11 @@ from typing import Any, Literal
 from scalehook.backends import Backend, Backends
 from scalehook.backends.base import RolloutEvent, UpgradeStrategy
 from scalehook.backends.rolling import show
+from scalehook.domain.executions import Execution, ExecutionDraft
+from scalehook.domain.upgrades import RolloutRecord, UpgradePlan
 from scalehook.errors import ScalehookError
-from scalehook.executions import Execution, ExecutionDraft
 from scalehook.metrics import Metrics
 from scalehook.store import Store
-from scalehook.upgrades import RolloutRecord, UpgradePlan
 
 log = logging.getLogger(__name__)
 

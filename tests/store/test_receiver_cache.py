@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from scalehook.domain.receivers import hash_key
 from scalehook.errors import Conflict
-from scalehook.receivers import hash_key
 from scalehook.store import Store
 
 CONFIG = {"service": "web", "action": "up", "amount": 1, "min": 1, "max": 3}

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from scalehook.domain.executions import ExecutionDraft
+from scalehook.domain.receivers import ReceiverId, hash_key
 from scalehook.errors import Conflict, ReceiverNotFound
-from scalehook.executions import ExecutionDraft
-from scalehook.receivers import ReceiverId, hash_key
 from scalehook.store import Store
 
 CONFIG = {"service": "web", "action": "up", "amount": 1, "min": 1, "max": 3}

@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scalehook.alerting import AlertDecision, AlertRules, decide_alerts
-from scalehook.decisions import Cooldown, Direction, cooldown_left
-from scalehook.incidents import Incident, IncidentKey, remember
-from scalehook.selectors import Selector
-from scalehook.signals import Alert
+from scalehook.domain.alerting import AlertDecision, AlertRules, decide_alerts
+from scalehook.domain.decisions import Cooldown, Direction, cooldown_left
+from scalehook.domain.incidents import Incident, IncidentKey, remember
+from scalehook.domain.selectors import Selector
+from scalehook.domain.signals import Alert
 
 T0 = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
 

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from scalehook.domain.signals import AlertGroup
 from scalehook.errors import InvalidPayload
-from scalehook.signals import AlertGroup
 from scalehook.sources import SOURCES, by_name, decode_json, detect, read_signals
 from scalehook.sources.alertmanager import parse_group
 

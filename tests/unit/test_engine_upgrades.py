@@ -25,7 +25,7 @@ from scalehook.backends.swarm.update import (
     with_config,
     with_image,
 )
-from scalehook.images import parse_image
+from scalehook.domain.images import parse_image
 
 
 def row(ident: str, number: int, *, labels: dict[str, str] | None = None, **more: Any) -> Any:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scalehook.images import ImageRef, InvalidImage, parse_image, parse_repository
+from scalehook.domain.images import ImageRef, InvalidImage, parse_image, parse_repository
 
 DIGEST = "sha256:" + "ab" * 32
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scalehook.decisions import decide_replicas
+from scalehook.domain.decisions import decide_replicas
 from scalehook.drivers.scale_service import ScaleServiceConfig, ScaleServiceDriver, decide_scale
 from scalehook.errors import InvalidRequest
 

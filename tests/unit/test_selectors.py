@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
+from scalehook.domain.selectors import Selector
 from scalehook.errors import InvalidRequest
-from scalehook.selectors import Selector
 
 
 def test_all_pairs_must_match() -> None:

@@ -6,10 +6,10 @@ import asyncio
 
 import pytest
 
-from scalehook.durations import parse_duration
+from scalehook.domain.durations import parse_duration
+from scalehook.domain.receivers import KEY_PREFIX, hash_key, new_key
 from scalehook.locks import KeyedLocks
 from scalehook.ratelimit import RateLimiter
-from scalehook.receivers import KEY_PREFIX, hash_key, new_key
 
 
 @pytest.mark.parametrize(

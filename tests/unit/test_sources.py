@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from scalehook.domain.signals import ImagePushed
 from scalehook.errors import InvalidPayload
-from scalehook.signals import ImagePushed
 from scalehook.sources import SOURCES, by_name, detect
 from tests.upgrades import bodies
 from tests.upgrades.bodies import digest_of

@@ -11,8 +11,8 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine
 
-from scalehook.executions import ExecutionDraft
-from scalehook.incidents import Incident, IncidentKey, IncidentMark, remember
+from scalehook.domain.executions import ExecutionDraft
+from scalehook.domain.incidents import Incident, IncidentKey, IncidentMark, remember
 from scalehook.store import MIGRATIONS, Store
 
 T0 = datetime(2026, 11, 23, 6, 14, 58, 206000, tzinfo=UTC)

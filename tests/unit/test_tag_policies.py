@@ -6,7 +6,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from scalehook.tag_policies import TagPolicy, Version
+from scalehook.domain.tag_policies import TagPolicy, Version
 
 D1 = "sha256:" + "1" * 64
 D2 = "sha256:" + "2" * 64

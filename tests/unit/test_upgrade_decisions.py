@@ -6,12 +6,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from scalehook.domain.images import parse_image
+from scalehook.domain.signals import ImagePushed
+from scalehook.domain.signatures import sign, verify
+from scalehook.domain.tag_policies import TagPolicy
+from scalehook.domain.upgrades import Running, decide_upgrades, summary
 from scalehook.errors import Unauthorized
-from scalehook.images import parse_image
-from scalehook.signals import ImagePushed
-from scalehook.signatures import sign, verify
-from scalehook.tag_policies import TagPolicy
-from scalehook.upgrades import Running, decide_upgrades, summary
 
 SEMVER = TagPolicy.parse("semver")
 

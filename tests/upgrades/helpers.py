@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from scalehook.signatures import sign
+from scalehook.domain.signatures import sign
 from scalehook.testing import ServerProcess, free_port, wait_until
 
 RELEASE_APP = str(Path(__file__).resolve().parents[1] / "apps" / "release_app.py")

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from scalehook.signatures import sign
+from scalehook.domain.signatures import sign
 from scalehook.testing import ServerProcess
 from tests.upgrades import bodies
 from tests.upgrades.helpers import execution, finished, hook, release_service, upgrade_receiver

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from scalehook.images import parse_image
+from scalehook.domain.images import parse_image
 from scalehook.testing import ServerProcess
 from tests.upgrades import bodies
 from tests.upgrades.helpers import (

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, Path, Query
 
 from scalehook.api.deps import RuntimeDep, require_admin
 from scalehook.api.schemas import ErrorOut, ExecutionOut, execution_dict
+from scalehook.domain.receivers import parse_id
 from scalehook.errors import ScalehookError
-from scalehook.receivers import parse_id
 from scalehook.runtime import Runtime
 
 MAX_ID = 2**63 - 1

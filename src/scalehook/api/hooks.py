@@ -12,10 +12,10 @@ from fastapi import APIRouter, Request, Response
 
 from scalehook.api.deps import RuntimeDep, caller_address
 from scalehook.api.schemas import ErrorOut, ExecutionOut, execution_dict
+from scalehook.domain.executions import Execution
+from scalehook.domain.receivers import hash_key
 from scalehook.drivers import HookCall, driver_for
 from scalehook.errors import RateLimited, ReceiverNotFound, RetryLater
-from scalehook.executions import Execution
-from scalehook.receivers import hash_key
 from scalehook.sources import read_signals
 
 router = APIRouter(tags=["trigger"])

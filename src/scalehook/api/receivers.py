@@ -13,8 +13,8 @@ from scalehook.api.schemas import (
     ReceiverUpdate,
     ReceiverWithUrl,
 )
+from scalehook.domain.receivers import Receiver, hash_key, new_key, parse_id
 from scalehook.drivers import driver_for
-from scalehook.receivers import Receiver, hash_key, new_key, parse_id
 from scalehook.runtime import Runtime
 
 router = APIRouter(

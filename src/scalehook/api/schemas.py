@@ -8,8 +8,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from scalehook.backends import Replica, ReplicaStats, ServiceState
-from scalehook.executions import Execution
-from scalehook.receivers import Receiver, has_secret, public_config
+from scalehook.domain.executions import Execution
+from scalehook.domain.receivers import Receiver, has_secret, public_config
 
 
 class ErrorOut(BaseModel):

@@ -17,9 +17,9 @@ from scalehook.api.schemas import (
     ServiceOut,
     execution_dict,
 )
-from scalehook.decisions import decide_replicas
+from scalehook.domain.decisions import decide_replicas
+from scalehook.domain.selectors import Selector
 from scalehook.executor import Audit
-from scalehook.selectors import Selector
 
 router = APIRouter(
     prefix="/v1/services",

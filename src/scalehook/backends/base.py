@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol, runtime_checkable
 
-from scalehook.selectors import Selector
+from scalehook.domain.selectors import Selector
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,13 +10,13 @@ import asyncio
 from collections.abc import Iterator
 
 from scalehook.backends.base import Backend, ServiceState
+from scalehook.domain.selectors import Selector
 from scalehook.errors import (
     BackendUnavailable,
     InvalidRequest,
     ScalehookError,
     ServiceNotFound,
 )
-from scalehook.selectors import Selector
 
 
 class Backends:

@@ -37,7 +37,7 @@ from scalehook.backends.base import (
     UpgradeResult,
     UpgradeStrategy,
 )
-from scalehook.images import InvalidImage, parse_image
+from scalehook.domain.images import InvalidImage, parse_image
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,11 +9,11 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from scalehook.domain.executions import Execution
+from scalehook.domain.receivers import Receiver
+from scalehook.domain.signals import Signal
 from scalehook.errors import InvalidRequest
-from scalehook.executions import Execution
 from scalehook.executor import Audit, Executor
-from scalehook.receivers import Receiver
-from scalehook.signals import Signal
 
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
 

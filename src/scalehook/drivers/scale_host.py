@@ -12,16 +12,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from scalehook.domain.durations import Duration
+from scalehook.domain.executions import Execution
+from scalehook.domain.receivers import Receiver
+from scalehook.domain.selectors import Selector
 from scalehook.drivers.base import Driver, HookCall, Outcome
-from scalehook.durations import Duration
 from scalehook.errors import Conflict, InvalidRequest, ScalehookError
-from scalehook.executions import Execution
 from scalehook.executor import ActionResult, Audit, Executor
 from scalehook.hosts.manager import HostManager
 from scalehook.hosts.model import Host
 from scalehook.hosts.planning import RemovePolicy, first_name, group_size, plan_down, plan_up
-from scalehook.receivers import Receiver
-from scalehook.selectors import Selector
 
 Count = Annotated[int, Field(strict=True, ge=0, le=1000)]
 

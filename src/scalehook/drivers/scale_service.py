@@ -24,16 +24,22 @@ from pydantic import (
     model_validator,
 )
 
-from scalehook.alerting import ALERT_OPTION_DEFAULTS, AlertOptions, AlertRules, decide_alerts
 from scalehook.backends import ServiceState
-from scalehook.decisions import Cooldown, Direction, ScaleDecision, cooldown_left, decide_step
+from scalehook.domain.alerting import ALERT_OPTION_DEFAULTS, AlertOptions, AlertRules, decide_alerts
+from scalehook.domain.decisions import (
+    Cooldown,
+    Direction,
+    ScaleDecision,
+    cooldown_left,
+    decide_step,
+)
+from scalehook.domain.incidents import Incident, IncidentKey
+from scalehook.domain.receivers import Receiver
+from scalehook.domain.selectors import Selector
+from scalehook.domain.signals import AlertGroup
 from scalehook.drivers.base import Driver, HookCall, Outcome
 from scalehook.errors import InvalidRequest, NotFound, NotScalable
 from scalehook.executor import Audit, Executor
-from scalehook.incidents import Incident, IncidentKey
-from scalehook.receivers import Receiver
-from scalehook.selectors import Selector
-from scalehook.signals import AlertGroup
 
 StrictCount = Annotated[int, Field(strict=True, ge=0)]
 

@@ -18,18 +18,18 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from scalehook.backends.base import UpgradeStrategy
+from scalehook.domain.durations import Duration
+from scalehook.domain.receivers import Receiver
+from scalehook.domain.selectors import Selector
+from scalehook.domain.signals import ImagePushed
+from scalehook.domain.signatures import verify
+from scalehook.domain.tag_policies import TagPolicy
+from scalehook.domain.upgrades import Running, decide_upgrades, pushed_image, summary
 from scalehook.drivers.base import Driver, HookCall, Outcome
-from scalehook.durations import Duration
 from scalehook.errors import InvalidPayload, Unauthorized
 from scalehook.executor import Executor
-from scalehook.receivers import Receiver
 from scalehook.rollouts import Origin
-from scalehook.selectors import Selector
-from scalehook.signals import ImagePushed
-from scalehook.signatures import verify
 from scalehook.sources import SOURCES, by_name, detect
-from scalehook.tag_policies import TagPolicy
-from scalehook.upgrades import Running, decide_upgrades, pushed_image, summary
 
 KNOWN_BODIES = (
     "Docker Hub, Harbor, Quay, GitHub packages, Docker Distribution or GitLab registry "

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from scalehook.durations import Duration
+from scalehook.domain.durations import Duration
 from scalehook.hosts.cluster import SwarmCluster
 from scalehook.hosts.engine import Engine
 from scalehook.hosts.manager import HostManager

@@ -11,7 +11,7 @@ import json
 from collections.abc import Collection, Mapping
 from typing import Any, Protocol
 
-from scalehook.signals import Signal
+from scalehook.domain.signals import Signal
 from scalehook.sources import alertmanager, distribution, dockerhub, generic, github, harbor, quay
 
 

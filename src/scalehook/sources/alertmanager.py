@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from scalehook.domain.signals import Alert, AlertGroup, AlertStatus, Signal
 from scalehook.errors import InvalidPayload
-from scalehook.signals import Alert, AlertGroup, AlertStatus, Signal
 
 VERSION = "4"
 _MAX_ALERTS = 10_000

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from scalehook.domain.images import InvalidImage, image_at
+from scalehook.domain.signals import Signal
 from scalehook.errors import InvalidPayload
-from scalehook.images import InvalidImage, image_at
-from scalehook.signals import Signal
 from scalehook.sources import fields
 
 MEDIA_TYPES = frozenset(

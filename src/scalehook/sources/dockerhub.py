@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from scalehook.domain.images import DOCKER_HUB
+from scalehook.domain.signals import ImagePushed, Signal
 from scalehook.errors import InvalidPayload
-from scalehook.images import DOCKER_HUB
-from scalehook.signals import ImagePushed, Signal
 from scalehook.sources import fields
 
 

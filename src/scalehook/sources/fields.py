@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from scalehook.errors import InvalidPayload
-from scalehook.images import (
+from scalehook.domain.images import (
     ImageRef,
     InvalidImage,
     parse_image,
@@ -19,7 +18,8 @@ from scalehook.images import (
     valid_digest,
     valid_tag,
 )
-from scalehook.signals import ImagePushed
+from scalehook.domain.signals import ImagePushed
+from scalehook.errors import InvalidPayload
 
 
 def mapping(value: Any, where: str) -> Mapping[str, Any]:

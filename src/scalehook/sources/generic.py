@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from scalehook.signals import Signal
+from scalehook.domain.signals import Signal
 from scalehook.sources import fields
 
 

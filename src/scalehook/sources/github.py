@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from scalehook.images import valid_digest
-from scalehook.signals import Signal
+from scalehook.domain.images import valid_digest
+from scalehook.domain.signals import Signal
 from scalehook.sources import fields
 
 EVENTS = ("package", "registry_package")

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from scalehook.signals import Signal
+from scalehook.domain.signals import Signal
 from scalehook.sources import fields
 
 PUSH_TYPES = frozenset({"PUSH_ARTIFACT", "pushImage", "harbor.artifact.pushed"})

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from scalehook.domain.signals import Signal
 from scalehook.errors import InvalidPayload
-from scalehook.signals import Signal
 from scalehook.sources import fields
 
 

@@ -39,13 +39,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
-from scalehook.decisions import ACTING, Direction
+from scalehook.domain.decisions import ACTING, Direction
+from scalehook.domain.executions import Execution, ExecutionDraft, ExecutionId
+from scalehook.domain.incidents import Incident, IncidentKey, IncidentMark
+from scalehook.domain.receivers import Receiver, ReceiverId
+from scalehook.domain.upgrades import RolloutRecord
 from scalehook.errors import Conflict, NotFound, ReceiverNotFound
-from scalehook.executions import Execution, ExecutionDraft, ExecutionId
-from scalehook.incidents import Incident, IncidentKey, IncidentMark
-from scalehook.receivers import Receiver, ReceiverId
 from scalehook.store import tables
-from scalehook.upgrades import RolloutRecord
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _CACHED_RECEIVERS = 100_000

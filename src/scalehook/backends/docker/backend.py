@@ -54,10 +54,10 @@ from scalehook.backends.engine import (
 )
 from scalehook.backends.engine.stats import container_stats
 from scalehook.backends.rolling import IMAGE_LABEL, Replacement, rolling_upgrade, same_image, show
-from scalehook.durations import Duration
+from scalehook.domain.durations import Duration
+from scalehook.domain.images import ImageRef, InvalidImage, parse_image
+from scalehook.domain.selectors import Selector
 from scalehook.errors import BackendError, BackendUnavailable, InvalidRequest
-from scalehook.images import ImageRef, InvalidImage, parse_image
-from scalehook.selectors import Selector
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ import json
 from urllib.parse import quote
 
 from scalehook.backends.engine import JSON, EngineClient, EngineError, EngineNotFound
+from scalehook.domain.images import ImageRef, InvalidImage, parse_image
 from scalehook.errors import BackendError
-from scalehook.images import ImageRef, InvalidImage, parse_image
 
 PULL_WAIT = 600.0
 

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from scalehook.durations import Duration
+from scalehook.domain.durations import Duration
 from scalehook.errors import ScalehookError
 
 DEFAULT_SOCKET = "/var/run/docker.sock"

@@ -27,9 +27,9 @@ from scalehook.backends.local.service import LocalService
 from scalehook.backends.local.spec import MAX_LOCAL_REPLICAS, LocalServiceSpec
 from scalehook.backends.local.state import LocalState
 from scalehook.backends.rolling import Replacement, rolling_upgrade
+from scalehook.domain.images import ImageRef, InvalidImage, parse_image
+from scalehook.domain.selectors import Selector
 from scalehook.errors import InvalidRequest, ScalehookError, ServiceNotFound
-from scalehook.images import ImageRef, InvalidImage, parse_image
-from scalehook.selectors import Selector
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ import shlex
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from scalehook.durations import Duration
-from scalehook.images import ImageRef, InvalidImage, parse_image, valid_tag
+from scalehook.domain.durations import Duration
+from scalehook.domain.images import ImageRef, InvalidImage, parse_image, valid_tag
 
 SERVICE_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 MAX_LOCAL_REPLICAS = 256

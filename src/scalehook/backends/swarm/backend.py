@@ -55,14 +55,14 @@ from scalehook.backends.swarm.update import (
     with_config,
     with_image,
 )
+from scalehook.domain.images import InvalidImage, parse_image
+from scalehook.domain.selectors import Selector
 from scalehook.errors import (
     BackendError,
     InvalidRequest,
     NotScalable,
     ServiceNotFound,
 )
-from scalehook.images import InvalidImage, parse_image
-from scalehook.selectors import Selector
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from scalehook.backends.base import UpgradeStrategy
 from scalehook.backends.engine import JSON
 from scalehook.backends.rolling import IMAGE_LABEL, show
-from scalehook.images import InvalidImage, parse_image
+from scalehook.domain.images import InvalidImage, parse_image
 
 SECOND = 1_000_000_000  # the Engine API counts durations in nanoseconds
 ROLLBACK_STATES = frozenset({"rollback_started", "rollback_completed", "rollback_paused"})

@@ -33,7 +33,7 @@ from typing import Any
 import psutil
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from scalehook.durations import Duration
+from scalehook.domain.durations import Duration
 from scalehook.errors import BackendError, InvalidRequest, ScalehookError
 from scalehook.hosts.engine import Engine
 from scalehook.hosts.providers.base import JoinSpec, ProviderHost

@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from scalehook.images import ImageRef, InvalidImage, parse_image
-from scalehook.signals import ImagePushed
-from scalehook.tag_policies import TagPolicy
+from scalehook.domain.images import ImageRef, InvalidImage, parse_image
+from scalehook.domain.signals import ImagePushed
+from scalehook.domain.tag_policies import TagPolicy
 
 MAX_REASONS_SHOWN = 3
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from scalehook.incidents import IncidentMark
+from scalehook.domain.incidents import IncidentMark
 
 Direction = Literal["up", "down"]
 

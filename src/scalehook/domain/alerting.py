@@ -29,7 +29,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from scalehook.decisions import (
+from scalehook.domain.decisions import (
     Cooldown,
     DecisionResult,
     Direction,
@@ -37,10 +37,10 @@ from scalehook.decisions import (
     cooldown_left,
     decide_step,
 )
-from scalehook.durations import Duration
-from scalehook.incidents import Incident, IncidentKey, IncidentMark
-from scalehook.selectors import Selector
-from scalehook.signals import Alert
+from scalehook.domain.durations import Duration
+from scalehook.domain.incidents import Incident, IncidentKey, IncidentMark
+from scalehook.domain.selectors import Selector
+from scalehook.domain.signals import Alert
 
 Reason = Literal[
     "acted",  # the alert is part of the action taken (or, in dry-run, that would be)

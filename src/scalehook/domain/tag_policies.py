@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from functools import total_ordering
 from typing import Literal
 
-from scalehook.images import valid_tag
+from scalehook.domain.images import valid_tag
 
 Kind = Literal["semver", "exact", "glob", "regexp", "force"]
 Scope = Literal["any", "same-major", "same-minor"]
