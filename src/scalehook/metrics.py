@@ -74,6 +74,23 @@ class Metrics:
             ["backend", "service"],
             registry=self.registry,
         )
+        self.loop_running = Gauge(
+            "scalehook_loop_running",
+            "1 while the loop runs on this instance, else 0",
+            ["loop"],
+            registry=self.registry,
+        )
+        self.loop_restarts = Counter(
+            "scalehook_loop_restarts",
+            "Times a loop raised and was restarted",
+            ["loop"],
+            registry=self.registry,
+        )
+        self.leader = Gauge(
+            "scalehook_leader",
+            "1 while this instance leads (runs the loops), else 0",
+            registry=self.registry,
+        )
         self.backend_up = Gauge(
             "scalehook_backend_up",
             "1 when the backend answered the last scrape, else 0",
