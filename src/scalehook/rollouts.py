@@ -325,23 +325,36 @@ class Rollouts:
 
     # restart and stop ----------------------------------------------------------------
 
-    async def resume(self) -> None:
-        """Finish, or roll back, every rollout a previous run left unfinished."""
-        records = await self.store.unfinished_rollouts()
-        latest: dict[str, RolloutRecord] = {}
-        for record in records:
-            older = latest.get(record.target)
-            if older is not None:
-                await self._close_record(
-                    older,
-                    "superseded",
-                    f"superseded by execution {record.execution_id} before scalehook stopped",
-                )
-            latest[record.target] = record
-        for record in latest.values():
-            await self._resume(record)
+    async def resume(self) -> list[asyncio.Future[None]]:
+        """Finish, or roll back, every rollout a previous run left unfinished (and this
+        process is not running); the futures that say when each resumed one is done."""
+        async with self._admission:  # no push is decided on while the old ones resume
+            mine = {r.execution_id for r in self._running.values()}
+            records = [
+                r for r in await self.store.unfinished_rollouts() if r.execution_id not in mine
+            ]
+            latest: dict[str, RolloutRecord] = {}
+            for record in records:
+                older = latest.get(record.target)
+                if older is not None:
+                    await self._close_record(
+                        older,
+                        "superseded",
+                        f"superseded by execution {record.execution_id} before scalehook stopped",
+                    )
+                latest[record.target] = record
+            resumed = []
+            for record in latest.values():
+                running = self._running.get(record.target)
+                if running is not None:  # a newer push took the service meanwhile
+                    await self._close_record(
+                        record, "superseded", f"superseded by execution {running.execution_id}"
+                    )
+                    continue
+                resumed.append(await self._resume(record))
+        return [r.done for r in resumed if r is not None]
 
-    async def _resume(self, record: RolloutRecord) -> None:
+    async def _resume(self, record: RolloutRecord) -> _Rollout | None:
         execution = await self.store.execution(record.execution_id)
         try:
             backend, service = await self.backends.resolve(record.target)
@@ -349,7 +362,7 @@ class Rollouts:
         except (ScalehookError, TypeError) as exc:
             reason = exc.message if isinstance(exc, ScalehookError) else str(exc)
             await self._close_record(record, "failed", f"cannot resume after a restart: {reason}")
-            return
+            return None
         details = dict(execution.details)
         details.setdefault("batches", [])
         details.setdefault("events", [])
@@ -382,6 +395,7 @@ class Rollouts:
         )
         log.warning("resuming the rollout of %s (%s)", record.target, doing)
         self._launch(rollout)
+        return rollout
 
     async def _close_record(self, record: RolloutRecord, outcome: str, message: str) -> None:
         execution = await self.store.execution(record.execution_id)
@@ -398,9 +412,14 @@ class Rollouts:
             status="done",
         )
 
-    async def stop(self) -> None:
-        """Stop every rollout where it is; they stay recorded as running, to resume."""
-        tasks = [r.task for r in self._running.values() if r.task is not None]
+    async def stop(self, only: Sequence[asyncio.Future[None]] | None = None) -> None:
+        """Stop every rollout (or those whose ``done`` futures are given) where it is;
+        they stay recorded as running, to resume."""
+        tasks = [
+            r.task
+            for r in self._running.values()
+            if r.task is not None and (only is None or r.done in only)
+        ]
         for task in tasks:
             task.cancel()
         if tasks:
@@ -412,3 +431,28 @@ def _add_event(details: dict[str, Any], text: str) -> None:
     events = details["events"]
     events.append({"at": datetime.now(UTC).isoformat(), "message": text})
     del events[:-MAX_EVENTS]
+
+
+class ResumeRollouts:
+    """The loop that resumes what a previous run (or a previous leader) left unfinished.
+
+    It runs when this instance becomes leader: every unfinished rollout is finished or
+    rolled back. Should leadership be lost before they end, the resumed rollouts stop
+    where they are (each replica on one image or the other), still recorded as running,
+    for the next leader to resume.
+    """
+
+    name = "rollouts"
+    leader_only = True
+
+    def __init__(self, rollouts: Rollouts) -> None:
+        self.rollouts = rollouts
+
+    async def run(self) -> None:
+        resumed = await self.rollouts.resume()
+        try:
+            if resumed:
+                await asyncio.wait(resumed)
+        except asyncio.CancelledError:
+            await self.rollouts.stop(only=resumed)
+            raise

@@ -8,10 +8,13 @@ from scalehook.auth import admin_token_hash
 from scalehook.backends import Backends
 from scalehook.backends.kinds import build_backend
 from scalehook.config import Settings
+from scalehook.datadir import DataDirLock
 from scalehook.executor import Executor
 from scalehook.hosts.settings import build_host_manager
+from scalehook.loops import Clock, Leadership, Loop, SoleLeadership, Supervisor, SystemClock
 from scalehook.metrics import Metrics
 from scalehook.ratelimit import RateLimiter
+from scalehook.rollouts import ResumeRollouts
 from scalehook.store import Store
 
 
@@ -24,9 +27,19 @@ def build_backends(settings: Settings) -> Backends:
     )
 
 
+def build_loops(runtime: Runtime) -> list[Loop]:
+    """Every loop this scalehook runs (a new loop is one line here)."""
+    return [ResumeRollouts(runtime.executor.rollouts)]
+
+
 class Runtime:
-    def __init__(self, settings: Settings) -> None:
+    """Started in order: the data-dir lock, the store, the backends and hosts, then
+    leadership and the loops; stopped in the reverse order (the loops first)."""
+
+    def __init__(self, settings: Settings, *, clock: Clock | None = None) -> None:
         self.settings = settings
+        self.clock: Clock = clock or SystemClock()
+        self.data_dir_lock = DataDirLock(settings.data_dir)
         self.store = Store(settings.database_url)
         self.backends = build_backends(settings)
         self.metrics = Metrics()
@@ -34,11 +47,17 @@ class Runtime:
             build_host_manager(settings.hosts, settings.data_dir) if settings.hosts else None
         )
         self.executor = Executor(self.store, self.backends, self.metrics, hosts=self.hosts)
-        self.limiter = RateLimiter(rate=settings.hooks.rate, burst=settings.hooks.burst)
+        self.limiter = RateLimiter(
+            rate=settings.hooks.rate, burst=settings.hooks.burst, clock=self.clock.monotonic
+        )
         self.receiver_limiters = {
-            name: RateLimiter(rate=limit.rate, burst=limit.burst)
+            name: RateLimiter(rate=limit.rate, burst=limit.burst, clock=self.clock.monotonic)
             for name, limit in settings.hooks.receivers.items()
         }
+        self.leadership: Leadership = SoleLeadership()
+        self.supervisor = Supervisor(self.leadership, self.clock, self.metrics)
+        for loop in build_loops(self):
+            self.supervisor.add(loop)
         self.admin_hash = ""
         self.generated_token: str | None = None
 
@@ -47,24 +66,32 @@ class Runtime:
         return self.receiver_limiters.get(receiver, self.limiter)
 
     async def start(self) -> None:
-        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-        await self.store.open()
-        self.admin_hash, self.generated_token = await admin_token_hash(
-            self.store, os.environ.get("SCALEHOOK_ADMIN_TOKEN")
-        )
+        self.data_dir_lock.acquire()  # before anything touches the data dir
         try:
-            await self.backends.start()
-            if self.hosts is not None:
-                await self.hosts.start()
+            await self.store.open()
+            self.admin_hash, self.generated_token = await admin_token_hash(
+                self.store, os.environ.get("SCALEHOOK_ADMIN_TOKEN")
+            )
+            try:
+                await self.backends.start()
+                if self.hosts is not None:
+                    await self.hosts.start()
+            except BaseException:
+                await self.backends.close()
+                await self.store.close()
+                raise
         except BaseException:
-            await self.backends.close()
-            await self.store.close()
+            self.data_dir_lock.release()
             raise
-        await self.executor.rollouts.resume()
+        await self.leadership.start()
+        await self.supervisor.start()
 
     async def close(self) -> None:
+        await self.supervisor.stop()
+        await self.leadership.close()
         await self.executor.rollouts.stop()
         if self.hosts is not None:
             await self.hosts.close()
         await self.backends.close()
         await self.store.close()
+        self.data_dir_lock.release()

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Iterator
@@ -15,6 +15,7 @@ import uvicorn
 from scalehook.app import build_app
 from scalehook.clientconfig import write_client_config
 from scalehook.config import Settings
+from scalehook.errors import ScalehookError
 from scalehook.protocol import with_header_timeout
 from scalehook.runtime import Runtime
 
@@ -52,12 +53,17 @@ async def serve(settings: Settings) -> None:
     runtime = Runtime(settings)
     await runtime.start()
     try:
+        host, port = settings.server.host, settings.server.port
+        sock = _listen(host, port)
+        # Told before the first request can arrive: once /healthz answers, the CLI's
+        # file is written.
+        _announce(host, sock.getsockname()[1], runtime)
         server = _Server(
             uvicorn.Config(
                 build_app(runtime),
                 http=with_header_timeout(settings.server.header_timeout),
-                host=settings.server.host,
-                port=settings.server.port,
+                host=host,
+                port=port,
                 log_config=None,
                 access_log=False,
                 lifespan="off",
@@ -68,24 +74,27 @@ async def serve(settings: Settings) -> None:
                 timeout_graceful_shutdown=5,
             )
         )
-        serving = asyncio.create_task(server.serve())
-        while not server.started and not serving.done():
-            await asyncio.sleep(0.01)
-        if server.started:
-            _announce(server, runtime)
-        await serving
+        await server.serve(sockets=[sock])
     finally:
         await runtime.close()
         log.info("stopped")
 
 
-def _announce(server: uvicorn.Server, runtime: Runtime) -> None:
-    host = runtime.settings.server.host
-    port = runtime.settings.server.port
-    for listener in server.servers:
-        for sock in listener.sockets:
-            port = sock.getsockname()[1]
-            break
+def _listen(host: str, port: int) -> socket.socket:
+    """The API's listening socket, bound before anything is announced."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ScalehookError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    sock.set_inheritable(True)
+    return sock
+
+
+def _announce(host: str, port: int, runtime: Runtime) -> None:
     shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
     url = f"http://{shown}:{port}"
     path = write_client_config(url, runtime.generated_token)

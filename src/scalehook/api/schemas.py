@@ -200,3 +200,5 @@ class ScaleRequest(BaseModel):
 class Health(BaseModel):
     status: str
     version: str
+    leader: bool = Field(description="this instance leads: the loops run here")
+    instance: str = Field(description="this instance's id")

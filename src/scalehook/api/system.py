@@ -14,9 +14,15 @@ router = APIRouter(tags=["system"])
 
 
 @router.get("/healthz", response_model=Health)
-async def healthz() -> Health:
-    """200 once scalehook is up: the store is open and the backends have started."""
-    return Health(status="ok", version=__version__)
+async def healthz(runtime: RuntimeDep) -> Health:
+    """200 once scalehook is up: the store is open and the backends have started.
+    ``leader`` says whether this instance runs the loops."""
+    return Health(
+        status="ok",
+        version=__version__,
+        leader=runtime.leadership.leading,
+        instance=runtime.leadership.instance,
+    )
 
 
 @router.get("/metrics", response_class=Response)
