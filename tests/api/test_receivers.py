@@ -218,3 +218,34 @@ def test_unknown_routes_and_methods_answer_json(web_server: ServerProcess) -> No
     response = httpx.get(web_server.url + "/v1/hooks/abc")
     assert response.status_code == 405
     assert response.json()["error"] == "method_not_allowed"
+
+
+def test_a_scale_receiver_with_a_secret_is_checked_at_the_trigger(
+    web_server: ServerProcess,
+) -> None:
+    """The secret is the hook's business, whatever the driver: a CI job can sign too."""
+    created = web_server.create_receiver(
+        "signed-scale", service="web", action="up", max=5, secret="ci-secret-9a7b"
+    )
+    assert "secret" not in created["config"] and created["has_secret"] is True
+    before = web_server.service("web")["desired"]
+
+    refused = hook(created["url"])
+    assert refused.status_code == 401
+    assert refused.json()["error"] == "unauthorized"
+    wrong = hook(created["url"], headers={"Authorization": "Bearer not-the-secret"})
+    assert wrong.status_code == 401
+    assert web_server.service("web")["desired"] == before
+
+    proven = hook(created["url"], headers={"Authorization": "Bearer ci-secret-9a7b"})
+    assert proven.status_code == 200, proven.text
+    assert proven.json()["result"] in ("scaled", "clamped")
+
+    trail = web_server.client.get("/v1/executions", params={"receiver": created["id"]}).json()
+    assert [e["result"] for e in reversed(trail)] == [
+        "rejected",
+        "rejected",
+        proven.json()["result"],
+    ]
+    stored = web_server.client.get(f"/v1/receivers/{created['id']}").json()
+    assert "secret" not in stored["config"]

@@ -6,6 +6,7 @@ nothing about which keys ever existed.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 from fastapi import APIRouter, Request, Response
@@ -14,8 +15,9 @@ from scalehook.api.deps import RuntimeDep, caller_address
 from scalehook.api.schemas import ErrorOut, ExecutionOut, execution_dict
 from scalehook.domain.executions import Execution
 from scalehook.domain.receivers import hash_key
+from scalehook.domain.signatures import verify
 from scalehook.drivers import HookCall, driver_for
-from scalehook.errors import RateLimited, ReceiverNotFound, RetryLater
+from scalehook.errors import InvalidPayload, RateLimited, ReceiverNotFound, RetryLater, Unauthorized
 from scalehook.sources import read_signals
 
 router = APIRouter(tags=["trigger"])
@@ -63,13 +65,32 @@ async def trigger(key: str, request: Request, runtime: RuntimeDep) -> Response:
     body = await request.body()
     driver = driver_for(receiver.driver)
     config = driver.parse_config(receiver.config)
-    source, signals = read_signals(body, headers, among=driver.reads)
-    call = HookCall(
-        body=body,
-        headers=headers,
-        caller=caller_address(request),
-        signals=tuple(signals),
-    )
+    call = HookCall(body=body, headers=headers, caller=caller_address(request))
+    try:
+        secret = driver.secret(config)
+        if secret is not None:
+            verify(secret, body, headers)
+        reads = driver.reading(config)
+        if receiver.paused:  # decides nothing: a body is read only as far as it always was
+            source, signals = read_signals(body, headers, among=driver.reads)
+        else:
+            source, signals = read_signals(
+                body, headers, among=reads.among, force=reads.force, required=reads.required,
+                what=reads.what,
+            )  # fmt: skip
+    except (InvalidPayload, Unauthorized) as exc:
+        # A call that can never act as sent is answered 400 or 401; recorded as rejected
+        # when the receiver's driver acts on bodies only (an upgrade) or a secret failed.
+        # (An Alertmanager body that cannot be read is refused as it always was, without
+        # a record: Alertmanager drops a 4xx and will not send it again.)
+        if isinstance(exc, InvalidPayload) and not driver.reading(config).required:
+            raise
+        execution = await runtime.executor.record(
+            call.audit(receiver), target=None, result="rejected", message=exc.message
+        )
+        exc.execution_id = execution.id
+        raise
+    call = dataclasses.replace(call, source=source, signals=tuple(signals))
     if receiver.paused:
         execution = await runtime.executor.skip(
             service=driver.target(config),

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from scalehook.domain.executions import Execution
 from scalehook.domain.receivers import Receiver
@@ -18,6 +18,34 @@ from scalehook.executor import Audit, Executor
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
 
 
+class SecretOption(BaseModel):
+    """``secret``: every call must prove it (GitHub's ``X-Hub-Signature-256`` HMAC of the
+    body, or the secret in ``Authorization``); checked at the trigger for any driver,
+    never shown by the API or logged."""
+
+    secret: str | None = Field(
+        default=None,
+        min_length=8,
+        max_length=256,
+        repr=False,
+        description="calls must prove it (X-Hub-Signature-256 or Authorization); never shown",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Reads:
+    """Which bodies the trigger reads into signals for a receiver, and how strictly.
+
+    ``among``: the senders the driver reads; ``force``: read every body as this one;
+    ``required``: a body that is none of them is refused (400) as not ``what``, instead
+    of being a plain trigger."""
+
+    among: frozenset[str] = frozenset()
+    force: str | None = None
+    required: bool = False
+    what: str = "a notification"
+
+
 @dataclass(frozen=True, slots=True)
 class HookCall:
     """One POST to a trigger URL, as the driver sees it."""
@@ -25,6 +53,7 @@ class HookCall:
     body: bytes
     headers: Mapping[str, str]
     caller: str | None
+    source: str | None = None  # the sender the body was read as, if any
     signals: tuple[Signal, ...] = ()
 
     def audit(self, receiver: Receiver) -> Audit:
@@ -59,6 +88,15 @@ class Driver(ABC, Generic[ConfigT]):
             where = ".".join(str(p) for p in ("config", *first["loc"]))
             message = str(first["msg"]).removeprefix("Value error, ")
             raise InvalidRequest(f"{where}: {message}", field=where) from exc
+
+    def reading(self, config: ConfigT) -> Reads:
+        """What the trigger reads for a receiver of this driver with ``config``."""
+        return Reads(among=self.reads)
+
+    def secret(self, config: ConfigT) -> str | None:
+        """The secret a call must prove, if the receiver has one."""
+        value = getattr(config, "secret", None)
+        return value if isinstance(value, str) else None
 
     def target(self, config: ConfigT) -> str | None:
         """The service (or other target) the receiver acts on, for the audit trail."""

@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from scalehook.domain.durations import Duration
 from scalehook.domain.executions import Execution
 from scalehook.domain.receivers import Receiver
 from scalehook.domain.selectors import Selector
-from scalehook.drivers.base import Driver, HookCall, Outcome
+from scalehook.drivers.base import Driver, HookCall, Outcome, SecretOption
 from scalehook.errors import Conflict, InvalidRequest, ScalehookError
 from scalehook.executor import ActionResult, Audit, Executor
 from scalehook.hosts.manager import HostManager
@@ -26,7 +26,7 @@ from scalehook.hosts.planning import RemovePolicy, first_name, group_size, plan_
 Count = Annotated[int, Field(strict=True, ge=0, le=1000)]
 
 
-class ScaleHostConfig(BaseModel):
+class ScaleHostConfig(SecretOption):
     model_config = ConfigDict(extra="forbid")
 
     selector: dict[str, str] = Field(description="labels every host of the group carries")

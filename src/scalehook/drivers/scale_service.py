@@ -37,14 +37,14 @@ from scalehook.domain.incidents import Incident, IncidentKey
 from scalehook.domain.receivers import Receiver
 from scalehook.domain.selectors import Selector
 from scalehook.domain.signals import AlertGroup
-from scalehook.drivers.base import Driver, HookCall, Outcome
+from scalehook.drivers.base import Driver, HookCall, Outcome, SecretOption
 from scalehook.errors import InvalidRequest, NotFound, NotScalable
 from scalehook.executor import Audit, Executor
 
 StrictCount = Annotated[int, Field(strict=True, ge=0)]
 
 
-class ScaleServiceConfig(AlertOptions):
+class ScaleServiceConfig(AlertOptions, SecretOption):
     model_config = ConfigDict(extra="forbid")
 
     service: str = Field(min_length=1, max_length=200, description="service name or backend/name")
@@ -70,7 +70,7 @@ class ScaleServiceConfig(AlertOptions):
         defaults are not written (a plain receiver looks as it always did)."""
         data = handler(self)
         if isinstance(data, dict):
-            for name, default in ALERT_OPTION_DEFAULTS.items():
+            for name, default in {**ALERT_OPTION_DEFAULTS, "secret": None}.items():
                 if name in data and data[name] == default:
                     del data[name]
         return data

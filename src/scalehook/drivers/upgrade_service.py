@@ -12,32 +12,27 @@ on in the background (``rollouts.py``).
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from scalehook.backends.base import UpgradeStrategy
 from scalehook.domain.durations import Duration
 from scalehook.domain.receivers import Receiver
 from scalehook.domain.selectors import Selector
 from scalehook.domain.signals import ImagePushed
-from scalehook.domain.signatures import verify
 from scalehook.domain.tag_policies import TagPolicy
 from scalehook.domain.upgrades import Running, decide_upgrades, pushed_image, summary
-from scalehook.drivers.base import Driver, HookCall, Outcome
-from scalehook.errors import InvalidPayload, Unauthorized
+from scalehook.drivers.base import Driver, HookCall, Outcome, Reads, SecretOption
 from scalehook.executor import Executor
 from scalehook.rollouts import Origin
-from scalehook.sources import SOURCES, by_name, detect
+from scalehook.sources import SOURCES, by_name
 
-KNOWN_BODIES = (
-    "Docker Hub, Harbor, Quay, GitHub packages, Docker Distribution or GitLab registry "
-    'notifications, or {"image": "repository:tag"}'
-)
+REGISTRIES = frozenset(s.name for s in SOURCES if s.name != "alertmanager")
+"""The senders of push notifications."""
 
 
-class ServiceUpgradeConfig(BaseModel):
+class ServiceUpgradeConfig(SecretOption):
     model_config = ConfigDict(extra="forbid")
 
     selector: dict[str, str] = Field(
@@ -55,13 +50,6 @@ class ServiceUpgradeConfig(BaseModel):
     on_failure: Literal["rollback", "pause"] = "rollback"
     source: str | None = Field(
         default=None, description="read every body as this source instead of recognising it"
-    )
-    secret: str | None = Field(
-        default=None,
-        min_length=8,
-        max_length=256,
-        repr=False,
-        description="calls must prove it (X-Hub-Signature-256 or Authorization); never shown",
     )
 
     @field_validator("tag_policy")
@@ -94,18 +82,17 @@ class ServiceUpgradeDriver(Driver[ServiceUpgradeConfig]):
     async def validate(self, config: ServiceUpgradeConfig, executor: Executor) -> None:
         """Nothing to check against the world: a selector may match services only later."""
 
+    def reading(self, config: ServiceUpgradeConfig) -> Reads:
+        return Reads(
+            among=REGISTRIES, force=config.source, required=True, what="a push notification"
+        )
+
     async def trigger(
         self, receiver: Receiver, config: ServiceUpgradeConfig, call: HookCall, executor: Executor
     ) -> Outcome:
         audit = call.audit(receiver)
-        try:
-            source, pushes = read_pushes(config, call)
-        except (InvalidPayload, Unauthorized) as exc:
-            execution = await executor.record(
-                audit, target=None, result="rejected", message=exc.message
-            )
-            exc.execution_id = execution.id
-            raise
+        source = call.source or ""
+        pushes = [s for s in call.signals if isinstance(s, ImagePushed)]
         details: dict[str, Any] = {
             "source": source,
             "pushes": [
@@ -175,31 +162,3 @@ class ServiceUpgradeDriver(Driver[ServiceUpgradeConfig]):
             details=details,
         )
         return Outcome(execution)
-
-
-def read_pushes(config: ServiceUpgradeConfig, call: HookCall) -> tuple[str, list[ImagePushed]]:
-    """Check the secret, decode the body, find its source and read its pushes."""
-    if config.secret is not None:
-        verify(config.secret, call.body, call.headers)
-    body = decode(call.body)
-    source = by_name(config.source) if config.source is not None else detect(body, call.headers)
-    if source is None:
-        raise InvalidPayload(
-            f"the body is not a push notification scalehook knows ({KNOWN_BODIES}); "
-            "set config.source to read it as one of them"
-        )
-    signals = source.parse(body, call.headers)
-    return source.name, [s for s in signals if isinstance(s, ImagePushed)]
-
-
-def decode(body: bytes) -> Any:
-    if not body.strip():
-        raise InvalidPayload(f"the body is empty; expected a push notification ({KNOWN_BODIES})")
-    try:
-        return json.loads(body)
-    except json.JSONDecodeError as exc:
-        raise InvalidPayload(f"the body is not valid JSON: {exc.msg} at {exc.pos}") from None
-    except UnicodeDecodeError:
-        raise InvalidPayload("the body is not valid JSON: it is not UTF-8 text") from None
-    except RecursionError:
-        raise InvalidPayload("the body is not usable JSON: it is nested too deeply") from None

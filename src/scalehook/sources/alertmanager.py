@@ -23,6 +23,7 @@ _ZERO_YEAR = 1
 
 class AlertmanagerSource:
     name = "alertmanager"
+    title = "Alertmanager notifications"
 
     def recognises(self, body: Any, headers: Mapping[str, str]) -> bool:
         """An object with ``alerts`` and a ``version`` or ``groupKey``: Alertmanager's shape.

@@ -31,6 +31,7 @@ def _is_manifest(media_type: str) -> bool:
 
 class Distribution:
     name = "distribution"
+    title = "Docker Distribution or GitLab registry notifications"
 
     def recognises(self, body: Any, headers: Mapping[str, str]) -> bool:
         if fields.content_type(headers) in MEDIA_TYPES:

@@ -17,6 +17,7 @@ from scalehook.sources import fields
 
 class DockerHub:
     name = "dockerhub"
+    title = "Docker Hub"
 
     def recognises(self, body: Any, headers: Mapping[str, str]) -> bool:
         return isinstance(body, dict) and "push_data" in body and "repository" in body

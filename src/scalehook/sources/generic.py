@@ -15,6 +15,7 @@ from scalehook.sources import fields
 
 class Generic:
     name = "generic"
+    title = '{"image": "repository:tag"}'
 
     def recognises(self, body: Any, headers: Mapping[str, str]) -> bool:
         return isinstance(body, dict) and "image" in body

@@ -24,6 +24,7 @@ _CONTAINER_TYPES = frozenset({"container", "docker"})
 
 class GitHub:
     name = "github"
+    title = "GitHub packages"
 
     def recognises(self, body: Any, headers: Mapping[str, str]) -> bool:
         if "x-github-event" in headers:

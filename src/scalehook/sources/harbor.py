@@ -21,6 +21,7 @@ PUSH_TYPES = frozenset({"PUSH_ARTIFACT", "pushImage", "harbor.artifact.pushed"})
 
 class Harbor:
     name = "harbor"
+    title = "Harbor"
 
     def recognises(self, body: Any, headers: Mapping[str, str]) -> bool:
         if not isinstance(body, dict):

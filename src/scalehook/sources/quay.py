@@ -16,6 +16,7 @@ from scalehook.sources import fields
 
 class Quay:
     name = "quay"
+    title = "Quay"
 
     def recognises(self, body: Any, headers: Mapping[str, str]) -> bool:
         return isinstance(body, dict) and "docker_url" in body and "updated_tags" in body
