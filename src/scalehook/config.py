@@ -9,7 +9,7 @@ import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import yaml
 from pydantic import (
@@ -20,12 +20,16 @@ from pydantic import (
     model_validator,
 )
 
-from scalehook.backends.docker import DockerSettings
-from scalehook.backends.engine import TlsSettings
-from scalehook.backends.engine.address import DockerHost
-from scalehook.backends.kinds import BackendSettings, LocalSettings
+from scalehook.backends.kinds import (
+    KINDS,
+    BackendKind,
+    BackendSettings,
+    DockerHost,
+    LocalSettings,
+    Shorthand,
+    TlsSettings,
+)
 from scalehook.backends.local.spec import SERVICE_NAME, LocalServiceSpec
-from scalehook.backends.swarm import SwarmSettings
 from scalehook.domain.durations import Duration
 from scalehook.errors import ScalehookError
 from scalehook.hosts.settings import HostsSettings
@@ -97,7 +101,7 @@ class ServerSettings(BaseModel):
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    backend: Literal["local", "docker", "swarm"] = Field(
+    backend: BackendKind = Field(
         default="local", description="the one engine, when `backends` is not given"
     )
     docker_host: DockerHost | None = Field(
@@ -146,17 +150,11 @@ class Settings(BaseModel):
 
     def _one_backend(self) -> BackendSettings:
         """``backend:`` (with ``docker_host:``) as the one entry it stands for."""
-        if self.backend == "local":
-            if self.docker_host or self.docker_tls:
-                raise ValueError("docker_host and docker_tls go with backend docker or swarm")
-            return LocalSettings(services=self.services)
-        if self.services:
-            raise ValueError(
-                f"services: these run on the local backend, and backend is {self.backend!r}; "
-                "to run both, name them under `backends:`"
-            )
-        kind = DockerSettings if self.backend == "docker" else SwarmSettings
-        return kind(docker_host=self.docker_host, docker_tls=self.docker_tls)
+        top = Shorthand(
+            docker_host=self.docker_host, docker_tls=self.docker_tls, services=self.services
+        )
+        one: BackendSettings = KINDS[self.backend].shorthand(top)
+        return one
 
     def _check_backends(self) -> None:
         given = sorted({"backend", "docker_host", "docker_tls"} & self.model_fields_set)

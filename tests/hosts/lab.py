@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import random
 import shutil
@@ -16,8 +17,10 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from scalehook.hosts.engine import Engine
-from scalehook.hosts.providers.netns import NetnsProvider, NetnsSettings, run
+from scalehook.backends.engine import EngineClient, resolve_address
+from scalehook.hosts.providers.netns import NetnsProvider, NetnsSettings
+from scalehook.hosts.providers.netns.network import run
+from scalehook.hosts.settings import netns_provider
 
 # One run's names and addresses, so two runs on one machine do not collide.
 RUN = random.Random(os.getpid()).randrange(10, 250)
@@ -42,10 +45,15 @@ def worker_settings(state_dir: Path) -> dict[str, Any]:
     }
 
 
+def _provider(settings: NetnsSettings, data_dir: Path) -> NetnsProvider:
+    """The netns provider as scalehook builds it, loading no images into its hosts."""
+    return netns_provider(settings, data_dir=data_dir, manager=None, load_images=False)
+
+
 class SwarmLab:
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
-        self.provider = NetnsProvider(
+        self.provider = _provider(
             NetnsSettings(
                 prefix=PREFIX,
                 bridge=BRIDGE,
@@ -53,8 +61,7 @@ class SwarmLab:
                 pool=MANAGER_POOL,
                 state_dir=workdir / "lab",
             ),
-            manager=None,
-            data_dir=workdir,
+            workdir,
         )
         self.docker_host = self.provider.engine_host("mgr-1")
 
@@ -66,13 +73,18 @@ class SwarmLab:
             raise RuntimeError(f"docker {' '.join(args)}: {done.stderr}")
         return done.stdout
 
-    def api(self, method: str, path: str, **kwargs: Any) -> Any:
+    def client(self) -> EngineClient:
+        """A client of the lab's manager engine (close it when done)."""
+        return EngineClient(resolve_address(self.docker_host, None), timeout=60)
+
+    def get(self, path: str, filters: dict[str, list[str]] | None = None) -> Any:
         async def call() -> Any:
-            engine = Engine(self.docker_host)
+            client = self.client()
             try:
-                return await engine.request(method, path, **kwargs)
+                params = {"filters": json.dumps(filters)} if filters else None
+                return await client.get(path, params=params)
             finally:
-                await engine.close()
+                await client.close()
 
         return asyncio.run(call())
 
@@ -80,12 +92,13 @@ class SwarmLab:
         async def make() -> None:
             await self.provider.start()
             manager = await self.provider.create_engine("mgr-1")
-            engine = Engine(self.docker_host)
+            client = self.client()
             try:
                 address = manager.address
-                await engine.post(
+                await client.request(
+                    "POST",
                     "/swarm/init",
-                    {
+                    json={
                         "ListenAddr": f"{address}:2377",
                         "AdvertiseAddr": address,
                         # Notice a stopped engine within seconds, not the default ~15s.
@@ -93,7 +106,7 @@ class SwarmLab:
                     },
                 )
             finally:
-                await engine.close()
+                await client.close()
 
         asyncio.run(make())
         context = self.workdir / "image"
@@ -107,14 +120,12 @@ class SwarmLab:
         return self
 
     def nodes(self) -> list[dict[str, Any]]:
-        nodes: list[dict[str, Any]] = self.api("GET", "/nodes")
+        nodes: list[dict[str, Any]] = self.get("/nodes")
         return nodes
 
     def tasks(self, service: str) -> list[dict[str, Any]]:
-        tasks: list[dict[str, Any]] = self.api(
-            "GET",
-            "/tasks",
-            params={"filters": {"service": [service], "desired-state": ["running"]}},
+        tasks: list[dict[str, Any]] = self.get(
+            "/tasks", {"service": [service], "desired-state": ["running"]}
         )
         return tasks
 
@@ -131,11 +142,7 @@ def destroy_workers(state_dir: Path, settings: dict[str, Any] | None = None) -> 
     """Destroy every worker a scalehook under test made (by its provider state)."""
 
     async def unmake() -> None:
-        provider = NetnsProvider(
-            NetnsSettings(**(settings or worker_settings(state_dir))),
-            manager=None,
-            data_dir=state_dir,
-        )
+        provider = _provider(NetnsSettings(**(settings or worker_settings(state_dir))), state_dir)
         for host in await provider.list():
             await provider.destroy(host=host)
 
@@ -180,11 +187,7 @@ def stop_worker_engine(state_dir: str | Path, name: str) -> None:
     """Stop one worker's engine, as a machine failure would: its node goes Down."""
 
     async def stop() -> None:
-        provider = NetnsProvider(
-            NetnsSettings(**worker_settings(Path(state_dir))),
-            manager=None,
-            data_dir=Path(state_dir),
-        )
+        provider = _provider(NetnsSettings(**worker_settings(Path(state_dir))), Path(state_dir))
         await provider.stop_engine(name)
 
     asyncio.run(stop())

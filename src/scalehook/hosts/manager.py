@@ -17,7 +17,7 @@ from typing import Any
 
 from scalehook.domain.selectors import Selector
 from scalehook.errors import Conflict, InvalidRequest, NotFound, ScalehookError
-from scalehook.hosts.cluster import SwarmCluster
+from scalehook.hosts.cluster import Cluster
 from scalehook.hosts.model import PROVIDER_ID_LABEL, PROVIDER_LABEL, Host
 from scalehook.hosts.providers.base import HostProvider, ProviderHost
 
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 class HostManager:
     def __init__(
         self,
-        cluster: SwarmCluster,
+        cluster: Cluster,
         providers: Mapping[str, HostProvider],
         *,
         ready_timeout: float,
@@ -46,7 +46,7 @@ class HostManager:
     async def close(self) -> None:
         for provider in self.providers.values():
             await provider.close()
-        await self.cluster.engine.close()
+        await self.cluster.close()
 
     def provider(self, name: str) -> HostProvider:
         try:
@@ -127,14 +127,14 @@ class HostManager:
                 node_id=machine.node_id, hostname=name, timeout=self.ready_timeout
             )
             await self.cluster.update_node(
-                node["ID"],
+                node.id,
                 labels={**labels, PROVIDER_LABEL: provider, PROVIDER_ID_LABEL: machine.id},
             )
         except BaseException:
             log.error("host %s did not join; destroying it", name)
             await asyncio.shield(self._discard(maker, machine))
             raise
-        return await self.find(node["ID"])
+        return await self.find(node.id)
 
     async def _discard(self, maker: HostProvider, machine: ProviderHost) -> None:
         try:
@@ -164,7 +164,7 @@ class HostManager:
 
     async def _drain(self, host: Host, timeout: float) -> dict[str, Any]:
         tasks = await self.cluster.running_tasks(host.id)
-        services = {str(t["ServiceID"]) for t in tasks if t.get("ServiceID")}
+        services = {t.service_id for t in tasks if t.service_id}
         started = time.monotonic()
         await self.cluster.update_node(host.id, availability="drain")
         drained = True

@@ -27,6 +27,22 @@ class HostLoad:
 
 
 @dataclass(frozen=True, slots=True)
+class JoinSpec:
+    """How a new host joins the cluster. The token is a secret: never logged or shown."""
+
+    token: str = field(repr=False)
+    managers: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class NodeTask:
+    """A task placed on a node: what draining the node waits for."""
+
+    id: str
+    service_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Host:
     """One node of the cluster (a Swarm node)."""
 

@@ -1,4 +1,9 @@
-"""The ``hosts:`` section of ``scalehook.yaml``: which Swarm, and which providers."""
+"""The ``hosts:`` section of ``scalehook.yaml``: which Swarm, and which providers.
+
+This is where the host manager is put together: the one module of ``hosts/`` that
+knows which backends module speaks to the Swarm (``backends/swarm/nodes.py``) and to
+the engines providers start (``backends/swarm/engines.py``).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from scalehook.backends.swarm.engines import NodeEngine
+from scalehook.backends.swarm.nodes import SwarmNodes
 from scalehook.domain.durations import Duration
-from scalehook.hosts.cluster import SwarmCluster
-from scalehook.hosts.engine import Engine
 from scalehook.hosts.manager import HostManager
 from scalehook.hosts.providers.base import HostProvider
 from scalehook.hosts.providers.libcloud import LibcloudProvider, LibcloudSettings
@@ -37,17 +42,29 @@ class HostsSettings(BaseModel):
     providers: ProviderSettings = Field(default_factory=ProviderSettings)
 
 
+def netns_provider(
+    settings: NetnsSettings, *, data_dir: Path, manager: str | None, load_images: bool = True
+) -> NetnsProvider:
+    """A netns provider whose new hosts load their images from the Swarm manager's
+    engine (``manager``, a ``docker_host``; default ``$DOCKER_HOST`` or the socket)."""
+    return NetnsProvider(
+        settings,
+        engine_at=NodeEngine,
+        images_from=NodeEngine(manager) if load_images else None,
+        data_dir=data_dir,
+    )
+
+
 def build_host_manager(settings: HostsSettings, data_dir: Path) -> HostManager:
-    manager = Engine(settings.docker_host)
     providers: dict[str, HostProvider] = {}
     if settings.providers.netns is not None:
-        providers["netns"] = NetnsProvider(
-            settings.providers.netns, manager=manager, data_dir=data_dir
+        providers["netns"] = netns_provider(
+            settings.providers.netns, data_dir=data_dir, manager=settings.docker_host
         )
     if settings.providers.libcloud is not None:
         providers["libcloud"] = LibcloudProvider(settings.providers.libcloud)
     return HostManager(
-        SwarmCluster(manager),
+        SwarmNodes(settings.docker_host),
         providers,
         ready_timeout=settings.ready_timeout,
         self_node=settings.self_node,

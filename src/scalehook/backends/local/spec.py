@@ -1,9 +1,10 @@
-"""How a local service is declared in ``scalehook.yaml``."""
+"""How the local backend and its services are declared in ``scalehook.yaml``."""
 
 from __future__ import annotations
 
 import re
 import shlex
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -140,3 +141,12 @@ def _substitute(text: str, values: dict[str, str]) -> str:
     for key, value in values.items():
         text = text.replace("{" + key + "}", value)
     return text
+
+
+class LocalSettings(BaseModel):
+    """The embedded engine: replicas are child processes of scalehook."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["local"] = "local"
+    services: dict[str, LocalServiceSpec] = Field(default_factory=dict)

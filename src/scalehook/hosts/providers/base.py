@@ -7,13 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
+from scalehook.hosts.model import JoinSpec
 
-@dataclass(frozen=True, slots=True)
-class JoinSpec:
-    """How a new host joins the cluster. The token is a secret: never logged or shown."""
-
-    token: str = field(repr=False)
-    managers: tuple[str, ...]
+__all__ = ["HostProvider", "JoinSpec", "ProviderHost"]
 
 
 @dataclass(frozen=True, slots=True)
