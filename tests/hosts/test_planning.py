@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scalehook.hosts.model import PROTECTED_LABEL, Host, HostLoad
-from scalehook.hosts.planning import first_name, next_names, plan_down, plan_up
+from scalehook.domain.host_plans import first_name, next_names, plan_down, plan_up
+from scalehook.domain.hosts import PROTECTED_LABEL, Host, HostLoad
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

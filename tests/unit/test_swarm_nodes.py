@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from scalehook.backends.swarm.nodes import node_host
-from scalehook.hosts.model import PROVIDER_ID_LABEL, PROVIDER_LABEL
+from scalehook.domain.hosts import PROVIDER_ID_LABEL, PROVIDER_LABEL
 
 NODE = {
     "ID": "n1",

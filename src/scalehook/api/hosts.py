@@ -11,12 +11,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from scalehook.api.deps import RuntimeDep, caller_address, require_admin
 from scalehook.api.schemas import BODY_ERRORS, ErrorOut, ExecutionOut, execution_dict
 from scalehook.domain.durations import parse_duration
+from scalehook.domain.hosts import Host
 from scalehook.domain.selectors import Selector
 from scalehook.drivers.scale_host import add_host, host_manager, remove_host
 from scalehook.errors import InvalidRequest
 from scalehook.executor import Audit
 from scalehook.hosts.manager import check_labels
-from scalehook.hosts.model import Host
 
 router = APIRouter(
     prefix="/v1/hosts",

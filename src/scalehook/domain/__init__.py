@@ -9,5 +9,6 @@ around them. An import-linter contract (``pyproject.toml``) keeps it so.
 - rules: ``decisions`` (a clamped step, cooldowns), ``alerting`` (a notification to one
   decision), ``upgrades`` (which services a push upgrades), ``tag_policies`` and
   ``images`` (may a pushed tag replace the running one), ``selectors``, ``durations``,
-  ``signatures`` (a receiver's secret, proven)
+  ``signatures`` (a receiver's secret, proven), ``hosts`` and ``host_plans`` (a host
+  group, which host to clone, which to remove)
 """

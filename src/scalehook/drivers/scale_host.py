@@ -14,14 +14,14 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from scalehook.domain.durations import Duration
 from scalehook.domain.executions import Execution
+from scalehook.domain.host_plans import RemovePolicy, first_name, group_size, plan_down, plan_up
+from scalehook.domain.hosts import Host
 from scalehook.domain.receivers import Receiver
 from scalehook.domain.selectors import Selector
 from scalehook.drivers.base import Driver, HookCall, Outcome, SecretOption
 from scalehook.errors import Conflict, InvalidRequest, ScalehookError
 from scalehook.executor import ActionResult, Audit, Executor
 from scalehook.hosts.manager import HostManager
-from scalehook.hosts.model import Host
-from scalehook.hosts.planning import RemovePolicy, first_name, group_size, plan_down, plan_up
 
 Count = Annotated[int, Field(strict=True, ge=0, le=1000)]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol
 
-from scalehook.hosts.model import Host, JoinSpec, NodeTask
+from scalehook.domain.hosts import Host, JoinSpec, NodeTask
 
 
 class Cluster(Protocol):

@@ -15,10 +15,10 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from scalehook.domain.hosts import PROVIDER_ID_LABEL, PROVIDER_LABEL, Host
 from scalehook.domain.selectors import Selector
 from scalehook.errors import Conflict, InvalidRequest, NotFound, ScalehookError
 from scalehook.hosts.cluster import Cluster
-from scalehook.hosts.model import PROVIDER_ID_LABEL, PROVIDER_LABEL, Host
 from scalehook.hosts.providers.base import HostProvider, ProviderHost
 
 log = logging.getLogger(__name__)

@@ -15,8 +15,7 @@ from typing import Any
 
 from scalehook.backends.engine.address import resolve_address
 from scalehook.backends.engine.client import JSON, EngineClient, EngineError, EngineNotFound
-from scalehook.errors import BackendError, NotFound
-from scalehook.hosts.model import (
+from scalehook.domain.hosts import (
     PROVIDER_ID_LABEL,
     PROVIDER_LABEL,
     Host,
@@ -24,6 +23,7 @@ from scalehook.hosts.model import (
     JoinSpec,
     NodeTask,
 )
+from scalehook.errors import BackendError, NotFound
 
 _NANO = 1_000_000_000
 _ACTIVE_STATES = ("running", "starting", "preparing")

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from scalehook.hosts.model import JoinSpec
+from scalehook.domain.hosts import JoinSpec
 
 __all__ = ["HostProvider", "JoinSpec", "ProviderHost"]
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from scalehook.hosts.model import UNHEALTHY_STATES, Host
+from scalehook.domain.hosts import UNHEALTHY_STATES, Host
 
 RemovePolicy = Literal["least_busy", "oldest", "newest"]
 
