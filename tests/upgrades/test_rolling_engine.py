@@ -154,7 +154,7 @@ async def test_a_cancelled_batch_leaves_the_desired_count_on_one_image_or_the_ot
             ready_timeout=10,
         )
     )
-    async with asyncio.timeout(10):
+    async with asyncio.timeout(60):
         while not await rig.mid_batch():
             await asyncio.sleep(0.01)
     batch.cancel()

@@ -13,7 +13,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
+import threading
 from typing import Any
 
 from scalehook.testing import ServerProcess, wait_until
@@ -254,6 +254,9 @@ def test_follow_prints_a_rollout_as_it_goes(make_server: ServerFactory) -> None:
     server = make_server({"services": {"web": release_service(replicas=2)}})
     server.wait_for("web", ready=2)
     receiver = upgrade_receiver(server, "follow")
+    noop = hook(receiver["url"], bodies.dockerhub("acme/app", "1"))  # something to print first
+    assert noop.status_code == 200, noop.text
+    earlier = noop.json()["id"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCALEHOOK_")}
     env.update(SCALEHOOK_URL=server.url, SCALEHOOK_TOKEN=server.token)
     follower = subprocess.Popen(
@@ -263,14 +266,25 @@ def test_follow_prints_a_rollout_as_it_goes(make_server: ServerFactory) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
+    lines: list[str] = []
+    stdout = follower.stdout
+    assert stdout is not None
+    reader = threading.Thread(target=lambda: lines.extend(iter(stdout.readline, "")))
+    reader.start()
+
+    def printed(ident: int, result: str) -> bool:
+        return any(line.split()[:1] == [str(ident)] and result in line for line in list(lines))
+
     try:
-        time.sleep(0.5)  # let it print the (empty) trail before the push
+        wait_until(lambda: printed(earlier, "noop"), timeout=60, what="the follower's first poll")
         ident = push(receiver, "2")["id"]
         assert finished(server, ident)["result"] == "upgraded"
-        time.sleep(0.5)  # one more poll after the end
+        wait_until(lambda: printed(ident, "upgraded"), timeout=60, what="the end, printed")
     finally:
         follower.send_signal(signal.SIGINT)
-        out, err = follower.communicate(timeout=10)
+        _, err = follower.communicate(timeout=30)
+        reader.join(timeout=30)
+    out = "".join(lines)
     rows = [line.split() for line in out.splitlines() if line.split()[:1] == [str(ident)]]
     results = [row[5] for row in rows]
     assert results[0] == "upgrading", out + err
