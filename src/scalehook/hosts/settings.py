@@ -10,6 +10,7 @@ from scalehook.domain.durations import Duration
 from scalehook.hosts.cluster import SwarmCluster
 from scalehook.hosts.engine import Engine
 from scalehook.hosts.manager import HostManager
+from scalehook.hosts.providers.aws_asg import AwsAsgProvider, AwsAsgSettings
 from scalehook.hosts.providers.base import HostProvider
 from scalehook.hosts.providers.libcloud import LibcloudProvider, LibcloudSettings
 from scalehook.hosts.providers.netns import NetnsProvider, NetnsSettings
@@ -20,6 +21,7 @@ class ProviderSettings(BaseModel):
 
     netns: NetnsSettings | None = None
     libcloud: LibcloudSettings | None = None
+    aws_asg: AwsAsgSettings | None = None
 
 
 class HostsSettings(BaseModel):
@@ -46,6 +48,8 @@ def build_host_manager(settings: HostsSettings, data_dir: Path) -> HostManager:
         )
     if settings.providers.libcloud is not None:
         providers["libcloud"] = LibcloudProvider(settings.providers.libcloud)
+    if settings.providers.aws_asg is not None:
+        providers["aws_asg"] = AwsAsgProvider(settings.providers.aws_asg)
     return HostManager(
         SwarmCluster(manager),
         providers,
