@@ -33,6 +33,7 @@ from scalehook.backends.local.spec import SERVICE_NAME, LocalServiceSpec
 from scalehook.domain.durations import Duration
 from scalehook.errors import ScalehookError
 from scalehook.hosts.settings import HostsSettings
+from scalehook.log_levels import LogLevel
 
 DEFAULT_PORT = 8085
 BACKEND_NAME = re.compile(r"^[a-z][a-z0-9_.-]{0,62}$")
@@ -122,7 +123,7 @@ class Settings(BaseModel):
     server: ServerSettings = Field(default_factory=ServerSettings)
     hooks: HookSettings = Field(default_factory=HookSettings)
     hosts: HostsSettings | None = Field(default=None, description="host scaling (Swarm nodes)")
-    log_level: str = "info"
+    log_level: LogLevel = "info"
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

@@ -88,6 +88,19 @@ class SwarmLab:
 
         return asyncio.run(call())
 
+    def api(self, method: str, path: str, params: dict[str, str] | None = None) -> Any:
+        """One call to the lab's manager engine; its JSON answer (None when empty)."""
+
+        async def call() -> Any:
+            client = self.client()
+            try:
+                response = await client.request(method, path, params=params)
+                return response.json() if response.content else None
+            finally:
+                await client.close()
+
+        return asyncio.run(call())
+
     def start(self) -> SwarmLab:
         async def make() -> None:
             await self.provider.start()

@@ -20,7 +20,7 @@ def test_durations(text: object, seconds: float) -> None:
     assert parse_duration(text) == seconds
 
 
-@pytest.mark.parametrize("text", ["soon", "-1s", True, None, "1d"])
+@pytest.mark.parametrize("text", ["soon", "-1s", True, None, "1x"])
 def test_bad_durations(text: object) -> None:
     with pytest.raises(ValueError, match="duration"):
         parse_duration(text)

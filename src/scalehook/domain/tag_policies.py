@@ -5,9 +5,13 @@ for versions, patterns and "redeploy the same tag when it was rebuilt". A policy
 written as one string in a receiver's config:
 
 - ``semver`` (or ``semver:any``): any higher version; ``semver:same-major`` and
-  ``semver:same-minor`` stay within the running major (or major.minor). Versions are
-  ``[v]MAJOR[.MINOR[.PATCH]][-pre][+build]``; a pre-release is taken only when the
-  service already runs one, so ``2.0.0-rc1`` never replaces ``1.9``.
+  ``semver:same-minor`` stay within the running major (or major.minor). How a tag reads
+  as a version is in ``versions``. Three rules keep a service on its line: a
+  pre-release is taken only when the service already runs one (``2.0.0-rc1`` never
+  replaces ``1.9``); the variant never changes (``1.25-alpine`` takes ``1.26-alpine``,
+  never ``1.26`` or ``1.26-bookworm``: a silent switch of the base image); and a date
+  version (CalVer, ``2024.01.05``) only replaces a date version, where same-major means
+  the same year and same-minor the same year and month.
 - ``exact:<tag>`` (or just ``<tag>``): only that tag.
 - ``glob:<pattern>`` (``*``, ``?``, ``[...]``) and ``regexp:<re>`` (whole tag): any
   matching tag; patterns say nothing about order, so the latest push wins.
@@ -23,67 +27,16 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from functools import total_ordering
+from dataclasses import dataclass
 from typing import Literal
 
 from scalehook.domain.images import valid_tag
+from scalehook.domain.versions import Version
+
+__all__ = ["TagPolicy", "Verdict", "Version"]
 
 Kind = Literal["semver", "exact", "glob", "regexp", "force"]
 Scope = Literal["any", "same-major", "same-minor"]
-
-_VERSION = re.compile(
-    r"^v?(0|[1-9][0-9]{0,17})(?:\.(0|[1-9][0-9]{0,17}))?(?:\.(0|[1-9][0-9]{0,17}))?"
-    r"(?:-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$",
-    re.ASCII,
-)
-
-
-@total_ordering
-@dataclass(frozen=True, slots=True)
-class Version:
-    """A tag read as a semantic version; missing minor/patch count as 0."""
-
-    major: int
-    minor: int = 0
-    patch: int = 0
-    prerelease: tuple[str, ...] = ()
-    build: str = field(default="", compare=False)
-
-    @classmethod
-    def parse(cls, tag: str) -> Version | None:
-        match = _VERSION.match(tag)
-        if match is None:
-            return None
-        major, minor, patch, pre, build = match.groups()
-        return cls(
-            int(major),
-            int(minor or 0),
-            int(patch or 0),
-            tuple(pre.split(".")) if pre else (),
-            build or "",
-        )
-
-    def _key(self) -> tuple[int, int, int, int, tuple[tuple[int, int, str], ...]]:
-        # A release sorts after its pre-releases; numeric identifiers sort before
-        # alphanumeric ones, numerically (semver.org, item 11).
-        pre = tuple(
-            (0, int(part), "") if part.isdigit() else (1, 0, part) for part in self.prerelease
-        )
-        return (self.major, self.minor, self.patch, 0 if self.prerelease else 1, pre)
-
-    def __lt__(self, other: object) -> bool:
-        if not isinstance(other, Version):
-            return NotImplemented
-        return self._key() < other._key()
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Version):
-            return NotImplemented
-        return self._key() == other._key()
-
-    def __hash__(self) -> int:
-        return hash(self._key())
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,13 +140,27 @@ class TagPolicy:
             return Verdict(
                 False, f"the running tag {current!r} is not a version, so {tag!r} cannot be newer"
             )
+        if new.variant != old.variant:
+            if old.variant:
+                return Verdict(False, f"{tag!r} is not an -{old.variant} tag")
+            return Verdict(
+                False, f"{tag!r} is an -{new.variant} tag and {current!r} has no variant"
+            )
+        if new.calendar != old.calendar:
+            if new.calendar:
+                return Verdict(False, f"{tag!r} is a date version and {current!r} is not")
+            return Verdict(False, f"{tag!r} is not a date version and {current!r} is")
         if new <= old:
             return Verdict(False, f"{tag!r} is not newer than {current!r}")
         if new.prerelease and not old.prerelease:
             return Verdict(False, f"{tag!r} is a pre-release and {current!r} is not")
         if self.scope in ("same-major", "same-minor") and new.major != old.major:
+            if old.calendar:
+                return Verdict(False, f"{tag!r} leaves the year {old.major}")
             return Verdict(False, f"{tag!r} leaves major version {old.major}")
         if self.scope == "same-minor" and new.minor != old.minor:
+            if old.calendar:
+                return Verdict(False, f"{tag!r} leaves the month {old.major}.{old.minor:02d}")
             return Verdict(False, f"{tag!r} leaves {old.major}.{old.minor}")
         return Verdict(True, f"{tag!r} is newer than {current!r}")
 

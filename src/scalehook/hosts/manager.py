@@ -19,7 +19,7 @@ from scalehook.domain.hosts import PROVIDER_ID_LABEL, PROVIDER_LABEL, Host
 from scalehook.domain.selectors import Selector
 from scalehook.errors import Conflict, InvalidRequest, NotFound, ScalehookError
 from scalehook.hosts.cluster import Cluster
-from scalehook.hosts.providers.base import HostProvider, ProviderHost
+from scalehook.hosts.providers.base import GroupProvider, HostProvider, ProviderHost
 
 log = logging.getLogger(__name__)
 
@@ -73,12 +73,21 @@ class HostManager:
         for maker_name, maker in self.providers.items():
             for found in await maker.list():
                 machines[(maker_name, found.id)] = found
+        # a group's machines join by themselves: their node is found by its hostname
+        by_hostname = {
+            machine.name: (provider, machine)
+            for (provider, _), machine in machines.items()
+            if isinstance(self.providers[provider], GroupProvider)
+        }
         hosts: list[Host] = []
         for node in nodes:
             host = node
+            adopted = by_hostname.get(node.name) if node.provider is None else None
+            if adopted is not None:
+                host = replace(host, provider=adopted[0], provider_id=adopted[1].id)
             if self._self_node is not None and self._self_node in (node.id, node.name):
                 host = replace(host, is_self=True)
-            machine = machines.pop((node.provider or "", node.provider_id or ""), None)
+            machine = machines.pop((host.provider or "", host.provider_id or ""), None)
             if machine is not None and machine.state == "error":
                 host = replace(host, state="error")
             hosts.append(host)
@@ -124,7 +133,7 @@ class HostManager:
         machine = await maker.create(name=name, like=template, labels=labels, join=join)
         try:
             node = await self.cluster.wait_for_node(
-                node_id=machine.node_id, hostname=name, timeout=self.ready_timeout
+                node_id=machine.node_id, hostname=machine.name, timeout=self.ready_timeout
             )
             await self.cluster.update_node(
                 node.id,
@@ -153,6 +162,10 @@ class HostManager:
         maker = self.provider(host.provider)
         report: dict[str, Any] = {"host": host.name, "id": host.id, "state": host.state}
         is_node = not host.id.startswith(f"{host.provider}:")  # else a machine that never joined
+        if isinstance(maker, GroupProvider):
+            leaving = next((m for m in await maker.list() if m.id == host.provider_id), None)
+            if leaving is not None:
+                await maker.check_removal(leaving)
         if is_node:
             report.update(await self._drain(host, drain_timeout))
         machine = next((m for m in await maker.list() if m.id == host.provider_id), None)

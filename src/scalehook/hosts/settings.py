@@ -15,6 +15,7 @@ from scalehook.backends.swarm.engines import NodeEngine
 from scalehook.backends.swarm.nodes import SwarmNodes
 from scalehook.domain.durations import Duration
 from scalehook.hosts.manager import HostManager
+from scalehook.hosts.providers.aws_asg import AwsAsgProvider, AwsAsgSettings
 from scalehook.hosts.providers.base import HostProvider
 from scalehook.hosts.providers.libcloud import LibcloudProvider, LibcloudSettings
 from scalehook.hosts.providers.netns import NetnsProvider, NetnsSettings
@@ -25,6 +26,7 @@ class ProviderSettings(BaseModel):
 
     netns: NetnsSettings | None = None
     libcloud: LibcloudSettings | None = None
+    aws_asg: AwsAsgSettings | None = None
 
 
 class HostsSettings(BaseModel):
@@ -63,6 +65,8 @@ def build_host_manager(settings: HostsSettings, data_dir: Path) -> HostManager:
         )
     if settings.providers.libcloud is not None:
         providers["libcloud"] = LibcloudProvider(settings.providers.libcloud)
+    if settings.providers.aws_asg is not None:
+        providers["aws_asg"] = AwsAsgProvider(settings.providers.aws_asg)
     return HostManager(
         SwarmNodes(settings.docker_host),
         providers,

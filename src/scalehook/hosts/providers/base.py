@@ -53,3 +53,18 @@ class HostProvider(Protocol):
     async def destroy(self, *, host: ProviderHost) -> None:
         """Stop and delete the machine and everything the provider made for it."""
         ...
+
+
+@runtime_checkable
+class GroupProvider(Protocol):
+    """A provider whose machines are a cloud's own instance group (AWS Auto Scaling).
+
+    The group launches machines and their own user data joins them, so the host manager
+    matches a node to its machine by hostname (``ProviderHost.name``), also for machines
+    the group launched by itself; and it asks before draining a node whether the group
+    would let it go (its minimum size), as the drain cannot be taken back.
+    """
+
+    async def check_removal(self, host: ProviderHost) -> None:
+        """Raise ``Conflict`` when destroying ``host`` would be refused."""
+        ...
