@@ -195,6 +195,8 @@ def read_pushes(config: ServiceUpgradeConfig, call: HookCall) -> tuple[str, list
 def decode(body: bytes) -> Any:
     if not body.strip():
         raise InvalidPayload(f"the body is empty; expected a push notification ({KNOWN_BODIES})")
+    # from None below: the decode errors keep the whole body (``doc``, ``object``), which
+    # may carry a sender's token; the message says all they would.
     try:
         return json.loads(body)
     except json.JSONDecodeError as exc:

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from scalehook.errors import BackendError, NotFound
+from scalehook.errors import BackendError, BackendUnsupported, NotFound
 from scalehook.hosts.engine import Engine
 from scalehook.hosts.model import PROVIDER_ID_LABEL, PROVIDER_LABEL, Host, HostLoad
 from scalehook.hosts.providers.base import JoinSpec
@@ -34,9 +34,9 @@ class SwarmCluster:
         info = await self.engine.get("/info")
         swarm = info.get("Swarm") or {}
         if swarm.get("LocalNodeState") != "active":
-            raise BackendError("the docker engine scalehook uses is not part of a swarm")
+            raise BackendUnsupported("the docker engine scalehook uses is not part of a swarm")
         if not swarm.get("ControlAvailable"):
-            raise BackendError("the docker engine scalehook uses is not a swarm manager")
+            raise BackendUnsupported("the docker engine scalehook uses is not a swarm manager")
         node_id = swarm.get("NodeID")
         return str(node_id) if node_id else None
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from scalehook.errors import BackendError, BackendUnavailable, InvalidRequest
+from scalehook.errors import BackendError, BackendUnavailable, BackendUnsupported, InvalidRequest
 from scalehook.hosts.providers.base import JoinSpec, ProviderHost
 
 log = logging.getLogger(__name__)
@@ -150,7 +150,7 @@ class LibcloudProvider:
         sizes = {str(s.id): s for s in await self._call("list_sizes")}
         image, size = images.get(wanted["image"] or ""), sizes.get(wanted["size"] or "")
         if image is None or size is None:
-            raise BackendError(
+            raise BackendUnsupported(
                 f"cloud {self.settings.driver}: image {wanted['image']!r} or size "
                 f"{wanted['size']!r} not offered"
             )

@@ -34,7 +34,7 @@ import psutil
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from scalehook.domain.durations import Duration
-from scalehook.errors import BackendError, InvalidRequest, ScalehookError
+from scalehook.errors import BackendError, BackendUnsupported, InvalidRequest, ScalehookError
 from scalehook.hosts.engine import Engine
 from scalehook.hosts.providers.base import JoinSpec, ProviderHost
 
@@ -206,7 +206,7 @@ class NetnsProvider:
         if not NAME.match(name):
             raise InvalidRequest(f"host name {name!r}: use lower-case letters, digits and '-'")
         if os.geteuid() != 0:
-            raise BackendError("the netns provider needs root (network namespaces, dockerd)")
+            raise BackendUnsupported("the netns provider needs root (network namespaces, dockerd)")
         async with self._lock:
             hosts = self._load()
             if name in hosts:
@@ -348,13 +348,13 @@ class NetnsProvider:
             try:
                 await engine.get("/_ping")
                 return
-            except ScalehookError:
+            except ScalehookError as exc:
                 if time.monotonic() > deadline:
                     tail = _tail(data_dir / "dockerd.log")
                     raise BackendError(
                         f"the engine of {name} did not start in "
                         f"{self.settings.start_timeout:g}s: {tail}"
-                    ) from None
+                    ) from exc
             await asyncio.sleep(0.2)
 
     async def _load_images(self, engine: Engine) -> None:
