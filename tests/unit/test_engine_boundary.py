@@ -3,9 +3,10 @@
 Each backend's public methods are run against an address where nothing listens, and
 against a real HTTP server on a unix socket (started here, in the test's event loop)
 that misbehaves one way per case: a body that is not JSON, JSON of the wrong shape, a
-500 with no body, an answer cut off half-way, no answer at all, a Swarm refusal, an
-API too old, a 400. Every failure must be a ``ScalehookError`` whose status says what
-a retry could do, and whose message says what happened.
+body that is not the encoding it claims, a 500 with no body, an answer cut off
+half-way, no answer at all, a Swarm refusal, an API too old, a 400. Every failure must
+be a ``ScalehookError`` whose status says what a retry could do, and whose message says
+what happened.
 """
 
 from __future__ import annotations
@@ -153,6 +154,15 @@ CASES = [
         502,
         "HTTP 500",
         version=False,
+    ),
+    Case(
+        "a body that is not the gzip it says",
+        answering(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            b"Content-Encoding: gzip\r\nContent-Length: 6\r\n\r\nnot gz"
+        ),
+        502,
+        "unreadable body",
     ),
     Case("cut off mid-answer", cut_off, 503, "broken answer"),
     Case("cut off at the version", cut_off, 503, "broken answer", version=False),

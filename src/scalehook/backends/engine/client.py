@@ -2,7 +2,7 @@
 
 No blocking call ever runs on the event loop (which the Docker SDK would need a
 thread for), and engine failures stop here, turned into the domain's errors (the tree
-in ``scalehook.errors``), each chained to the httpx error or answer it came from:
+in ``scalehook.errors``; one made from an httpx or JSON error is chained to it):
 
 - unreachable, timing out, cut off mid-answer, or its own 503 → ``EngineUnavailable``
   (503: worth a retry);
