@@ -14,15 +14,14 @@ import fcntl
 import os
 from pathlib import Path
 
-from scalehook.errors import ScalehookError
+from scalehook.errors import Conflict
 
 LOCK_FILE = "scalehook.pid"
 
 
-class DataDirInUse(ScalehookError):
+class DataDirInUse(Conflict):
     """Another running scalehook holds the data dir."""
 
-    status = 409
     code = "data_dir_in_use"
 
 

@@ -1,8 +1,59 @@
-"""Typed errors of the domain.
+"""Typed errors of the domain, and what each one tells a caller.
 
 Each error carries the HTTP status it maps to, so the API turns any of them into a
 JSON answer in one place (``api/errors.py``) and no traceback reaches a client. The
-status also carries retry meaning: 5xx errors are worth retrying, 4xx never are.
+status carries the retry meaning: 5xx only when the same request may succeed later,
+4xx when it never will as things are set up. Alertmanager acts on exactly this (it
+retries a 5xx for ever and drops a 4xx), so a permanent refusal must not be a 5xx.
+
+Every error class scalehook defines, wherever it lives, with its status (a unit test
+fails on a class missing here, or on a status that differs)::
+
+    ScalehookError                500 the base; raised only through a subclass
+    |-- InvalidRequest            422 a request body or parameter that never works as sent
+    |   `-- NotScalable           422 the service has no count to set (a Swarm global service)
+    |-- InvalidPayload            400 a webhook body that cannot be understood
+    |-- PayloadTooLarge           413 a body over hooks.max_body
+    |-- RequestTimeout            408 the body missed server.request_timeout (api/middleware)
+    |-- Unauthorized              401 no or a wrong admin token; a receiver's secret not proved
+    |-- NotFound                  404 no such thing
+    |   |-- ReceiverNotFound      404 no receiver has this id, name or trigger URL
+    |   `-- ServiceNotFound       404 no backend has the service, or there is no such backend
+    |-- Conflict                  409 the target's state forbids it (a host name taken)
+    |   `-- DataDirInUse          409 another running scalehook holds the data dir (datadir.py)
+    |-- RateLimited               429 over the receiver's rate; Retry-After says when
+    |   `-- RetryLater            503 the same, for senders that retry only 5xx (Alertmanager)
+    |-- ConfigError               400 scalehook.yaml or the command line cannot run (config.py)
+    |-- EngineAddressError        400 docker_host, DOCKER_HOST or the TLS files are unusable
+    `-- BackendError              502 an engine or provider failed; a later try may pass
+        |-- BackendUnavailable    503 it cannot be reached, or cannot serve now: retry later
+        |   `-- EngineUnavailable 503 a Docker engine unreachable, timing out, or its own 503
+        |-- BackendRefused        422 the engine says the request is invalid (its 400)
+        |-- BackendUnsupported    409 the engine or provider, as set up, will not do this
+        `-- EngineError           502 a Docker engine's error answer; engine_text its words
+            |-- EngineNotFound    502 its 404 (callers make it ServiceNotFound, or "gone")
+            |-- EngineConflict    502 its 409: a name in use, an object in the wrong state
+            |-- EngineRefused     422 its 400; also a BackendRefused
+            `-- EngineUnsupported 409 its 403 or 501, or its 503 "not a swarm manager" or
+                                      "not part of a swarm"; also a BackendUnsupported
+
+The ``Engine*`` errors live in ``backends/engine/client.py``, the one place that reads
+an engine's answers; ``EngineAddressError`` beside it in ``address.py``.
+
+Refusals are split by who must act. ``BackendRefused`` (422): what was asked cannot be
+done, and the same request is refused the same way until the service changes (an image
+reference the engine rejects, a replica whose bind mount source is gone).
+``BackendUnsupported`` (409): nothing is wrong with the request, but the engine or
+provider it reaches cannot do it as configured, until an operator changes that (an
+Engine API older than 1.40, an engine that is not a Swarm manager, a host provider
+without root, a cloud that does not offer the image or size). A plain ``BackendError``
+(502) is an error answer that may pass later (the engine's 500, a conflict, a pull that
+failed); ``BackendUnavailable`` (503) a failure that a retry is likely to get past.
+
+Two more are not HTTP answers, so not in the tree: ``InvalidImage`` (a ``ValueError`` of
+the pure ``domain/images.py``; each use turns it into ``InvalidRequest`` 422 or
+``InvalidPayload`` 400 naming the field) and ``ClientError`` (``cli/client.py``: the
+command line's own, printed as one line with exit status 1).
 """
 
 from __future__ import annotations
@@ -79,7 +130,8 @@ class RetryLater(RateLimited):
 
 
 class BackendError(ScalehookError):
-    """The engine refused an operation; its own text is passed through."""
+    """An engine or provider failed an operation, in a way a later try may not repeat;
+    its own text is passed through."""
 
     status = 502
     code = "backend_error"
@@ -90,6 +142,21 @@ class BackendUnavailable(BackendError):
 
     status = 503
     code = "backend_unavailable"
+
+
+class BackendRefused(BackendError):
+    """The engine refuses the request as invalid (its 400): the same request fails again."""
+
+    status = 422
+    code = "backend_refused"
+
+
+class BackendUnsupported(BackendError):
+    """The engine or provider, as configured, cannot do this: no retry can succeed until
+    an operator changes it (an Engine API too old, not a Swarm manager, no root)."""
+
+    status = 409
+    code = "backend_unsupported"
 
 
 class NotScalable(InvalidRequest):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -55,7 +56,7 @@ def test_receiver_lifecycle_through_the_cli(web_server: ServerProcess) -> None:
     table = run(web_server, "receivers", "list").stdout
     assert "cli-up" in table and "scaleService" in table
     assert created["url"] not in table
-    shown = json.loads(run(web_server, "receivers", "show", "cli-up").stdout)
+    shown = json.loads(run(web_server, "receivers", "show", "cli-up", "--json").stdout)
     assert shown["config"]["max"] == 2
 
     fired = json.loads(run(web_server, "receivers", "trigger", created["url"], "--json").stdout)
@@ -63,7 +64,9 @@ def test_receiver_lifecycle_through_the_cli(web_server: ServerProcess) -> None:
     assert fired["result"] in ("scaled", "noop")
 
     updated = json.loads(
-        run(web_server, "receivers", "update", "cli-up", "--set", "max=3", "--disable").stdout
+        run(
+            web_server, "receivers", "update", "cli-up", "--set", "max=3", "--disable", "--json"
+        ).stdout
     )
     assert (updated["config"]["max"], updated["enabled"]) == (3, False)
     refused = run(web_server, "receivers", "trigger", created["url"], ok=False)
@@ -76,6 +79,44 @@ def test_receiver_lifecycle_through_the_cli(web_server: ServerProcess) -> None:
     run(web_server, "receivers", "delete", "cli-up")
     missing = run(web_server, "receivers", "show", "cli-up", ok=False)
     assert missing.returncode == 1 and "no receiver named 'cli-up'" in missing.stderr
+
+
+def test_receivers_show_and_update_print_a_readable_record_or_json_with_the_flag(
+    web_server: ServerProcess,
+) -> None:
+    run(
+        web_server, "receivers", "create", "cli-view", "--service", "web", "--action", "up",
+        "--max", "4", "--cooldown-up", "2m", "--match", "severity=page",
+    )  # fmt: skip
+    shown = run(web_server, "receivers", "show", "cli-view").stdout
+    with pytest.raises(ValueError, match="Expecting value"):
+        json.loads(shown)
+    lines = shown.splitlines()
+    assert re.fullmatch(r"name:\s+cli-view", lines[1]), shown  # after the id
+    for line in (r"driver:\s+scaleService", r"enabled:\s+yes", r"paused:\s+no"):
+        assert any(re.fullmatch(line, text) for text in lines), (line, shown)
+    # the config last, nested readably: a block under "config:", its own objects deeper
+    config = lines.index("config:")
+    assert all(not text.startswith(" ") for text in lines[:config])
+    block = lines[config + 1 :]
+    assert all(text.startswith("  ") for text in block), shown
+    assert re.fullmatch(r"  service:\s+web", block[0]), shown
+    assert any(re.fullmatch(r"  max:\s+4", text) for text in block), shown
+    cooldown = block.index("  cooldown:")
+    assert re.fullmatch(r"    up:\s+120", block[cooldown + 1]), shown  # seconds, as stored
+    assert "{" not in shown and '"' not in shown
+
+    as_json = json.loads(run(web_server, "receivers", "show", "cli-view", "--json").stdout)
+    assert as_json == web_server.client.get("/v1/receivers/cli-view").json()
+
+    paused = run(web_server, "receivers", "update", "cli-view", "--pause").stdout
+    assert any(re.fullmatch(r"paused:\s+yes", text) for text in paused.splitlines()), paused
+    assert "  service: web" in paused.splitlines()
+    updated = json.loads(
+        run(web_server, "receivers", "update", "cli-view", "--set", "max=5", "--json").stdout
+    )
+    assert (updated["paused"], updated["config"]["max"]) == (True, 5)
+    run(web_server, "receivers", "delete", "cli-view")
 
 
 def test_services_and_executions_through_the_cli(make_server: ServerFactory) -> None:

@@ -50,12 +50,14 @@ def test_alert_receiver_through_the_cli(web_server: ServerProcess) -> None:
     assert fired["result"] == "dry_run"
 
     paused = json.loads(
-        run(web_server, "receivers", "update", "cli-alerts", "--pause", "--live").stdout
+        run(web_server, "receivers", "update", "cli-alerts", "--pause", "--live", "--json").stdout
     )
     assert (paused["paused"], paused["dry_run"]) == (True, False)
     answered = json.loads(run(web_server, "receivers", "trigger", created["url"], "--json").stdout)
     assert answered["result"] == "paused"
-    resumed = json.loads(run(web_server, "receivers", "update", "cli-alerts", "--resume").stdout)
+    resumed = json.loads(
+        run(web_server, "receivers", "update", "cli-alerts", "--resume", "--json").stdout
+    )
     assert resumed["paused"] is False
 
     bad = run(

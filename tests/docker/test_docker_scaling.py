@@ -280,9 +280,9 @@ def test_the_engines_own_error_is_recorded_and_nothing_is_left_half_made(
     os.rmdir(source)  # a clone of this replica cannot be made any more
     up = docker_server.create_receiver(f"{prefix}-up", service=service, action="up", amount=2)
     response = httpx.post(up["url"], timeout=60)
-    assert response.status_code == 502
+    assert response.status_code == 422  # the engine's 400: sent again, refused again
     body = response.json()
-    assert body["error"] == "backend_error"
+    assert body["error"] == "backend_refused"
     assert "bind source path does not exist" in body["message"]
     recorded = docker_server.client.get(
         "/v1/executions", params={"receiver": f"{prefix}-up"}

@@ -72,8 +72,9 @@ def test_an_engine_over_tcp_with_tls(
         env={"DOCKER_TLS_VERIFY": "", "DOCKER_CERT_PATH": ""},
     )
     refused = plain.client.get(f"/v1/services/{service}")
-    assert refused.status_code in (502, 503), refused.text
-    assert refused.json()["error"] in ("backend_error", "backend_unavailable")
+    assert refused.status_code == 409, refused.text  # as configured, it never works
+    assert refused.json()["error"] == "backend_unsupported"
+    assert "HTTPS" in refused.json()["message"]
 
 
 def test_engine_stopped_then_back_answers_503_records_failed_and_recovers(
@@ -110,3 +111,43 @@ def test_engine_stopped_then_back_answers_503_records_failed_and_recovers(
     assert step(trigger(up["url"])) == (2, 3, "scaled")  # no restart of scalehook needed
     wait_until(lambda: running(private.client, service) == 3, what="3 running containers")
     server.wait_for(service, desired=3, running=3, ready=3)
+
+
+def test_a_swarm_backend_on_an_engine_outside_a_swarm_is_refused_with_a_4xx(
+    private: PrivateEngine, make_server: ServerFactory
+) -> None:
+    """The engine answers 503 "not a swarm manager" to every Swarm call; retrying can
+    never help until someone makes it one, so scalehook answers 409 (and Alertmanager,
+    which retries any 5xx for ever, drops it)."""
+    private.client.run(
+        "plain-web-1",
+        WEB_IMAGE,
+        labels={SERVICE_LABEL: "plain-web", TEST_LABEL: "plain"},
+        host_config=ALWAYS,
+    )
+    server = make_server(
+        {
+            "backends": {
+                "cluster": {"type": "swarm", "docker_host": f"unix://{private.socket}"},
+                "box": {"type": "docker", "docker_host": f"unix://{private.socket}"},
+            }
+        }
+    )
+    assert "is not a swarm manager" in server.log()  # said at start, and it serves on
+    scaled = server.client.post("/v1/services/cluster/web/scale", json={"replicas": 2})
+    assert scaled.status_code == 409, scaled.text
+    body = scaled.json()
+    assert body["error"] == "backend_unsupported"
+    assert "not a swarm manager" in body["message"]
+    latest = server.client.get("/v1/executions", params={"limit": 1}).json()[0]
+    assert (latest["id"], latest["result"]) == (body["execution_id"], "failed")
+    # the same engine as a plain Docker backend is fine; a listing skips the Swarm one,
+    # and a bare name is found where it is
+    listed = server.client.get("/v1/services").json()
+    assert {s["backend"] for s in listed} == {"box"} and "box/plain-web" in {
+        s["ref"] for s in listed
+    }
+    assert server.client.get("/v1/services/plain-web").json()["backend"] == "box"
+    # a name no other backend has may be the Swarm's: not a 404, the same 409
+    unknown = server.client.get("/v1/services/web")
+    assert unknown.status_code == 409, unknown.text

@@ -67,6 +67,7 @@ class BodyLimit:
                 async with asyncio.timeout_at(deadline):
                     message = await receive()
             except TimeoutError:
+                # from None: the TimeoutError is our own deadline, and says less than this
                 raise RequestTimeout(
                     f"the request body did not arrive within {timeout:g}s"
                 ) from None

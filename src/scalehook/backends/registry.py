@@ -13,6 +13,7 @@ from scalehook.backends.base import Backend, ServiceState
 from scalehook.domain.selectors import Selector
 from scalehook.errors import (
     BackendUnavailable,
+    BackendUnsupported,
     InvalidRequest,
     ScalehookError,
     ServiceNotFound,
@@ -36,7 +37,7 @@ class Backends:
     def get(self, name: str) -> Backend:
         try:
             return self._by_name[name]
-        except KeyError:
+        except KeyError:  # from None: the KeyError only repeats the name this message gives
             raise ServiceNotFound(f"no backend named {name!r}") from None
 
     async def start(self) -> None:
@@ -50,8 +51,9 @@ class Backends:
         """Find the backend of a service ref and the service's own name there.
 
         Raises ``ServiceNotFound`` if no backend has it. A backend that cannot be
-        reached is passed over when another has the service, and its
-        ``BackendUnavailable`` is raised when none does: the service may be there.
+        reached, or cannot serve as configured (not a Swarm manager), is passed over
+        when another has the service, and its error is raised when none does: the
+        service may be there.
         """
         backend_name, sep, service = ref.partition("/")
         if sep:
@@ -63,18 +65,18 @@ class Backends:
             state = await backend.get_service(service=ref)
             return backend, state.name
         found: list[tuple[Backend, str]] = []
-        unreachable: list[BackendUnavailable] = []
+        unreachable: list[BackendUnavailable | BackendUnsupported] = []
         for backend in self._by_name.values():
             try:
                 state = await backend.get_service(service=ref)
             except ServiceNotFound:
                 continue
-            except BackendUnavailable as exc:
+            except (BackendUnavailable, BackendUnsupported) as exc:
                 unreachable.append(exc)
                 continue
             found.append((backend, state.name))
-        if not found and unreachable:
-            raise unreachable[0]
+        if not found and unreachable:  # one that may come back first: a retry may find it
+            raise min(unreachable, key=lambda e: not isinstance(e, BackendUnavailable))
         if not found:
             raise ServiceNotFound(f"no service named {ref!r}")
         if len(found) > 1:

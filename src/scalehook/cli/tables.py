@@ -1,8 +1,8 @@
-"""Plain-text tables for list commands."""
+"""Plain text for people: tables for list commands, ``key: value`` records for one."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 
@@ -54,3 +54,39 @@ def _dig(row: dict[str, Any], key: str) -> Any:
             return None
         value = value.get(part)
     return value
+
+
+def details(record: Mapping[str, Any], *, indent: int = 0) -> str:
+    """One record as ``key: value`` lines, values aligned; a nested object (a receiver's
+    config) follows as an indented block of its own, a list of objects as ``-`` items."""
+    pad = " " * indent
+    flat = {k: v for k, v in record.items() if not _nested(v)}
+    nested = {k: v for k, v in record.items() if _nested(v)}
+    width = max((len(str(k)) for k in flat), default=0) + 1
+    lines = [f"{pad}{f'{key}:'.ljust(width)} {_scalar(value)}" for key, value in flat.items()]
+    for key, value in nested.items():
+        lines.append(f"{pad}{key}:")
+        if isinstance(value, Mapping):
+            lines.append(details(value, indent=indent + 2))
+            continue
+        for item in value:
+            if isinstance(item, Mapping) and item:
+                block = details(item, indent=indent + 4)
+                lines.append(f"{pad}  - {block[indent + 4 :]}")
+            else:
+                lines.append(f"{pad}  - {_scalar(item)}")
+    return "\n".join(lines)
+
+
+def _nested(value: Any) -> bool:
+    if isinstance(value, Mapping):
+        return bool(value)
+    return isinstance(value, list) and any(isinstance(v, Mapping | list) for v in value)
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(_scalar(v) for v in value) or "-"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return cell(value)

@@ -76,7 +76,7 @@ class TagPolicy:
             try:
                 re.compile(argument)
             except re.error as exc:
-                raise ValueError(f"{text!r}: not a regular expression: {exc}") from None
+                raise ValueError(f"{text!r}: not a regular expression: {exc}") from exc
             if not argument:
                 raise ValueError("'regexp:' needs an expression, e.g. 'regexp:^v[0-9]+$'")
             return cls("regexp", argument)

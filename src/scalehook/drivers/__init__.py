@@ -19,7 +19,7 @@ DRIVERS: dict[str, Driver[Any]] = {
 def driver_for(name: str) -> Driver[Any]:
     try:
         return DRIVERS[name]
-    except KeyError:
+    except KeyError:  # from None: the KeyError only repeats the name this message gives
         known = ", ".join(sorted(DRIVERS))
         raise InvalidRequest(
             f"driver: {name!r} is not known; use one of {known}", field="driver"

@@ -51,7 +51,7 @@ class HostManager:
     def provider(self, name: str) -> HostProvider:
         try:
             return self.providers[name]
-        except KeyError:
+        except KeyError:  # from None: the KeyError only repeats the name this message gives
             known = ", ".join(sorted(self.providers)) or "none are configured"
             raise InvalidRequest(
                 f"provider {name!r} is not configured (known: {known})", field="provider"

@@ -88,14 +88,16 @@ def decode_strictly(body: bytes, expected: str) -> Any:
     """The body as JSON, or ``InvalidPayload`` saying why it is not."""
     if not body.strip():
         raise InvalidPayload(f"the body is empty; expected {expected}")
+    # from None below: the decode errors keep the whole body (``doc``, ``object``), which
+    # may carry a sender's token; the message says all they would.
     try:
         return json.loads(body)
     except json.JSONDecodeError as exc:
-        raise InvalidPayload(f"the body is not valid JSON: {exc.msg} at {exc.pos}") from exc
-    except UnicodeDecodeError as exc:
-        raise InvalidPayload("the body is not valid JSON: it is not UTF-8 text") from exc
-    except RecursionError as exc:
-        raise InvalidPayload("the body is not usable JSON: it is nested too deeply") from exc
+        raise InvalidPayload(f"the body is not valid JSON: {exc.msg} at {exc.pos}") from None
+    except UnicodeDecodeError:
+        raise InvalidPayload("the body is not valid JSON: it is not UTF-8 text") from None
+    except RecursionError:
+        raise InvalidPayload("the body is not usable JSON: it is nested too deeply") from None
 
 
 def read_signals(

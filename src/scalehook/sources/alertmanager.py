@@ -115,7 +115,7 @@ def _time(value: Any, where: str) -> datetime:
         raise _invalid(where, "must be an RFC 3339 time string")
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError:
+    except ValueError:  # from None: its text repeats the whole value; this shows 60 chars
         raise _invalid(where, f"{value[:60]!r} is not an RFC 3339 time") from None
     if parsed.tzinfo is None:
         raise _invalid(where, f"{value[:60]!r} has no time zone")

@@ -52,6 +52,7 @@ from scalehook.backends.engine import (
     EngineSettings,
     resolve_address,
 )
+from scalehook.backends.engine.boundary import engine_boundary
 from scalehook.backends.engine.stats import container_stats
 from scalehook.backends.rolling import IMAGE_LABEL, Replacement, rolling_upgrade, same_image, show
 from scalehook.domain.durations import Duration
@@ -77,6 +78,7 @@ class DockerSettings(EngineSettings):
     )
 
 
+@engine_boundary
 class DockerBackend:
     kind = "docker"
 
@@ -249,7 +251,7 @@ class DockerBackend:
         if isinstance(failure, BackendUnavailable):
             raise failure
         if isinstance(failure, EngineError):
-            raise BackendError(
+            raise failure.reworded(
                 f"cannot add a replica to {service}: {failure.engine_text}"
             ) from failure
         raise failure
@@ -275,7 +277,7 @@ class DockerBackend:
         )
         for result in results:
             if isinstance(result, EngineError):
-                raise BackendError(
+                raise result.reworded(
                     f"cannot remove a replica of {service}: {result.engine_text}"
                 ) from result
             if isinstance(result, BaseException):

@@ -59,7 +59,7 @@ async def pull(client: EngineClient, ref: ImageRef) -> None:
     try:
         answer = await client.request("POST", "/images/create", params=params, wait=PULL_WAIT)
     except EngineError as exc:
-        raise BackendError(
+        raise exc.reworded(
             f"the engine has no {shown} and cannot pull it: {exc.engine_text}"
         ) from exc
     for line in answer.text.splitlines():  # errors come in the stream, with a 200

@@ -124,7 +124,7 @@ class Batch:
         try:
             made = await self._each([self._ops.create(p) for p in plans])
         except EngineError as exc:
-            raise BackendError(f"cannot create a replica of {image}: {exc.engine_text}") from exc
+            raise exc.reworded(f"cannot create a replica of {image}: {exc.engine_text}") from exc
         new = dict(made)
         started = tuple(new.values())
         stopped = tuple(c.name for c, _ in present)
@@ -160,7 +160,7 @@ class Batch:
         try:
             await self._each([self._ops.retire(c.id) for c in old])
         except EngineError as exc:
-            raise BackendError(f"cannot stop a replica: {exc.engine_text}") from exc
+            raise exc.reworded(f"cannot stop a replica: {exc.engine_text}") from exc
 
     async def undo(self, old: Sequence[Container]) -> None:
         """Wait for the calls under way, then undo what this batch did not finish."""

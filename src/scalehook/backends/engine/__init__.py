@@ -7,7 +7,9 @@ from scalehook.backends.engine.client import (
     EngineConflict,
     EngineError,
     EngineNotFound,
+    EngineRefused,
     EngineUnavailable,
+    EngineUnsupported,
 )
 
 __all__ = [
@@ -16,8 +18,10 @@ __all__ = [
     "EngineConflict",
     "EngineError",
     "EngineNotFound",
+    "EngineRefused",
     "EngineSettings",
     "EngineUnavailable",
+    "EngineUnsupported",
     "TlsSettings",
     "resolve_address",
 ]

@@ -98,7 +98,7 @@ def resolve_address(
     try:
         check_docker_host(host)
     except ValueError as exc:
-        raise EngineAddressError(f"docker host {exc}") from None
+        raise EngineAddressError(f"docker host {exc}") from exc
     scheme, _, rest = host.partition("://")
     if scheme == "unix":
         path = rest or DEFAULT_SOCKET
@@ -115,8 +115,8 @@ def resolve_address(
         raise EngineAddressError(f"docker host {host!r} names no host")
     try:
         port = parts.port or (2376 if use_tls else 2375)
-    except ValueError:
-        raise EngineAddressError(f"docker host {host!r} has a bad port") from None
+    except ValueError as exc:
+        raise EngineAddressError(f"docker host {host!r} has a bad port") from exc
     netloc = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
     base = f"{'https' if use_tls else 'http'}://{netloc}:{port}"
     return EngineAddress(

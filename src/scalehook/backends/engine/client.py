@@ -1,9 +1,18 @@
 """An asyncio client of the Docker Engine API: httpx over the socket or TCP+TLS.
 
 No blocking call ever runs on the event loop (which the Docker SDK would need a
-thread for), and engine failures stop here, turned into the domain's errors:
-unreachable or timing out → ``BackendUnavailable`` (503, worth a retry); an answer
-of 4xx/5xx → ``EngineError``, a ``BackendError`` carrying the engine's own text.
+thread for), and engine failures stop here, turned into the domain's errors (the tree
+in ``scalehook.errors``; one made from an httpx or JSON error is chained to it):
+
+- unreachable, timing out, cut off mid-answer, or its own 503 → ``EngineUnavailable``
+  (503: worth a retry);
+- its 400 (the request is invalid: a bad image reference, a mount source gone) →
+  ``EngineRefused`` (422); its 403 or 501, a 503 saying it is not a Swarm manager, or
+  an API older than ``MIN_API`` → ``EngineUnsupported`` / ``BackendUnsupported`` (409):
+  no retry succeeds until the engine changes;
+- any other error answer → ``EngineError`` (502) carrying the engine's own text;
+- an answer that is not JSON where JSON is due → ``BackendError`` (502).
+
 Each request opens a connection if there is none, so a restarted engine is found
 again without anything to reset.
 """
@@ -18,7 +27,12 @@ from typing import Any
 import httpx
 
 from scalehook.backends.engine.address import EngineAddress
-from scalehook.errors import BackendError, BackendUnavailable
+from scalehook.errors import (
+    BackendError,
+    BackendRefused,
+    BackendUnavailable,
+    BackendUnsupported,
+)
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +56,14 @@ class EngineError(BackendError):
         self.status_code = status_code
         self.engine_text = engine_text
 
+    def reworded(self, message: str) -> BackendError:
+        """A domain error saying ``message`` with this one's retry meaning (raise it
+        ``from`` this one): refused and unsupported stay 4xx, the rest 502."""
+        for kind in (BackendRefused, BackendUnsupported):
+            if isinstance(self, kind):
+                return kind(message)
+        return BackendError(message)
+
 
 class EngineNotFound(EngineError):
     """404: no such container, service, image or network."""
@@ -51,8 +73,23 @@ class EngineConflict(EngineError):
     """409: a name in use, an object in the wrong state."""
 
 
+class EngineRefused(EngineError, BackendRefused):
+    """400: the engine says the request is invalid; sent again, it is refused again."""
+
+
+class EngineUnsupported(EngineError, BackendUnsupported):
+    """403, 501, or not a Swarm manager: the engine as configured will not do this."""
+
+
 class EngineUnavailable(BackendUnavailable):
     """The engine cannot be reached, or says it cannot serve now (503)."""
+
+
+# The engine's 503 for a Swarm call to an engine outside a Swarm, or to a worker: it
+# lasts until someone joins or promotes the node, so it is no reason to retry.
+_NOT_A_MANAGER = ("not a swarm manager", "not part of a swarm")
+# Go's 400 for plain HTTP to a TLS port: the settings lack TLS, no request can pass.
+_PLAIN_TO_TLS = "client sent an http request to an https server"
 
 
 def _version_tuple(text: str) -> tuple[int, int]:
@@ -89,15 +126,18 @@ class EngineClient:
         async with self._negotiating:
             if self._api is None:
                 answer = await self._send("GET", "/version")
-                info = answer.json()
-                server = _version_tuple(str(info.get("ApiVersion", "1.24")))
+                info = decode(answer, self.address.display)
+                if not isinstance(info, dict):
+                    raise _unreadable(answer, self.address.display, "not a version record")
+                try:
+                    server = _version_tuple(str(info.get("ApiVersion", "1.24")))
+                except ValueError as exc:
+                    raise _unreadable(answer, self.address.display, str(exc)) from exc
                 if server < MIN_API:
-                    raise EngineError(
+                    raise BackendUnsupported(
                         f"the Docker engine at {self.address.display} speaks API "
                         f"{info.get('ApiVersion')}; scalehook needs "
-                        f"{MIN_API[0]}.{MIN_API[1]} (Docker 19.03) or newer",
-                        status_code=400,
-                        engine_text="",
+                        f"{MIN_API[0]}.{MIN_API[1]} (Docker 19.03) or newer"
                     )
                 use = min(server, MAX_API)
                 self._api = f"{use[0]}.{use[1]}"
@@ -147,10 +187,13 @@ class EngineClient:
                 async for chunk in response.aiter_bytes():
                     yield chunk
         except httpx.TransportError as exc:
-            raise self._unavailable(exc, wait) from None
+            raise self._unavailable(exc, wait) from exc
+        except httpx.DecodingError as exc:
+            raise BackendError(f"the Docker engine at {where} sent an unreadable body") from exc
 
     async def get(self, path: str, *, params: Params | None = None) -> JSON:
-        return (await self.request("GET", path, params=params)).json()
+        """A GET's JSON answer; ``BackendError`` (502) if it is not JSON."""
+        return decode(await self.request("GET", path, params=params), self.address.display)
 
     async def _send(
         self,
@@ -176,7 +219,9 @@ class EngineClient:
                 timeout=httpx.Timeout(wait, connect=min(wait, 5.0)),
             )
         except httpx.TransportError as exc:
-            raise self._unavailable(exc, wait) from None
+            raise self._unavailable(exc, wait) from exc
+        except httpx.DecodingError as exc:  # a body that its Content-Encoding does not fit
+            raise BackendError(f"the Docker engine at {where} sent an unreadable body") from exc
         if response.status_code >= 400:
             raise _error(response, where)
         return response
@@ -188,7 +233,26 @@ class EngineClient:
                 f"the Docker engine at {where} did not answer within {wait:g}s"
             )
         self._api = None  # it may come back as another version
+        if isinstance(exc, httpx.RemoteProtocolError):
+            return EngineUnavailable(f"the Docker engine at {where} gave a broken answer: {exc}")
         return EngineUnavailable(f"the Docker engine at {where} is unreachable: {_reason(exc)}")
+
+
+def decode(response: httpx.Response, where: str) -> JSON:
+    """The JSON of an answer; ``BackendError`` (502, it may pass) if it is not JSON."""
+    try:
+        return response.json()
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise _unreadable(response, where, "not JSON") from exc
+
+
+def _unreadable(response: httpx.Response, where: str, why: str) -> BackendError:
+    start = response.text[:60].strip()
+    return BackendError(
+        f"the Docker engine at {where} answered {response.request.method} "
+        f"{response.request.url.path} with something scalehook cannot read ({why}): "
+        f"{start!r}"
+    )
 
 
 def _reason(exc: httpx.TransportError) -> str:
@@ -201,16 +265,28 @@ def _reason(exc: httpx.TransportError) -> str:
 
 
 def _error(response: httpx.Response, where: str) -> EngineError | EngineUnavailable:
+    """The domain error for an error answer, by what a retry of it could do."""
     try:
-        text = str(response.json().get("message", "")).strip()
-    except ValueError:
+        body = response.json()
+        text = str(body.get("message", "") if isinstance(body, dict) else body).strip()
+    except ValueError:  # no JSON: a proxy's page, an empty 500
         text = response.text.strip()
-    text = text or f"HTTP {response.status_code}"
+    text = text[:500] or f"HTTP {response.status_code}"
     status = response.status_code
-    if status == 503:
+    lowered = text.lower()
+    unsupported = (
+        status in (403, 501)
+        or (status == 503 and any(words in lowered for words in _NOT_A_MANAGER))
+        or (status == 400 and _PLAIN_TO_TLS in lowered)
+    )
+    if status == 503 and not unsupported:
         return EngineUnavailable(f"the Docker engine at {where} cannot serve now: {text}")
     kind: type[EngineError] = EngineError
-    if status == 404:
+    if unsupported:
+        kind = EngineUnsupported
+    elif status == 400:
+        kind = EngineRefused
+    elif status == 404:
         kind = EngineNotFound
     elif status == 409:
         kind = EngineConflict

@@ -94,7 +94,7 @@ class LocalBackend:
     def _service(self, name: str) -> LocalService:
         try:
             return self._services[name]
-        except KeyError:
+        except KeyError:  # from None: the KeyError only repeats the name this message gives
             raise ServiceNotFound(f"no service named {name!r} on backend {self._name!r}") from None
 
     async def list_services(self, *, selector: Selector | None = None) -> list[ServiceState]:

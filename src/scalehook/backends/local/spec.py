@@ -96,7 +96,7 @@ class LocalServiceSpec(BaseModel):
         try:
             ref = parse_image(self.image)
         except InvalidImage as exc:
-            raise ValueError(f"image: {exc}") from None
+            raise ValueError(f"image: {exc}") from exc
         if ref.digest is not None:
             raise ValueError("image: a local service runs a version (a tag), not a digest")
         if ref.tag is not None:

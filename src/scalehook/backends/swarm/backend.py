@@ -38,6 +38,7 @@ from scalehook.backends.engine import (
     EngineSettings,
     resolve_address,
 )
+from scalehook.backends.engine.boundary import engine_boundary
 from scalehook.backends.engine.readiness import Readiness, readiness
 from scalehook.backends.engine.stats import container_stats
 from scalehook.backends.rolling import IMAGE_LABEL, same_image, show
@@ -85,6 +86,7 @@ class SwarmSettings(EngineSettings):
     type: Literal["swarm"] = "swarm"
 
 
+@engine_boundary
 class SwarmBackend:
     kind = "swarm"
 
@@ -104,7 +106,7 @@ class SwarmBackend:
         except BackendError as exc:  # scalehook runs on; each use tries again
             log.warning("backend %s: %s", self._name, exc.message)
             return
-        if not (info.get("Swarm") or {}).get("ControlAvailable"):
+        if not isinstance(info, dict) or not (info.get("Swarm") or {}).get("ControlAvailable"):
             log.warning(
                 "backend %s: the engine at %s is not a swarm manager; its services cannot be "
                 "read or scaled until it is",
@@ -120,10 +122,10 @@ class SwarmBackend:
     async def _service(self, service: str) -> JSON:
         try:
             return await self._client.get(f"/services/{service}")
-        except EngineNotFound:
+        except EngineNotFound as exc:
             raise ServiceNotFound(
                 f"no service named {service!r} on backend {self._name!r}"
-            ) from None
+            ) from exc
 
     async def _tasks(self, *, service_id: str | None = None, current: bool = True) -> list[JSON]:
         filters: dict[str, list[str]] = {}
@@ -265,12 +267,12 @@ class SwarmBackend:
                 },
                 json=spec,
             )
-        except EngineNotFound:
-            raise ServiceNotFound(f"service {name!r} went away on backend {self._name!r}") from None
+        except EngineNotFound as exc:
+            raise ServiceNotFound(f"service {name!r} went away on backend {self._name!r}") from exc
         except EngineError as exc:
             if "out of sequence" in exc.engine_text:
                 return None
-            raise BackendError(f"cannot {doing} {name}: {exc.engine_text}") from exc
+            raise exc.reworded(f"cannot {doing} {name}: {exc.engine_text}") from exc
         return answer.json() or {}
 
     async def _watch(

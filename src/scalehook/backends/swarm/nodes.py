@@ -23,7 +23,7 @@ from scalehook.domain.hosts import (
     JoinSpec,
     NodeTask,
 )
-from scalehook.errors import BackendError, NotFound
+from scalehook.errors import BackendError, BackendUnsupported, NotFound
 
 _NANO = 1_000_000_000
 _ACTIVE_STATES = ("running", "starting", "preparing")
@@ -46,9 +46,9 @@ class SwarmNodes:
         info = await self._client.get("/info")
         swarm = info.get("Swarm") or {}
         if swarm.get("LocalNodeState") != "active":
-            raise BackendError("the docker engine scalehook uses is not part of a swarm")
+            raise BackendUnsupported("the docker engine scalehook uses is not part of a swarm")
         if not swarm.get("ControlAvailable"):
-            raise BackendError("the docker engine scalehook uses is not a swarm manager")
+            raise BackendUnsupported("the docker engine scalehook uses is not a swarm manager")
         node_id = swarm.get("NodeID")
         return str(node_id) if node_id else None
 

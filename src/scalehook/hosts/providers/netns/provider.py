@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from scalehook.domain.durations import Duration
-from scalehook.errors import BackendError, InvalidRequest, ScalehookError
+from scalehook.errors import BackendError, BackendUnsupported, InvalidRequest, ScalehookError
 from scalehook.hosts.providers.base import JoinSpec, ProviderHost
 from scalehook.hosts.providers.engine import EngineAt, HostEngine
 from scalehook.hosts.providers.netns.dockerd import Dockerd, StateFile
@@ -158,7 +158,7 @@ class NetnsProvider:
         if not NAME.match(name):
             raise InvalidRequest(f"host name {name!r}: use lower-case letters, digits and '-'")
         if os.geteuid() != 0:
-            raise BackendError("the netns provider needs root (network namespaces, dockerd)")
+            raise BackendUnsupported("the netns provider needs root (network namespaces, dockerd)")
         dockerd = self._dockerd(name)
         async with self._lock:
             hosts = self._state.load()
