@@ -1,10 +1,13 @@
-"""The admin token: from ``SCALEHOOK_ADMIN_TOKEN``, or generated once and kept as a hash."""
+"""The admin token: from ``SCALEHOOK_ADMIN_TOKEN`` or the file ``SCALEHOOK_ADMIN_TOKEN_FILE``
+names (a Docker or systemd secret), or generated once; kept only as a hash."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
+from collections.abc import Mapping
+from pathlib import Path
 
 from scalehook.config import ConfigError
 from scalehook.store import Store
@@ -12,6 +15,8 @@ from scalehook.store import Store
 SETTING = "admin_token_sha256"
 TOKEN_PREFIX = "sha_"  # noqa: S105 - a prefix, not a secret
 MIN_LENGTH = 16
+TOKEN_ENV = "SCALEHOOK_ADMIN_TOKEN"  # noqa: S105 - the variable's name
+TOKEN_FILE_ENV = "SCALEHOOK_ADMIN_TOKEN_FILE"  # noqa: S105 - the variable's name
 
 
 def hash_token(token: str) -> str:
@@ -22,11 +27,44 @@ def token_matches(token: str, expected_hash: str) -> bool:
     return hmac.compare_digest(hash_token(token).encode(), expected_hash.encode())
 
 
+def configured_token(env: Mapping[str, str]) -> str | None:
+    """The admin token the environment gives, if any: ``SCALEHOOK_ADMIN_TOKEN``, or the
+    content of the file ``SCALEHOOK_ADMIN_TOKEN_FILE`` names, stripped of surrounding
+    whitespace (a secret file usually ends in a newline). A file that cannot be read, or
+    both variables at once, stop scalehook at start with a ``ConfigError``."""
+    direct = env.get(TOKEN_ENV) or None
+    path = env.get(TOKEN_FILE_ENV) or None
+    if path is None:
+        return direct
+    if direct is not None:
+        raise ConfigError(f"give {TOKEN_ENV} or {TOKEN_FILE_ENV}, not both")
+    return read_token_file(Path(path))
+
+
+def read_token_file(path: Path) -> str:
+    """A token kept in a file (never echoed in an error: only the path and the reason)."""
+    try:
+        token = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(
+            f"{TOKEN_FILE_ENV}={path}: cannot read the admin token: {exc.strerror or exc}"
+        ) from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{TOKEN_FILE_ENV}={path}: the file is not UTF-8 text") from None
+    if not token:
+        raise ConfigError(f"{TOKEN_FILE_ENV}={path}: the file is empty")
+    if len(token) < MIN_LENGTH:
+        raise ConfigError(
+            f"{TOKEN_FILE_ENV}={path}: the admin token must be at least {MIN_LENGTH} characters"
+        )
+    return token
+
+
 async def admin_token_hash(store: Store, env_token: str | None) -> tuple[str, str | None]:
     """The hash to check callers against, and the token if it was generated just now."""
     if env_token:
         if len(env_token) < MIN_LENGTH:
-            raise ConfigError(f"SCALEHOOK_ADMIN_TOKEN must be at least {MIN_LENGTH} characters")
+            raise ConfigError(f"{TOKEN_ENV} must be at least {MIN_LENGTH} characters")
         digest = hash_token(env_token)
         if await store.setting(SETTING) is None:
             await store.set_setting(SETTING, digest)

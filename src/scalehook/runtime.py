@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from scalehook.auth import admin_token_hash
+from scalehook.auth import admin_token_hash, configured_token
 from scalehook.backends import Backends
 from scalehook.backends.kinds import build_backend
 from scalehook.config import Settings
@@ -66,13 +66,12 @@ class Runtime:
         return self.receiver_limiters.get(receiver, self.limiter)
 
     async def start(self) -> None:
+        token = configured_token(os.environ)  # a bad token file stops us before anything opens
         self.data_dir_lock.acquire()  # before anything touches the data dir
         try:
             await self.store.open()
-            self.admin_hash, self.generated_token = await admin_token_hash(
-                self.store, os.environ.get("SCALEHOOK_ADMIN_TOKEN")
-            )
             try:
+                self.admin_hash, self.generated_token = await admin_token_hash(self.store, token)
                 await self.backends.start()
                 if self.hosts is not None:
                     await self.hosts.start()

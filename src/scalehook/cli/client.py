@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,16 +16,27 @@ class ClientError(Exception):
 
 
 def resolve_endpoint(url: str | None, token: str | None) -> tuple[str, str | None]:
-    """URL and token from flags, then env, then the file ``serve`` writes."""
+    """URL and token from flags, then env (``SCALEHOOK_ADMIN_TOKEN_FILE`` too, as ``serve``
+    reads it: ``docker exec`` in the image finds the secret), then the file ``serve`` writes."""
     saved = read_client_config()
     url = url or os.environ.get("SCALEHOOK_URL") or saved.get("url") or "http://127.0.0.1:8085"
     token = (
         token
         or os.environ.get("SCALEHOOK_TOKEN")
         or os.environ.get("SCALEHOOK_ADMIN_TOKEN")
+        or _token_file(os.environ.get("SCALEHOOK_ADMIN_TOKEN_FILE"))
         or saved.get("token")
     )
     return url.rstrip("/"), token
+
+
+def _token_file(path: str | None) -> str | None:
+    if not path:
+        return None
+    try:
+        return Path(path).read_text(encoding="utf-8").strip() or None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ClientError(f"SCALEHOOK_ADMIN_TOKEN_FILE={path}: cannot read it: {exc}") from None
 
 
 class Client:
