@@ -30,8 +30,9 @@ from typing import Any, Literal
 from scalehook.backends import Backend, Backends
 from scalehook.backends.base import RolloutEvent, UpgradeStrategy
 from scalehook.backends.rolling import show
-from scalehook.domain.executions import Execution, ExecutionDraft
-from scalehook.domain.upgrades import RolloutRecord, UpgradePlan
+from scalehook.domain.executions import Execution, ExecutionDraft, ExecutionId
+from scalehook.domain.receivers import ReceiverId
+from scalehook.domain.upgrades import RolloutId, RolloutRecord, UpgradePlan
 from scalehook.errors import ScalehookError
 from scalehook.metrics import Metrics
 from scalehook.store import Store
@@ -48,7 +49,7 @@ class Origin:
 
     driver: str
     started_at: datetime
-    receiver_id: int | None = None
+    receiver_id: ReceiverId | None = None
     receiver_name: str | None = None
     caller: str | None = None
 
@@ -59,8 +60,8 @@ class _Rollout:
     def __init__(
         self,
         *,
-        execution_id: int,
-        rollout_id: int,
+        execution_id: ExecutionId,
+        rollout_id: RolloutId,
         target: str,
         backend: Backend,
         service: str,
@@ -153,25 +154,31 @@ class Rollouts:
             message = f"upgrading {plan.service} from {show(previous)} to {show(image)}"
             if predecessor is not None:
                 message += f"; waiting for execution {predecessor.execution_id} to let go"
-            execution, rollout_id = await self.store.start_rollout(
-                ExecutionDraft(
-                    started_at=origin.started_at,
-                    driver=origin.driver,
+            async with self.store.transaction() as tx:
+                execution = await self.store.executions.add(
+                    ExecutionDraft(
+                        started_at=origin.started_at,
+                        driver=origin.driver,
+                        target=plan.service,
+                        result="upgrading",
+                        message=message,
+                        duration_ms=0.0,
+                        receiver_id=origin.receiver_id,
+                        receiver_name=origin.receiver_name,
+                        caller=origin.caller,
+                        details=record,
+                        status="running",
+                    ),
+                    tx=tx,
+                )
+                rollout_id = await self.store.rollouts.add(
+                    execution_id=execution.id,
                     target=plan.service,
-                    result="upgrading",
-                    message=message,
-                    duration_ms=0.0,
-                    receiver_id=origin.receiver_id,
-                    receiver_name=origin.receiver_name,
-                    caller=origin.caller,
-                    details=record,
-                    status="running",
-                ),
-                target=plan.service,
-                image=image,
-                previous=previous,
-                strategy=dataclasses.asdict(strategy),
-            )
+                    image=image,
+                    previous=previous,
+                    strategy=dataclasses.asdict(strategy),
+                    tx=tx,
+                )
             rollout = _Rollout(
                 execution_id=execution.id,
                 rollout_id=rollout_id,
@@ -260,7 +267,7 @@ class Rollouts:
         if event.phase == "rolling_back" and rollout.phase != "rolling_back":
             rollout.phase = "rolling_back"
             rollout.details["phase"] = "rolling_back"
-            await self.store.set_rollout_phase(rollout.rollout_id, "rolling_back")
+            await self.store.rollouts.set_phase(rollout.rollout_id, "rolling_back")
         if event.batch is not None:
             rollout.batches += 1
             rollout.details["batches"].append(
@@ -298,16 +305,16 @@ class Rollouts:
             values["result"] = result
         if message is not None:
             values["message"] = message
-        await self.store.update_execution(rollout.execution_id, **values)
+        await self.store.executions.update(rollout.execution_id, **values)
 
     async def _finish(self, rollout: _Rollout, outcome: str, message: str) -> None:
         if rollout.resumed:
             message += " (resumed after scalehook restarted)"
         seconds = (datetime.now(UTC) - rollout.started_at).total_seconds()
         rollout.details["phase"] = "done"
-        await self.store.set_rollout_phase(rollout.rollout_id, "done")
+        await self.store.rollouts.set_phase(rollout.rollout_id, "done")
         _add_event(rollout.details, f"{outcome}: {message}")
-        await self.store.update_execution(
+        await self.store.executions.update(
             rollout.execution_id,
             result=outcome,
             message=f"{rollout.target}: {message}",
@@ -327,7 +334,7 @@ class Rollouts:
 
     async def resume(self) -> None:
         """Finish, or roll back, every rollout a previous run left unfinished."""
-        records = await self.store.unfinished_rollouts()
+        records = await self.store.rollouts.unfinished()
         latest: dict[str, RolloutRecord] = {}
         for record in records:
             older = latest.get(record.target)
@@ -342,7 +349,7 @@ class Rollouts:
             await self._resume(record)
 
     async def _resume(self, record: RolloutRecord) -> None:
-        execution = await self.store.execution(record.execution_id)
+        execution = await self.store.executions.get(record.execution_id)
         try:
             backend, service = await self.backends.resolve(record.target)
             strategy = UpgradeStrategy(**record.strategy)
@@ -384,13 +391,13 @@ class Rollouts:
         self._launch(rollout)
 
     async def _close_record(self, record: RolloutRecord, outcome: str, message: str) -> None:
-        execution = await self.store.execution(record.execution_id)
+        execution = await self.store.executions.get(record.execution_id)
         details = dict(execution.details)
         details["phase"] = "done"
         details["events"] = list(details.get("events", []))
         _add_event(details, f"{outcome}: {message}")
-        await self.store.set_rollout_phase(record.id, "done")
-        await self.store.update_execution(
+        await self.store.rollouts.set_phase(record.id, "done")
+        await self.store.executions.update(
             record.execution_id,
             result=outcome,
             message=f"{record.target}: {message}",
