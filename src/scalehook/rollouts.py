@@ -30,7 +30,7 @@ from typing import Any, Literal
 from scalehook.backends import Backend, Backends
 from scalehook.backends.base import RolloutEvent, UpgradeStrategy
 from scalehook.backends.rolling import show
-from scalehook.domain.executions import Execution, ExecutionDraft, ExecutionId
+from scalehook.domain.executions import Execution, ExecutionDraft, ExecutionId, Result, Status
 from scalehook.domain.receivers import ReceiverId
 from scalehook.domain.upgrades import RolloutId, RolloutRecord, UpgradePlan
 from scalehook.errors import ScalehookError
@@ -214,7 +214,7 @@ class Rollouts:
     # running -------------------------------------------------------------------------
 
     async def _run(self, rollout: _Rollout) -> None:
-        outcome: str
+        outcome: Result
         try:
             for future in rollout.waits_for:
                 await asyncio.shield(future)
@@ -295,19 +295,20 @@ class Rollouts:
         rollout: _Rollout,
         text: str,
         *,
-        result: str | None = None,
+        result: Result | None = None,
         message: str | None = None,
-        status: str = "running",
+        status: Status = "running",
     ) -> None:
         _add_event(rollout.details, text)
-        values: dict[str, Any] = {"details": dict(rollout.details), "status": status}
-        if result is not None:
-            values["result"] = result
-        if message is not None:
-            values["message"] = message
-        await self.store.executions.update(rollout.execution_id, **values)
+        await self.store.executions.update(
+            rollout.execution_id,
+            details=dict(rollout.details),
+            status=status,
+            result=result,
+            message=message,
+        )
 
-    async def _finish(self, rollout: _Rollout, outcome: str, message: str) -> None:
+    async def _finish(self, rollout: _Rollout, outcome: Result, message: str) -> None:
         if rollout.resumed:
             message += " (resumed after scalehook restarted)"
         seconds = (datetime.now(UTC) - rollout.started_at).total_seconds()
@@ -390,7 +391,7 @@ class Rollouts:
         log.warning("resuming the rollout of %s (%s)", record.target, doing)
         self._launch(rollout)
 
-    async def _close_record(self, record: RolloutRecord, outcome: str, message: str) -> None:
+    async def _close_record(self, record: RolloutRecord, outcome: Result, message: str) -> None:
         execution = await self.store.executions.get(record.execution_id)
         details = dict(execution.details)
         details["phase"] = "done"

@@ -33,10 +33,6 @@ class Store:
         self.rollouts = RolloutRepository(self.db)
         self.settings = SettingRepository(self.db)
 
-    @property
-    def url(self) -> str:
-        return self.db.url
-
     async def open(self) -> None:
         """Connect and run the migrations."""
         await self.db.open()

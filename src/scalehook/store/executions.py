@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import RowMapping, func, insert, select, update
 
 from scalehook.domain.decisions import ACTING, Direction
-from scalehook.domain.executions import Execution, ExecutionDraft, ExecutionId
+from scalehook.domain.executions import Execution, ExecutionDraft, ExecutionId, Result, Status
 from scalehook.domain.incidents import IncidentMark
 from scalehook.domain.receivers import ReceiverId
 from scalehook.errors import NotFound
@@ -64,9 +64,25 @@ class ExecutionRepository:
         return _execution(row)
 
     async def update(
-        self, execution_id: ExecutionId, *, tx: Transaction | None = None, **values: Any
+        self,
+        execution_id: ExecutionId,
+        *,
+        result: Result | None = None,
+        message: str | None = None,
+        details: dict[str, Any] | None = None,
+        status: Status | None = None,
+        duration_ms: float | None = None,
+        tx: Transaction | None = None,
     ) -> None:
-        """Change a running execution (its result, message, details, status)."""
+        """Change a running execution; what is ``None`` keeps its value."""
+        given = {
+            "result": result,
+            "message": message,
+            "details": details,
+            "status": status,
+            "duration_ms": duration_ms,
+        }
+        values: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
         values["updated_at"] = datetime.now(UTC)
         t = tables.executions
         async with self._db.write(tx) as w:
