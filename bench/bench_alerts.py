@@ -109,7 +109,7 @@ async def _post_to_scale(alerts: int) -> tuple[list[float], list[float]]:
             }.items():
                 key = new_key()
                 parsed = driver.parse_config({"service": "web", "max": 2, **options})
-                await runtime.store.add_receiver(
+                await runtime.store.receivers.add(
                     name=name,
                     driver=driver.name,
                     config=parsed.model_dump(mode="json"),

@@ -17,8 +17,9 @@ from typing import Any
 
 from scalehook.backends import Backends, ServiceState
 from scalehook.domain.decisions import ScaleDecision
-from scalehook.domain.executions import Execution, ExecutionDraft
+from scalehook.domain.executions import Execution, ExecutionDraft, Result
 from scalehook.domain.incidents import IncidentMark
+from scalehook.domain.receivers import ReceiverId
 from scalehook.errors import ScalehookError
 from scalehook.hosts.manager import HostManager
 from scalehook.locks import KeyedLocks
@@ -34,7 +35,7 @@ class Audit:
     """Who asked for an action, for the execution record."""
 
     driver: str
-    receiver_id: int | None = None
+    receiver_id: ReceiverId | None = None
     receiver_name: str | None = None
     caller: str | None = None
     dry_run: bool = False  # decide and record, but change nothing
@@ -50,7 +51,7 @@ class ActionResult:
     the executor records it and raises the error for the API to answer with.
     """
 
-    result: str
+    result: Result
     message: str
     before: int | None = None
     after: int | None = None
@@ -105,7 +106,7 @@ class Executor:
                 moves = decision.after != state.desired
                 if moves and not audit.dry_run:
                     await backend.scale(service=name, replicas=decision.after)
-                result: str = decision.result
+                result: Result = decision.result
                 message = decision.message
                 details = dict(decision.details)
                 if audit.dry_run:
@@ -141,7 +142,7 @@ class Executor:
         *,
         service: str | None,
         audit: Audit,
-        result: str,
+        result: Result,
         message: str,
         details: Mapping[str, Any] | None = None,
     ) -> Execution:
@@ -193,7 +194,7 @@ class Executor:
         audit: Audit,
         *,
         target: str | None,
-        result: str,
+        result: Result,
         message: str,
         before: int | None = None,
         after: int | None = None,
@@ -201,7 +202,7 @@ class Executor:
         marks: tuple[IncidentMark, ...] = (),
     ) -> Execution:
         seconds = time.perf_counter() - audit.clock
-        execution = await self.store.add_execution(
+        execution = await self.store.executions.add(
             ExecutionDraft(
                 started_at=audit.started_at,
                 driver=audit.driver,

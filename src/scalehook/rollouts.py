@@ -30,8 +30,9 @@ from typing import Any, Literal
 from scalehook.backends import Backend, Backends
 from scalehook.backends.base import RolloutEvent, UpgradeStrategy
 from scalehook.backends.rolling import show
-from scalehook.domain.executions import Execution, ExecutionDraft
-from scalehook.domain.upgrades import RolloutRecord, UpgradePlan
+from scalehook.domain.executions import Execution, ExecutionDraft, ExecutionId, Result, Status
+from scalehook.domain.receivers import ReceiverId
+from scalehook.domain.upgrades import RolloutId, RolloutRecord, UpgradePlan
 from scalehook.errors import ScalehookError
 from scalehook.metrics import Metrics
 from scalehook.store import Store
@@ -48,7 +49,7 @@ class Origin:
 
     driver: str
     started_at: datetime
-    receiver_id: int | None = None
+    receiver_id: ReceiverId | None = None
     receiver_name: str | None = None
     caller: str | None = None
 
@@ -59,8 +60,8 @@ class _Rollout:
     def __init__(
         self,
         *,
-        execution_id: int,
-        rollout_id: int,
+        execution_id: ExecutionId,
+        rollout_id: RolloutId,
         target: str,
         backend: Backend,
         service: str,
@@ -153,25 +154,31 @@ class Rollouts:
             message = f"upgrading {plan.service} from {show(previous)} to {show(image)}"
             if predecessor is not None:
                 message += f"; waiting for execution {predecessor.execution_id} to let go"
-            execution, rollout_id = await self.store.start_rollout(
-                ExecutionDraft(
-                    started_at=origin.started_at,
-                    driver=origin.driver,
+            async with self.store.transaction() as tx:
+                execution = await self.store.executions.add(
+                    ExecutionDraft(
+                        started_at=origin.started_at,
+                        driver=origin.driver,
+                        target=plan.service,
+                        result="upgrading",
+                        message=message,
+                        duration_ms=0.0,
+                        receiver_id=origin.receiver_id,
+                        receiver_name=origin.receiver_name,
+                        caller=origin.caller,
+                        details=record,
+                        status="running",
+                    ),
+                    tx=tx,
+                )
+                rollout_id = await self.store.rollouts.add(
+                    execution_id=execution.id,
                     target=plan.service,
-                    result="upgrading",
-                    message=message,
-                    duration_ms=0.0,
-                    receiver_id=origin.receiver_id,
-                    receiver_name=origin.receiver_name,
-                    caller=origin.caller,
-                    details=record,
-                    status="running",
-                ),
-                target=plan.service,
-                image=image,
-                previous=previous,
-                strategy=dataclasses.asdict(strategy),
-            )
+                    image=image,
+                    previous=previous,
+                    strategy=dataclasses.asdict(strategy),
+                    tx=tx,
+                )
             rollout = _Rollout(
                 execution_id=execution.id,
                 rollout_id=rollout_id,
@@ -207,7 +214,7 @@ class Rollouts:
     # running -------------------------------------------------------------------------
 
     async def _run(self, rollout: _Rollout) -> None:
-        outcome: str
+        outcome: Result
         try:
             for future in rollout.waits_for:
                 await asyncio.shield(future)
@@ -260,7 +267,7 @@ class Rollouts:
         if event.phase == "rolling_back" and rollout.phase != "rolling_back":
             rollout.phase = "rolling_back"
             rollout.details["phase"] = "rolling_back"
-            await self.store.set_rollout_phase(rollout.rollout_id, "rolling_back")
+            await self.store.rollouts.set_phase(rollout.rollout_id, "rolling_back")
         if event.batch is not None:
             rollout.batches += 1
             rollout.details["batches"].append(
@@ -288,26 +295,27 @@ class Rollouts:
         rollout: _Rollout,
         text: str,
         *,
-        result: str | None = None,
+        result: Result | None = None,
         message: str | None = None,
-        status: str = "running",
+        status: Status = "running",
     ) -> None:
         _add_event(rollout.details, text)
-        values: dict[str, Any] = {"details": dict(rollout.details), "status": status}
-        if result is not None:
-            values["result"] = result
-        if message is not None:
-            values["message"] = message
-        await self.store.update_execution(rollout.execution_id, **values)
+        await self.store.executions.update(
+            rollout.execution_id,
+            details=dict(rollout.details),
+            status=status,
+            result=result,
+            message=message,
+        )
 
-    async def _finish(self, rollout: _Rollout, outcome: str, message: str) -> None:
+    async def _finish(self, rollout: _Rollout, outcome: Result, message: str) -> None:
         if rollout.resumed:
             message += " (resumed after scalehook restarted)"
         seconds = (datetime.now(UTC) - rollout.started_at).total_seconds()
         rollout.details["phase"] = "done"
-        await self.store.set_rollout_phase(rollout.rollout_id, "done")
+        await self.store.rollouts.set_phase(rollout.rollout_id, "done")
         _add_event(rollout.details, f"{outcome}: {message}")
-        await self.store.update_execution(
+        await self.store.executions.update(
             rollout.execution_id,
             result=outcome,
             message=f"{rollout.target}: {message}",
@@ -331,7 +339,7 @@ class Rollouts:
         async with self._admission:  # no push is decided on while the old ones resume
             mine = {r.execution_id for r in self._running.values()}
             records = [
-                r for r in await self.store.unfinished_rollouts() if r.execution_id not in mine
+                r for r in await self.store.rollouts.unfinished() if r.execution_id not in mine
             ]
             latest: dict[str, RolloutRecord] = {}
             for record in records:
@@ -355,7 +363,7 @@ class Rollouts:
         return [r.done for r in resumed if r is not None]
 
     async def _resume(self, record: RolloutRecord) -> _Rollout | None:
-        execution = await self.store.execution(record.execution_id)
+        execution = await self.store.executions.get(record.execution_id)
         try:
             backend, service = await self.backends.resolve(record.target)
             strategy = UpgradeStrategy(**record.strategy)
@@ -397,14 +405,14 @@ class Rollouts:
         self._launch(rollout)
         return rollout
 
-    async def _close_record(self, record: RolloutRecord, outcome: str, message: str) -> None:
-        execution = await self.store.execution(record.execution_id)
+    async def _close_record(self, record: RolloutRecord, outcome: Result, message: str) -> None:
+        execution = await self.store.executions.get(record.execution_id)
         details = dict(execution.details)
         details["phase"] = "done"
         details["events"] = list(details.get("events", []))
         _add_event(details, f"{outcome}: {message}")
-        await self.store.set_rollout_phase(record.id, "done")
-        await self.store.update_execution(
+        await self.store.rollouts.set_phase(record.id, "done")
+        await self.store.executions.update(
             record.execution_id,
             result=outcome,
             message=f"{record.target}: {message}",

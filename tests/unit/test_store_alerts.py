@@ -11,17 +11,22 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine
 
-from scalehook.domain.executions import ExecutionDraft
+from scalehook.domain.executions import ExecutionDraft, Result
 from scalehook.domain.incidents import Incident, IncidentKey, IncidentMark, remember
-from scalehook.store import MIGRATIONS, Store
+from scalehook.domain.receivers import ReceiverId
+from scalehook.store import Store
+from scalehook.store.database import MIGRATIONS
 
+R1, R2 = ReceiverId(1), ReceiverId(2)
 T0 = datetime(2026, 11, 23, 6, 14, 58, 206000, tzinfo=UTC)
 
 
 HEAD = ScriptDirectory(str(MIGRATIONS)).get_current_head()
 
 
-def draft(result: str, before: int, after: int, at: datetime, receiver: int = 1) -> ExecutionDraft:
+def draft(
+    result: Result, before: int, after: int, at: datetime, receiver: int = 1
+) -> ExecutionDraft:
     return ExecutionDraft(
         started_at=at,
         driver="scaleService",
@@ -29,7 +34,7 @@ def draft(result: str, before: int, after: int, at: datetime, receiver: int = 1)
         result=result,
         message="",
         duration_ms=1.0,
-        receiver_id=receiver,
+        receiver_id=ReceiverId(receiver),
         before=before,
         after=after,
     )
@@ -52,9 +57,9 @@ async def test_0002_upgrades_a_0001_database(tmp_path: Path) -> None:
     store = Store(f"sqlite+aiosqlite:///{path}")
     await store.open()
     try:
-        (old,) = await store.receivers()
+        (old,) = await store.receivers.all()
         assert (old.name, old.dry_run, old.paused) == ("old", False, False)
-        updated = await store.update_receiver(old.id, paused=True, dry_run=True)
+        updated = await store.receivers.update(old.id, paused=True, dry_run=True)
         assert (updated.paused, updated.dry_run) == (True, True)
     finally:
         await store.close()
@@ -74,14 +79,14 @@ async def test_memory_is_written_with_the_execution_as_remember_says(tmp_path: P
         ]
         expected: dict[IncidentKey, Incident] = {}
         for marks in steps:
-            execution = await store.add_execution(draft("scaled", 1, 2, T0), marks=marks)
+            execution = await store.executions.add(draft("scaled", 1, 2, T0), marks=marks)
             remember(expected, marks, execution.id)
         keys = [a, b, c, ("unknown", T0)]
-        assert await store.incidents(receiver_id=1, dry_run=False, keys=keys) == expected
+        assert await store.incidents.find(receiver_id=R1, dry_run=False, keys=keys) == expected
         # asking for one incident of a batch brings its batch-mates along
-        assert set(await store.incidents(receiver_id=1, dry_run=False, keys=[b])) == {a, b}
-        assert await store.incidents(receiver_id=1, dry_run=True, keys=keys) == {}
-        assert await store.incidents(receiver_id=2, dry_run=False, keys=keys) == {}
+        assert set(await store.incidents.find(receiver_id=R1, dry_run=False, keys=[b])) == {a, b}
+        assert await store.incidents.find(receiver_id=R1, dry_run=True, keys=keys) == {}
+        assert await store.incidents.find(receiver_id=R2, dry_run=False, keys=keys) == {}
     finally:
         await store.close()
 
@@ -90,27 +95,29 @@ async def test_last_actions_come_from_the_audit_trail(tmp_path: Path) -> None:
     store = Store(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
     await store.open()
     try:
-        assert await store.last_actions(receiver_id=1, target="local/web") == {
+        assert await store.executions.last_actions(receiver_id=R1, target="local/web") == {
             "up": None,
             "down": None,
         }
-        await store.add_execution(draft("scaled", 1, 2, T0))
-        await store.add_execution(draft("clamped", 2, 3, T0 + timedelta(seconds=5)))
-        await store.add_execution(draft("noop", 3, 3, T0 + timedelta(seconds=9)))
-        await store.add_execution(draft("deduped", 3, 3, T0 + timedelta(seconds=10)))
-        await store.add_execution(draft("failed", 3, 3, T0 + timedelta(seconds=11)))
-        await store.add_execution(draft("scaled", 3, 2, T0 + timedelta(seconds=7)))
-        await store.add_execution(draft("scaled", 9, 10, T0 + timedelta(seconds=50), receiver=2))
-        await store.add_execution(draft("dry_run", 2, 3, T0 + timedelta(seconds=60)))
-        assert await store.last_actions(receiver_id=1, target="local/web") == {
+        await store.executions.add(draft("scaled", 1, 2, T0))
+        await store.executions.add(draft("clamped", 2, 3, T0 + timedelta(seconds=5)))
+        await store.executions.add(draft("noop", 3, 3, T0 + timedelta(seconds=9)))
+        await store.executions.add(draft("deduped", 3, 3, T0 + timedelta(seconds=10)))
+        await store.executions.add(draft("failed", 3, 3, T0 + timedelta(seconds=11)))
+        await store.executions.add(draft("scaled", 3, 2, T0 + timedelta(seconds=7)))
+        await store.executions.add(draft("scaled", 9, 10, T0 + timedelta(seconds=50), receiver=2))
+        await store.executions.add(draft("dry_run", 2, 3, T0 + timedelta(seconds=60)))
+        assert await store.executions.last_actions(receiver_id=R1, target="local/web") == {
             "up": T0 + timedelta(seconds=5),
             "down": T0 + timedelta(seconds=7),
         }
-        assert await store.last_actions(receiver_id=1, target="local/web", dry_run=True) == {
+        assert await store.executions.last_actions(
+            receiver_id=R1, target="local/web", dry_run=True
+        ) == {
             "up": T0 + timedelta(seconds=60),
             "down": None,
         }
-        assert await store.last_actions(receiver_id=1, target="local/other") == {
+        assert await store.executions.last_actions(receiver_id=R1, target="local/other") == {
             "up": None,
             "down": None,
         }
@@ -122,14 +129,14 @@ async def test_deleting_a_receiver_forgets_its_incidents(tmp_path: Path) -> None
     store = Store(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
     await store.open()
     try:
-        receiver = await store.add_receiver(
+        receiver = await store.receivers.add(
             name="r", driver="scaleService", config={}, key_hash="h", enabled=True
         )
         mark = IncidentMark("fa", T0, fired=True)
-        await store.add_execution(draft("scaled", 1, 2, T0, receiver=receiver.id), marks=(mark,))
+        await store.executions.add(draft("scaled", 1, 2, T0, receiver=receiver.id), marks=(mark,))
         keys = [mark.key]
-        assert await store.incidents(receiver_id=receiver.id, dry_run=False, keys=keys)
-        await store.delete_receiver(receiver.id)
-        assert await store.incidents(receiver_id=receiver.id, dry_run=False, keys=keys) == {}
+        assert await store.incidents.find(receiver_id=receiver.id, dry_run=False, keys=keys)
+        await store.receivers.delete(receiver.id)
+        assert await store.incidents.find(receiver_id=receiver.id, dry_run=False, keys=keys) == {}
     finally:
         await store.close()

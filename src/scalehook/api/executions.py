@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query
 
 from scalehook.api.deps import RuntimeDep, require_admin
 from scalehook.api.schemas import ErrorOut, ExecutionOut, execution_dict
+from scalehook.domain.executions import ExecutionId
 from scalehook.domain.receivers import parse_id
 from scalehook.errors import ScalehookError
 from scalehook.runtime import Runtime
@@ -44,13 +45,13 @@ async def list_executions(
     after: Annotated[int | None, Query(ge=0, le=MAX_ID, description="only ids above this")] = None,
 ) -> list[dict[str, object]]:
     receiver_id = parse_id(receiver) if receiver else None
-    rows = await runtime.store.executions(
+    rows = await runtime.store.executions.page(
         receiver_id=receiver_id,
         receiver_name=receiver if receiver and receiver_id is None else None,
         targets=await _targets(runtime, service) if service else None,
         limit=limit,
-        before=before,
-        after=after,
+        before=None if before is None else ExecutionId(before),
+        after=None if after is None else ExecutionId(after),
     )
     return [execution_dict(e) for e in rows]
 
@@ -59,4 +60,4 @@ async def list_executions(
 async def get_execution(
     execution_id: Annotated[int, Path(ge=0, le=MAX_ID)], runtime: RuntimeDep
 ) -> dict[str, object]:
-    return execution_dict(await runtime.store.execution(execution_id))
+    return execution_dict(await runtime.store.executions.get(ExecutionId(execution_id)))

@@ -48,7 +48,7 @@ async def trigger(key: str, request: Request, runtime: RuntimeDep) -> Response:
     its signals; any other body (up to the limit) is a plain trigger."""
     receiver = None
     if len(key) <= _MAX_KEY:
-        receiver = await runtime.store.receiver_by_key(hash_key(key))
+        receiver = await runtime.store.receivers.by_key(hash_key(key))
     if receiver is None or not receiver.enabled:
         runtime.metrics.rejections.labels("unknown_key").inc()
         raise ReceiverNotFound("no receiver answers at this URL")

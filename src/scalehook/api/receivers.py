@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends, Request, Response
 
 from scalehook.api.deps import RuntimeDep, require_admin
@@ -34,8 +36,8 @@ async def find(runtime: Runtime, ident: str) -> Receiver:
     """A receiver by id (digits) or by name."""
     receiver_id = parse_id(ident)
     if receiver_id is not None:
-        return await runtime.store.receiver(receiver_id)
-    return await runtime.store.receiver_by_name(ident)
+        return await runtime.store.receivers.get(receiver_id)
+    return await runtime.store.receivers.by_name(ident)
 
 
 def with_url(receiver: Receiver, url: str) -> ReceiverWithUrl:
@@ -56,7 +58,7 @@ async def create_receiver(
     config = driver.parse_config(body.config)
     await driver.validate(config, runtime.executor)
     key = new_key()
-    receiver = await runtime.store.add_receiver(
+    receiver = await runtime.store.receivers.add(
         name=body.name,
         driver=driver.name,
         config=config.model_dump(mode="json"),
@@ -70,7 +72,7 @@ async def create_receiver(
 
 @router.get("", response_model=list[ReceiverOut])
 async def list_receivers(runtime: RuntimeDep) -> list[ReceiverOut]:
-    return [ReceiverOut.of(r) for r in await runtime.store.receivers()]
+    return [ReceiverOut.of(r) for r in await runtime.store.receivers.all()]
 
 
 @router.get("/{ident}", response_model=ReceiverOut, responses={404: {"model": ErrorOut}})
@@ -91,7 +93,7 @@ async def update_receiver(ident: str, body: ReceiverUpdate, runtime: RuntimeDep)
     """Rename, enable or disable, pause or resume, switch dry-run, or change config keys
     (the rest keep their values)."""
     receiver = await find(runtime, ident)
-    changes: dict[str, object] = {}
+    changes: dict[str, Any] = {}
     if body.name is not None and body.name != receiver.name:
         changes["name"] = body.name
     for flag in ("enabled", "dry_run", "paused"):
@@ -105,7 +107,7 @@ async def update_receiver(ident: str, body: ReceiverUpdate, runtime: RuntimeDep)
         changes["config"] = config.model_dump(mode="json")
     if not changes:
         return ReceiverOut.of(receiver)
-    return ReceiverOut.of(await runtime.store.update_receiver(receiver.id, **changes))
+    return ReceiverOut.of(await runtime.store.receivers.update(receiver.id, **changes))
 
 
 @router.post(
@@ -115,12 +117,12 @@ async def rotate_key(ident: str, request: Request, runtime: RuntimeDep) -> Recei
     """Give the receiver a new key; the old URL stops working at once."""
     receiver = await find(runtime, ident)
     key = new_key()
-    receiver = await runtime.store.update_receiver(receiver.id, key_hash=hash_key(key))
+    receiver = await runtime.store.receivers.update(receiver.id, key_hash=hash_key(key))
     return with_url(receiver, trigger_url(runtime, request, key))
 
 
 @router.delete("/{ident}", status_code=204, responses={404: {"model": ErrorOut}})
 async def delete_receiver(ident: str, runtime: RuntimeDep) -> Response:
     receiver = await find(runtime, ident)
-    await runtime.store.delete_receiver(receiver.id)
+    await runtime.store.receivers.delete(receiver.id)
     return Response(status_code=204)

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, NewType
 
+from scalehook.domain.receivers import ReceiverId
+
 ExecutionId = NewType("ExecutionId", int)
 
 Result = Literal[
@@ -41,10 +43,10 @@ class ExecutionDraft:
     started_at: datetime
     driver: str
     target: str | None
-    result: str
+    result: Result
     message: str
     duration_ms: float
-    receiver_id: int | None = None
+    receiver_id: ReceiverId | None = None
     receiver_name: str | None = None
     caller: str | None = None
     before: int | None = None

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NewType
 
+from scalehook.domain.executions import ExecutionId
 from scalehook.domain.images import ImageRef, InvalidImage, parse_image
 from scalehook.domain.signals import ImagePushed
 from scalehook.domain.tag_policies import TagPolicy
 
 MAX_REASONS_SHOWN = 3
+
+RolloutId = NewType("RolloutId", int)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +50,8 @@ class Skip:
 class RolloutRecord:
     """A rollout as the store keeps it, so that a restart can finish it."""
 
-    id: int
-    execution_id: int
+    id: RolloutId
+    execution_id: ExecutionId
     target: str
     image: str
     previous: str | None

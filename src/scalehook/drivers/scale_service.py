@@ -161,7 +161,7 @@ class ScaleServiceDriver(Driver[ScaleServiceConfig]):
             last = None
             if cooldown > 0:  # only then does the last action's time matter
                 last = (
-                    await executor.store.last_actions(
+                    await executor.store.executions.last_actions(
                         receiver_id=receiver.id, target=state.ref, dry_run=audit.dry_run
                     )
                 )[config.action]
@@ -184,14 +184,14 @@ class ScaleServiceDriver(Driver[ScaleServiceConfig]):
         async def decide(state: ServiceState) -> ScaleDecision:
             memory: dict[IncidentKey, Incident] = {}
             if rules.dedupe:
-                memory = await executor.store.incidents(
+                memory = await executor.store.incidents.find(
                     receiver_id=receiver.id,
                     dry_run=audit.dry_run,
                     keys=[(a.fingerprint, a.starts_at) for a in group.alerts],
                 )
             last: dict[Direction, datetime | None] = {"up": None, "down": None}
             if rules.cooldown.up > 0 or rules.cooldown.down > 0:
-                last = await executor.store.last_actions(
+                last = await executor.store.executions.last_actions(
                     receiver_id=receiver.id, target=state.ref, dry_run=audit.dry_run
                 )
             decided = decide_alerts(

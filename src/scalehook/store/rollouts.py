@@ -1,0 +1,78 @@
+"""Rollouts in progress, kept so that a restart can finish them. A rollout's row is
+added in the transaction that records its running execution (``Store.transaction``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+
+from scalehook.domain.executions import ExecutionId
+from scalehook.domain.upgrades import RolloutId, RolloutRecord
+from scalehook.store import tables
+from scalehook.store.database import Database, Transaction, new_id
+
+
+class RolloutRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def add(
+        self,
+        *,
+        execution_id: ExecutionId,
+        target: str,
+        image: str,
+        previous: str | None,
+        strategy: Mapping[str, Any],
+        tx: Transaction | None = None,
+    ) -> RolloutId:
+        """A rollout starting (phase ``rolling``) for its running execution."""
+        now = datetime.now(UTC)
+        async with self._db.write(tx) as w:
+            result = await w.conn.execute(
+                insert(tables.rollouts).values(
+                    execution_id=execution_id,
+                    target=target,
+                    image=image,
+                    previous=previous,
+                    strategy=dict(strategy),
+                    phase="rolling",
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        return RolloutId(new_id(result.inserted_primary_key))
+
+    async def set_phase(
+        self, rollout_id: RolloutId, phase: str, *, tx: Transaction | None = None
+    ) -> None:
+        t = tables.rollouts
+        async with self._db.write(tx) as w:
+            await w.conn.execute(
+                update(t)
+                .where(t.c.id == rollout_id)
+                .values(phase=phase, updated_at=datetime.now(UTC))
+            )
+
+    async def unfinished(self) -> list[RolloutRecord]:
+        """Rollouts that were running when scalehook last stopped, oldest first."""
+        t = tables.rollouts
+        async with self._db.read() as conn:
+            rows = (
+                await conn.execute(select(t).where(t.c.phase != "done").order_by(t.c.id))
+            ).mappings()
+            return [
+                RolloutRecord(
+                    id=RolloutId(row["id"]),
+                    execution_id=ExecutionId(row["execution_id"]),
+                    target=row["target"],
+                    image=row["image"],
+                    previous=row["previous"],
+                    strategy=dict(row["strategy"]),
+                    phase=row["phase"],
+                )
+                for row in rows
+            ]
