@@ -1,46 +1,34 @@
 """The executor: the only place that applies decisions to a backend.
 
-It serialises work per target, so concurrent triggers never lose an update or pass a
-bound, and it writes the Execution record whatever happens, failures included.
-Upgrades, which run for minutes, go through its ``rollouts`` (``rollouts.py``): one
-background rollout per service at a time, recorded as it goes.
+Every caller — a hook, the API, a policy, a health check — acts through it. It
+serialises work per target, so concurrent triggers never lose an update or pass a
+bound, and it records the execution (``recording.py``) whatever happens, failures
+included, before the target's lock is released. Upgrades, which run for minutes, go
+through its ``rollouts`` (``rollouts.py``): one background rollout per service at a
+time, recorded as it goes through the same recorder.
 """
 
 from __future__ import annotations
 
 import inspect
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from scalehook.backends import Backends, ServiceState
 from scalehook.domain.decisions import ScaleDecision
-from scalehook.domain.executions import Execution, ExecutionDraft, Result
+from scalehook.domain.executions import Execution, Result, as_dry_run
 from scalehook.domain.incidents import IncidentMark
-from scalehook.domain.receivers import ReceiverId
 from scalehook.errors import ScalehookError
 from scalehook.hosts.manager import HostManager
 from scalehook.locks import KeyedLocks
+from scalehook.loops.clock import Clock
 from scalehook.metrics import Metrics
+from scalehook.recording import Audit, Recorder
 from scalehook.rollouts import Rollouts
 from scalehook.store import Store
 
 Decide = Callable[[ServiceState], ScaleDecision | Awaitable[ScaleDecision]]
-
-
-@dataclass(frozen=True, slots=True)
-class Audit:
-    """Who asked for an action, for the execution record."""
-
-    driver: str
-    receiver_id: ReceiverId | None = None
-    receiver_name: str | None = None
-    caller: str | None = None
-    dry_run: bool = False  # decide and record, but change nothing
-    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    clock: float = field(default_factory=time.perf_counter)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,14 +54,17 @@ class Executor:
         backends: Backends,
         metrics: Metrics,
         *,
+        clock: Clock,
         hosts: HostManager | None = None,
     ) -> None:
         self.store = store
         self.backends = backends
         self.metrics = metrics
+        self.clock = clock
         self.hosts = hosts
         self.locks = KeyedLocks()
-        self.rollouts = Rollouts(store, backends, metrics)
+        self.recorder = Recorder(store, metrics, clock)
+        self.rollouts = Rollouts(self.recorder, store, backends, clock)
 
     async def scale(
         self,
@@ -93,6 +84,7 @@ class Executor:
         A backend error is recorded as a ``failed`` execution and raised again, with
         the execution's id attached, for the API to answer with its status.
         """
+        audit = self.recorder.stamp(audit)
         target: str | None = service
         before: int | None = None
         try:
@@ -110,11 +102,8 @@ class Executor:
                 message = decision.message
                 details = dict(decision.details)
                 if audit.dry_run:
-                    details["dry_run"] = True
-                    if moves:
-                        details["would"] = decision.result
-                        result = "dry_run"
-                    message = f"dry run, nothing changed: {message}"
+                    would = decision.result if moves else None
+                    result, message, details = as_dry_run(result, message, details, would=would)
                 return await self.record(
                     audit,
                     target=target,
@@ -169,21 +158,23 @@ class Executor:
         action: Callable[[], Awaitable[ActionResult]],
         audit: Audit,
     ) -> Execution:
-        """Run an action alone on its target (e.g. a host group) and record it."""
+        """Run an action alone on its target (e.g. a host group) and record it before
+        the target is let go."""
+        audit = self.recorder.stamp(audit)
         async with self.locks.hold(target):
             try:
                 outcome = await action()
             except ScalehookError as exc:
                 outcome = ActionResult("failed", exc.message, error=exc)
-        execution = await self.record(
-            audit,
-            target=target,
-            result=outcome.result,
-            message=outcome.message,
-            before=outcome.before,
-            after=outcome.after,
-            details=outcome.details,
-        )
+            execution = await self.record(
+                audit,
+                target=target,
+                result=outcome.result,
+                message=outcome.message,
+                before=outcome.before,
+                after=outcome.after,
+                details=outcome.details,
+            )
         if outcome.error is not None:
             outcome.error.execution_id = execution.id
             raise outcome.error
@@ -198,29 +189,17 @@ class Executor:
         message: str,
         before: int | None = None,
         after: int | None = None,
-        details: dict[str, Any] | None = None,
+        details: Mapping[str, Any] | None = None,
         marks: tuple[IncidentMark, ...] = (),
     ) -> Execution:
-        seconds = time.perf_counter() - audit.clock
-        execution = await self.store.executions.add(
-            ExecutionDraft(
-                started_at=audit.started_at,
-                driver=audit.driver,
-                target=target,
-                result=result,
-                message=message,
-                duration_ms=round(seconds * 1000, 3),
-                receiver_id=audit.receiver_id,
-                receiver_name=audit.receiver_name,
-                caller=audit.caller,
-                before=before,
-                after=after,
-                details=details or {},
-            ),
+        """Record an execution that is done (see ``Recorder.record``)."""
+        return await self.recorder.record(
+            audit,
+            target=target,
+            result=result,
+            message=message,
+            before=before,
+            after=after,
+            details=details,
             marks=marks,
-            dry_run=audit.dry_run,
         )
-        self.metrics.observe(
-            receiver=audit.receiver_name or "", driver=audit.driver, result=result, seconds=seconds
-        )
-        return execution

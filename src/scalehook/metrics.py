@@ -4,12 +4,30 @@ from __future__ import annotations
 
 from collections import Counter as Counter_
 from collections.abc import Iterable
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from scalehook.backends.base import ServiceState
-
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class Counts(Protocol):
+    """A service's replica counts, as the gauges need them (a ``ServiceState``)."""
+
+    @property
+    def backend(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def desired(self) -> int: ...
+
+    @property
+    def running(self) -> int: ...
+
+    @property
+    def ready(self) -> int: ...
 
 
 class Metrics:
@@ -107,7 +125,7 @@ class Metrics:
         for (status, reason), count in Counter_(verdicts).items():
             self.alerts.labels(receiver, status, reason).inc(count)
 
-    def set_services(self, services: list[ServiceState]) -> None:
+    def set_services(self, services: Iterable[Counts]) -> None:
         for gauge in (self.desired, self.running, self.ready):
             gauge.clear()
         for s in services:

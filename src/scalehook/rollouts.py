@@ -24,34 +24,23 @@ import contextlib
 import dataclasses
 import logging
 from collections.abc import AsyncIterator, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from scalehook.backends import Backend, Backends
 from scalehook.backends.base import RolloutEvent, UpgradeStrategy
 from scalehook.backends.rolling import show
-from scalehook.domain.executions import Execution, ExecutionDraft, ExecutionId, Result, Status
-from scalehook.domain.receivers import ReceiverId
+from scalehook.domain.executions import Execution, ExecutionId, Result
 from scalehook.domain.upgrades import RolloutId, RolloutRecord, UpgradePlan
 from scalehook.errors import ScalehookError
-from scalehook.metrics import Metrics
+from scalehook.loops.clock import Clock
+from scalehook.recording import Audit, Recorder, audit_of
 from scalehook.store import Store
 
 log = logging.getLogger(__name__)
 
 Mode = Literal["upgrade", "rollback"]
 MAX_EVENTS = 200
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Origin:
-    """Who asked for the rollouts of one push, for their records."""
-
-    driver: str
-    started_at: datetime
-    receiver_id: ReceiverId | None = None
-    receiver_name: str | None = None
-    caller: str | None = None
 
 
 class _Rollout:
@@ -69,9 +58,7 @@ class _Rollout:
         previous: str | None,
         strategy: UpgradeStrategy,
         details: dict[str, Any],
-        started_at: datetime,
-        receiver_name: str | None,
-        driver: str,
+        audit: Audit,
         mode: Mode = "upgrade",
         resumed: bool = False,
         waits_for: Sequence[asyncio.Future[None]] = (),
@@ -85,9 +72,7 @@ class _Rollout:
         self.previous = previous
         self.strategy = strategy
         self.details = details
-        self.started_at = started_at
-        self.receiver_name = receiver_name
-        self.driver = driver
+        self.audit = audit
         self.mode: Mode = mode
         self.resumed = resumed
         self.waits_for = list(waits_for)
@@ -106,10 +91,14 @@ class _Rollout:
 
 
 class Rollouts:
-    def __init__(self, store: Store, backends: Backends, metrics: Metrics) -> None:
+    """The rollouts of this process. Their executions are written through the
+    executor's recorder; the rollout rows (what a restart needs) through the store."""
+
+    def __init__(self, recorder: Recorder, store: Store, backends: Backends, clock: Clock) -> None:
+        self.recorder = recorder
         self.store = store
         self.backends = backends
-        self.metrics = metrics
+        self.clock = clock
         self._running: dict[str, _Rollout] = {}
         self._admission = asyncio.Lock()
 
@@ -131,10 +120,11 @@ class Rollouts:
         plans: Sequence[UpgradePlan],
         *,
         strategy: UpgradeStrategy,
-        origin: Origin,
+        audit: Audit,
         details: dict[str, Any],
     ) -> list[Execution]:
         """Record and launch one rollout per plan; return their executions."""
+        audit = self.recorder.stamp(audit)
         started: list[tuple[Execution, _Rollout]] = []
         for plan in sorted(plans, key=lambda p: p.service):
             backend, service = await self.backends.resolve(plan.service)
@@ -155,20 +145,12 @@ class Rollouts:
             if predecessor is not None:
                 message += f"; waiting for execution {predecessor.execution_id} to let go"
             async with self.store.transaction() as tx:
-                execution = await self.store.executions.add(
-                    ExecutionDraft(
-                        started_at=origin.started_at,
-                        driver=origin.driver,
-                        target=plan.service,
-                        result="upgrading",
-                        message=message,
-                        duration_ms=0.0,
-                        receiver_id=origin.receiver_id,
-                        receiver_name=origin.receiver_name,
-                        caller=origin.caller,
-                        details=record,
-                        status="running",
-                    ),
+                execution = await self.recorder.begin(
+                    audit,
+                    target=plan.service,
+                    result="upgrading",
+                    message=message,
+                    details=record,
                     tx=tx,
                 )
                 rollout_id = await self.store.rollouts.add(
@@ -189,9 +171,7 @@ class Rollouts:
                 previous=previous,
                 strategy=strategy,
                 details=record,
-                started_at=origin.started_at,
-                receiver_name=origin.receiver_name,
-                driver=origin.driver,
+                audit=audit,
             )
             self._launch(rollout)
             started.append((execution, rollout))
@@ -263,7 +243,7 @@ class Rollouts:
                 del self._running[rollout.target]
 
     async def _progress(self, rollout: _Rollout, event: RolloutEvent) -> None:
-        now = datetime.now(UTC).isoformat()
+        now = self.clock.now().isoformat()
         if event.phase == "rolling_back" and rollout.phase != "rolling_back":
             rollout.phase = "rolling_back"
             rollout.details["phase"] = "rolling_back"
@@ -297,37 +277,24 @@ class Rollouts:
         *,
         result: Result | None = None,
         message: str | None = None,
-        status: Status = "running",
     ) -> None:
-        _add_event(rollout.details, text)
-        await self.store.executions.update(
-            rollout.execution_id,
-            details=dict(rollout.details),
-            status=status,
-            result=result,
-            message=message,
+        _add_event(rollout.details, text, self.clock.now())
+        await self.recorder.update(
+            rollout.execution_id, details=rollout.details, result=result, message=message
         )
 
     async def _finish(self, rollout: _Rollout, outcome: Result, message: str) -> None:
         if rollout.resumed:
             message += " (resumed after scalehook restarted)"
-        seconds = (datetime.now(UTC) - rollout.started_at).total_seconds()
         rollout.details["phase"] = "done"
         await self.store.rollouts.set_phase(rollout.rollout_id, "done")
-        _add_event(rollout.details, f"{outcome}: {message}")
-        await self.store.executions.update(
+        _add_event(rollout.details, f"{outcome}: {message}", self.clock.now())
+        await self.recorder.finish(
             rollout.execution_id,
+            rollout.audit,
             result=outcome,
             message=f"{rollout.target}: {message}",
-            details=dict(rollout.details),
-            status="done",
-            duration_ms=round(seconds * 1000, 3),
-        )
-        self.metrics.observe(
-            receiver=rollout.receiver_name or "",
-            driver=rollout.driver,
-            result=outcome,
-            seconds=seconds,
+            details=rollout.details,
         )
         log.info("rollout of %s: %s: %s", rollout.target, outcome, message)
 
@@ -385,9 +352,7 @@ class Rollouts:
             previous=record.previous,
             strategy=strategy,
             details=details,
-            started_at=execution.started_at,
-            receiver_name=execution.receiver_name,
-            driver=execution.driver,
+            audit=audit_of(execution),
             mode=mode,
             resumed=True,
         )
@@ -406,18 +371,21 @@ class Rollouts:
         return rollout
 
     async def _close_record(self, record: RolloutRecord, outcome: Result, message: str) -> None:
+        """End the record of a rollout that will not run again (not counted: it did not
+        run in this process)."""
         execution = await self.store.executions.get(record.execution_id)
         details = dict(execution.details)
         details["phase"] = "done"
         details["events"] = list(details.get("events", []))
-        _add_event(details, f"{outcome}: {message}")
+        _add_event(details, f"{outcome}: {message}", self.clock.now())
         await self.store.rollouts.set_phase(record.id, "done")
-        await self.store.executions.update(
+        await self.recorder.finish(
             record.execution_id,
+            audit_of(execution),
             result=outcome,
             message=f"{record.target}: {message}",
             details=details,
-            status="done",
+            count=False,
         )
 
     async def stop(self, only: Sequence[asyncio.Future[None]] | None = None) -> None:
@@ -434,10 +402,10 @@ class Rollouts:
             await asyncio.wait(tasks)
 
 
-def _add_event(details: dict[str, Any], text: str) -> None:
+def _add_event(details: dict[str, Any], text: str, at: datetime) -> None:
     """Append a timestamped event to a rollout's details, keeping the last MAX_EVENTS."""
     events = details["events"]
-    events.append({"at": datetime.now(UTC).isoformat(), "message": text})
+    events.append({"at": at.isoformat(), "message": text})
     del events[:-MAX_EVENTS]
 
 

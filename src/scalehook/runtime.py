@@ -44,9 +44,13 @@ class Runtime:
         self.backends = build_backends(settings)
         self.metrics = Metrics()
         self.hosts = (
-            build_host_manager(settings.hosts, settings.data_dir) if settings.hosts else None
+            build_host_manager(settings.hosts, settings.data_dir, clock=self.clock)
+            if settings.hosts
+            else None
         )
-        self.executor = Executor(self.store, self.backends, self.metrics, hosts=self.hosts)
+        self.executor = Executor(
+            self.store, self.backends, self.metrics, clock=self.clock, hosts=self.hosts
+        )
         self.limiter = RateLimiter(
             rate=settings.hooks.rate, burst=settings.hooks.burst, clock=self.clock.monotonic
         )

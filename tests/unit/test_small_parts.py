@@ -9,6 +9,7 @@ import pytest
 from scalehook.domain.durations import parse_duration
 from scalehook.domain.receivers import KEY_PREFIX, hash_key, new_key
 from scalehook.locks import KeyedLocks
+from scalehook.loops import ManualClock
 from scalehook.ratelimit import RateLimiter
 
 
@@ -26,14 +27,14 @@ def test_bad_durations(text: object) -> None:
         parse_duration(text)
 
 
-def test_rate_limiter_bursts_then_refills() -> None:
-    now = [0.0]
-    limiter = RateLimiter(rate=2.0, burst=3, clock=lambda: now[0])
+async def test_rate_limiter_bursts_then_refills() -> None:
+    clock = ManualClock()
+    limiter = RateLimiter(rate=2.0, burst=3, clock=clock.monotonic)
     assert [limiter.take("r") for _ in range(3)] == [None, None, None]
     wait = limiter.take("r")
     assert wait == pytest.approx(0.5)
     assert limiter.take("other") is None
-    now[0] += 0.5
+    await clock.advance(0.5)
     assert limiter.take("r") is None
     assert limiter.take("r") is not None
 

@@ -15,8 +15,8 @@ from scalehook.domain.hosts import Host
 from scalehook.domain.selectors import Selector
 from scalehook.drivers.scale_host import add_host, host_manager, remove_host
 from scalehook.errors import InvalidRequest
-from scalehook.executor import Audit
 from scalehook.hosts.manager import check_labels
+from scalehook.recording import Audit
 
 router = APIRouter(
     prefix="/v1/hosts",

@@ -19,7 +19,7 @@ from scalehook.api.schemas import (
 )
 from scalehook.domain.decisions import decide_replicas
 from scalehook.domain.selectors import Selector
-from scalehook.executor import Audit
+from scalehook.recording import Audit
 
 router = APIRouter(
     prefix="/v1/services",

@@ -7,6 +7,7 @@ a final result and ``done``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, NewType
@@ -59,3 +60,16 @@ class ExecutionDraft:
 @dataclass(frozen=True, slots=True)
 class Execution(ExecutionDraft):
     id: ExecutionId = ExecutionId(0)
+
+
+def as_dry_run(
+    result: Result, message: str, details: Mapping[str, Any], *, would: Any = None
+) -> tuple[Result, str, dict[str, Any]]:
+    """How a decision taken in dry run is recorded, for every driver: ``dry_run`` with
+    what it would have done in ``details.would`` when it would have acted (``would``
+    given), as decided otherwise; the message says that nothing changed."""
+    recorded = {**details, "dry_run": True}
+    if would is not None:
+        recorded["would"] = would
+        result = "dry_run"
+    return result, f"dry run, nothing changed: {message}", recorded

@@ -13,7 +13,8 @@ from scalehook.domain.executions import Execution
 from scalehook.domain.receivers import Receiver
 from scalehook.domain.signals import Signal
 from scalehook.errors import InvalidRequest
-from scalehook.executor import Audit, Executor
+from scalehook.executor import Executor
+from scalehook.recording import Audit
 
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
 

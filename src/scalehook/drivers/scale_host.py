@@ -13,15 +13,16 @@ from typing import Annotated, Any, Literal
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from scalehook.domain.durations import Duration
-from scalehook.domain.executions import Execution
+from scalehook.domain.executions import Execution, Result, as_dry_run
 from scalehook.domain.host_plans import RemovePolicy, first_name, group_size, plan_down, plan_up
 from scalehook.domain.hosts import Host
 from scalehook.domain.receivers import Receiver
 from scalehook.domain.selectors import Selector
 from scalehook.drivers.base import Driver, HookCall, Outcome, SecretOption
 from scalehook.errors import Conflict, InvalidRequest, ScalehookError
-from scalehook.executor import ActionResult, Audit, Executor
+from scalehook.executor import ActionResult, Executor
 from scalehook.hosts.manager import HostManager
+from scalehook.recording import Audit
 
 Count = Annotated[int, Field(strict=True, ge=0, le=1000)]
 
@@ -116,15 +117,17 @@ async def scale_group(
 
 
 def _dry_run(
-    would: str,
+    would: Result,
     message: str,
     before: int,
     after: int,
     details: dict[str, Any],
     names: Sequence[str],
 ) -> ActionResult:
-    details.update(dry_run=True, would=would, names=list(names))
-    return ActionResult("dry_run", f"dry run, nothing changed: {message}", before, after, details)
+    result, text, recorded = as_dry_run(
+        would, message, {**details, "names": list(names)}, would=would
+    )
+    return ActionResult(result, text, before, after, recorded)
 
 
 async def _failed(

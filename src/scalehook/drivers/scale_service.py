@@ -13,7 +13,7 @@ step, as it always was. ``cooldown`` applies to both.
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -39,7 +39,8 @@ from scalehook.domain.selectors import Selector
 from scalehook.domain.signals import AlertGroup
 from scalehook.drivers.base import Driver, HookCall, Outcome, SecretOption
 from scalehook.errors import InvalidRequest, NotFound, NotScalable
-from scalehook.executor import Audit, Executor
+from scalehook.executor import Executor
+from scalehook.recording import Audit
 
 StrictCount = Annotated[int, Field(strict=True, ge=0)]
 
@@ -165,7 +166,7 @@ class ScaleServiceDriver(Driver[ScaleServiceConfig]):
                         receiver_id=receiver.id, target=state.ref, dry_run=audit.dry_run
                     )
                 )[config.action]
-            return decide_plain(config, current=state.desired, last=last, now=datetime.now(UTC))
+            return decide_plain(config, current=state.desired, last=last, now=executor.clock.now())
 
         execution = await executor.scale(service=config.service, decide=decide, audit=audit)
         return Outcome(execution)
@@ -199,7 +200,7 @@ class ScaleServiceDriver(Driver[ScaleServiceConfig]):
                 group.alerts,
                 memory=memory,
                 last_action=last,
-                now=datetime.now(UTC),
+                now=executor.clock.now(),
                 current=state.desired,
             )
             verdicts[:] = [(v.alert.status, v.reason) for v in decided.verdicts]

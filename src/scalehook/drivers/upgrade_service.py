@@ -18,6 +18,7 @@ from pydantic import ConfigDict, Field, field_validator
 
 from scalehook.backends.base import UpgradeStrategy
 from scalehook.domain.durations import Duration
+from scalehook.domain.executions import as_dry_run
 from scalehook.domain.receivers import Receiver
 from scalehook.domain.selectors import Selector
 from scalehook.domain.signals import ImagePushed
@@ -25,7 +26,6 @@ from scalehook.domain.tag_policies import TagPolicy
 from scalehook.domain.upgrades import Running, decide_upgrades, pushed_image, summary
 from scalehook.drivers.base import Driver, HookCall, Outcome, Reads, SecretOption
 from scalehook.executor import Executor
-from scalehook.rollouts import Origin
 from scalehook.sources import SOURCES, by_name
 
 REGISTRIES = frozenset(s.name for s in SOURCES if s.name != "alertmanager")
@@ -119,32 +119,25 @@ class ServiceUpgradeDriver(Driver[ServiceUpgradeConfig]):
             plans, skips = decide_upgrades(tagged, running, policy)
             details["skipped"] = [{"service": s.service, "reason": s.reason} for s in skips]
             if plans and audit.dry_run:
-                details["dry_run"] = True
-                details["would"] = [
+                would = [
                     {"service": p.service, "from": p.current.familiar(), "to": p.target.familiar()}
                     for p in plans
                 ]
                 targets = ", ".join(f"{p.service} to {p.target.familiar()}" for p in plans)
+                result, message, recorded = as_dry_run(
+                    "upgrading", f"would upgrade {targets}", details, would=would
+                )
                 execution = await executor.record(
                     audit,
                     target=plans[0].service if len(plans) == 1 else None,
-                    result="dry_run",
-                    message=f"dry run, nothing changed: would upgrade {targets}",
-                    details=details,
+                    result=result,
+                    message=message,
+                    details=recorded,
                 )
                 return Outcome(execution)
             if plans:
                 executions = await executor.rollouts.start(
-                    plans,
-                    strategy=config.strategy(),
-                    origin=Origin(
-                        driver=audit.driver,
-                        started_at=audit.started_at,
-                        receiver_id=audit.receiver_id,
-                        receiver_name=audit.receiver_name,
-                        caller=audit.caller,
-                    ),
-                    details=details,
+                    plans, strategy=config.strategy(), audit=audit, details=details
                 )
                 return Outcome(executions[0], status=202)
         if not skips and config.selector:

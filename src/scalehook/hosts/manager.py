@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -20,6 +19,7 @@ from scalehook.domain.selectors import Selector
 from scalehook.errors import Conflict, InvalidRequest, NotFound, ScalehookError
 from scalehook.hosts.cluster import Cluster
 from scalehook.hosts.providers.base import GroupProvider, HostProvider, ProviderHost
+from scalehook.loops.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,9 @@ class HostManager:
         *,
         ready_timeout: float,
         self_node: str | None = None,
+        clock: Clock | None = None,
     ) -> None:
+        self.clock: Clock = clock or SystemClock()
         self.cluster = cluster
         self.providers = dict(providers)
         self.ready_timeout = ready_timeout
@@ -178,21 +180,21 @@ class HostManager:
     async def _drain(self, host: Host, timeout: float) -> dict[str, Any]:
         tasks = await self.cluster.running_tasks(host.id)
         services = {t.service_id for t in tasks if t.service_id}
-        started = time.monotonic()
+        started = self.clock.monotonic()
         await self.cluster.update_node(host.id, availability="drain")
         drained = True
         if host.state == "ready":
             while await self.cluster.running_tasks(host.id) or not (
                 await self.cluster.services_settled(services, away_from=host.id)
             ):
-                if time.monotonic() - started > timeout:
+                if self.clock.monotonic() - started > timeout:
                     drained = False
                     break
-                await asyncio.sleep(0.5)
+                await self.clock.sleep(0.5)
         return {
             "tasks_before": len(tasks),
             "drained": drained,
-            "drain_seconds": round(time.monotonic() - started, 2),
+            "drain_seconds": round(self.clock.monotonic() - started, 2),
         }
 
 

@@ -19,6 +19,7 @@ from scalehook.hosts.providers.aws_asg import AwsAsgProvider, AwsAsgSettings
 from scalehook.hosts.providers.base import HostProvider
 from scalehook.hosts.providers.libcloud import LibcloudProvider, LibcloudSettings
 from scalehook.hosts.providers.netns import NetnsProvider, NetnsSettings
+from scalehook.loops.clock import Clock
 
 
 class ProviderSettings(BaseModel):
@@ -57,7 +58,9 @@ def netns_provider(
     )
 
 
-def build_host_manager(settings: HostsSettings, data_dir: Path) -> HostManager:
+def build_host_manager(
+    settings: HostsSettings, data_dir: Path, *, clock: Clock | None = None
+) -> HostManager:
     providers: dict[str, HostProvider] = {}
     if settings.providers.netns is not None:
         providers["netns"] = netns_provider(
@@ -72,4 +75,5 @@ def build_host_manager(settings: HostsSettings, data_dir: Path) -> HostManager:
         providers,
         ready_timeout=settings.ready_timeout,
         self_node=settings.self_node,
+        clock=clock,
     )

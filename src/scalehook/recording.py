@@ -1,0 +1,191 @@
+"""The one writer of the audit trail.
+
+Every execution is written here: those done at once (a trigger, a scale by hand, a host
+action, a policy's or a health check's action), and those recorded as ``running`` and
+updated until done (a rollout). The metric of each finished execution is counted here
+too, so the trail and ``/metrics`` never disagree. The executor and the rollouts it runs
+are its only users.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from scalehook.domain.executions import Execution, ExecutionDraft, ExecutionId, Result
+from scalehook.domain.incidents import IncidentMark
+from scalehook.domain.receivers import ReceiverId
+from scalehook.loops.clock import Clock
+from scalehook.metrics import Metrics
+from scalehook.store import Store
+from scalehook.store.database import Transaction
+
+
+@dataclass(frozen=True, slots=True)
+class Audit:
+    """Who asked for an action, and when, for its execution record.
+
+    ``started_at`` (wall time) and ``started`` (the clock's monotonic time) are stamped
+    by the recorder when the action begins, unless given (a rollout resumed after a
+    restart keeps the time it began)."""
+
+    driver: str
+    receiver_id: ReceiverId | None = None
+    receiver_name: str | None = None
+    caller: str | None = None
+    dry_run: bool = False  # decide and record, but change nothing
+    started_at: datetime | None = None
+    started: float | None = None
+
+
+class Recorder:
+    def __init__(self, store: Store, metrics: Metrics, clock: Clock) -> None:
+        self.store = store
+        self.metrics = metrics
+        self.clock = clock
+
+    def stamp(self, audit: Audit) -> Audit:
+        """The audit with its start times, from the clock where they are missing."""
+        if audit.started_at is not None and audit.started is not None:
+            return audit
+        return replace(
+            audit,
+            started_at=audit.started_at or self.clock.now(),
+            started=self.clock.monotonic() if audit.started is None else audit.started,
+        )
+
+    def _seconds(self, audit: Audit) -> float:
+        if audit.started is not None:
+            return max(0.0, self.clock.monotonic() - audit.started)
+        if audit.started_at is not None:
+            return max(0.0, (self.clock.now() - audit.started_at).total_seconds())
+        return 0.0
+
+    def _draft(
+        self, audit: Audit, *, target: str | None, result: Result, message: str, **rest: Any
+    ) -> ExecutionDraft:
+        audit = self.stamp(audit)
+        assert audit.started_at is not None
+        return ExecutionDraft(
+            started_at=audit.started_at,
+            driver=audit.driver,
+            target=target,
+            result=result,
+            message=message,
+            receiver_id=audit.receiver_id,
+            receiver_name=audit.receiver_name,
+            caller=audit.caller,
+            **rest,
+        )
+
+    async def record(
+        self,
+        audit: Audit,
+        *,
+        target: str | None,
+        result: Result,
+        message: str,
+        before: int | None = None,
+        after: int | None = None,
+        details: Mapping[str, Any] | None = None,
+        marks: tuple[IncidentMark, ...] = (),
+    ) -> Execution:
+        """Write an execution that is done, with what its decision taught the receiver
+        about alert incidents (``marks``) in the same transaction."""
+        seconds = self._seconds(audit)
+        execution = await self.store.executions.add(
+            self._draft(
+                audit,
+                target=target,
+                result=result,
+                message=message,
+                duration_ms=round(seconds * 1000, 3),
+                before=before,
+                after=after,
+                details=dict(details or {}),
+            ),
+            marks=marks,
+            dry_run=audit.dry_run,
+        )
+        self._count(audit, result, seconds)
+        return execution
+
+    async def begin(
+        self,
+        audit: Audit,
+        *,
+        target: str | None,
+        result: Result,
+        message: str,
+        details: Mapping[str, Any],
+        tx: Transaction | None = None,
+    ) -> Execution:
+        """Write an execution that goes on (``running``): it is updated as it goes and
+        ``finish`` ends it. Inside ``tx`` it commits with what else the caller writes."""
+        return await self.store.executions.add(
+            self._draft(
+                audit,
+                target=target,
+                result=result,
+                message=message,
+                duration_ms=0.0,
+                details=dict(details),
+                status="running",
+            ),
+            tx=tx,
+        )
+
+    async def update(
+        self,
+        execution: ExecutionId,
+        *,
+        details: Mapping[str, Any],
+        result: Result | None = None,
+        message: str | None = None,
+    ) -> None:
+        """A running execution's progress."""
+        await self.store.executions.update(
+            execution, result=result, message=message, details=dict(details), status="running"
+        )
+
+    async def finish(
+        self,
+        execution: ExecutionId,
+        audit: Audit,
+        *,
+        result: Result,
+        message: str,
+        details: Mapping[str, Any],
+        count: bool = True,
+    ) -> None:
+        """End a running execution with its outcome, its duration from ``audit``, and
+        (``count``) its metric."""
+        seconds = self._seconds(audit)
+        await self.store.executions.update(
+            execution,
+            result=result,
+            message=message,
+            details=dict(details),
+            status="done",
+            duration_ms=round(seconds * 1000, 3),
+        )
+        if count:
+            self._count(audit, result, seconds)
+
+    def _count(self, audit: Audit, result: Result, seconds: float) -> None:
+        self.metrics.observe(
+            receiver=audit.receiver_name or "", driver=audit.driver, result=result, seconds=seconds
+        )
+
+
+def audit_of(execution: Execution) -> Audit:
+    """The audit an execution was recorded with (to carry it on after a restart)."""
+    return Audit(
+        driver=execution.driver,
+        receiver_id=execution.receiver_id,
+        receiver_name=execution.receiver_name,
+        caller=execution.caller,
+        started_at=execution.started_at,
+    )
