@@ -12,7 +12,12 @@ from scalehook.clientconfig import read_client_config
 
 
 class ClientError(Exception):
-    """The server refused, or could not be reached; the message says which and why."""
+    """The server refused, or could not be reached; the message says which and why,
+    ``status`` the HTTP status of a refusal."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def resolve_endpoint(url: str | None, token: str | None) -> tuple[str, str | None]:
@@ -78,6 +83,7 @@ def decode(response: httpx.Response) -> Any:
         body = None
     if response.is_success:
         return body
+    status = response.status_code
     if isinstance(body, dict) and "message" in body:
-        raise ClientError(f"{response.status_code}: {body['message']}")
-    raise ClientError(f"{response.status_code}: {response.text[:200]}")
+        raise ClientError(f"{status}: {body['message']}", status=status)
+    raise ClientError(f"{status}: {response.text[:200]}", status=status)

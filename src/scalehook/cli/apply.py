@@ -1,0 +1,209 @@
+"""``scalehook apply -f FILE``: make the server hold what a file declares, by name.
+
+A file (YAML or JSON; several YAML documents are read in turn) has a section per kind
+of resource::
+
+    receivers:
+      - {name: web-up, driver: scaleService, config: {service: web, action: up, max: 5}}
+
+Each object is created when no object of its kind has its name, changed (only the
+fields that differ) when one has, and left alone when it is the same: applying a file
+twice changes nothing the second time, so the file can live in git. Objects the file
+does not name are never touched. ``--dry-run`` says what would change.
+
+A kind of resource is one ``Applier`` in ``APPLIERS``: most are a ``NamedResource``
+(a collection at ``path`` whose objects have a unique ``name``); a resource of another
+shape (one per service, say) implements ``apply`` itself.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import click
+import yaml
+
+from scalehook.cli.client import Client, ClientError
+from scalehook.cli.common import State, pass_state
+
+
+class Applier(Protocol):
+    @property
+    def section(self) -> str:
+        """The file's key for this kind (``receivers``)."""
+        ...
+
+    def apply(self, client: Client, items: Any, *, dry_run: bool) -> list[str]:
+        """Make the server hold ``items``; one line per object saying what was done."""
+        ...
+
+
+@dataclass(frozen=True)
+class NamedResource:
+    """A collection at ``path`` (``POST`` to create, ``GET``/``PATCH {path}/{name}``),
+    whose objects are told apart by ``name``. ``fields`` are those a file may give and
+    that are compared; ``secrets`` are config keys the API never shows: sent whenever
+    the file gives them, never compared; ``shown`` names what to print of a new
+    object, as (label, field of the answer): a receiver's trigger URL."""
+
+    section: str
+    noun: str
+    path: str
+    fields: tuple[str, ...]
+    secrets: tuple[str, ...] = ()
+    shown: tuple[str, str] | None = None
+
+    def apply(self, client: Client, items: Any, *, dry_run: bool) -> list[str]:
+        if not isinstance(items, list):
+            raise ClientError(f"{self.section}: write a list of {self.noun} objects")
+        lines = []
+        for index, item in enumerate(items):
+            where = f"{self.section}[{index}]"
+            if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+                raise ClientError(f"{where}: a {self.noun} is an object with a name")
+            unknown = sorted(set(item) - {"name", *self.fields})
+            if unknown:
+                raise ClientError(
+                    f"{where}.{unknown[0]}: not a field of a {self.noun} "
+                    f"(use {', '.join(('name', *self.fields))})"
+                )
+            lines.append(self._one(client, item, where=where, dry_run=dry_run))
+        return lines
+
+    def _one(self, client: Client, item: dict[str, Any], *, where: str, dry_run: bool) -> str:
+        name = item["name"]
+        label = f"{self.noun} {name}"
+        current = self._find(client, name)
+        if current is None:
+            if dry_run:
+                return f"{label}: would be created"
+            answer = self._send(client, "POST", self.path, item, where)
+            if self.shown is None or not isinstance(answer, dict):
+                return f"{label}: created"
+            title, key = self.shown
+            return f"{label}: created ({title} {answer.get(key)})"
+        changes = self._changes(item, current)
+        secrets = self._secrets(item)
+        if not changes and not secrets:
+            return f"{label}: unchanged"
+        if dry_run:
+            what = ", ".join(sorted(changes)) or "its secret, re-sent"
+            return f"{label}: would be updated ({what})"
+        body = dict(changes)
+        if secrets:
+            body["config"] = {**body.get("config", {}), **secrets}
+        self._send(client, "PATCH", f"{self.path}/{name}", body, where)
+        if not changes:
+            return f"{label}: unchanged (secret re-sent)"
+        return f"{label}: updated ({', '.join(sorted(changes))})"
+
+    def _find(self, client: Client, name: str) -> dict[str, Any] | None:
+        try:
+            found: dict[str, Any] = client.get(f"{self.path}/{name}")
+        except ClientError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return found
+
+    def _changes(self, item: Mapping[str, Any], current: Mapping[str, Any]) -> dict[str, Any]:
+        """The fields the file gives that differ from the server's (a config compared
+        as the server shows it: without its secrets, with its defaults filled)."""
+        changes: dict[str, Any] = {}
+        for key, wanted in item.items():
+            if key == "name":
+                continue
+            have = current.get(key)
+            if isinstance(wanted, dict) and isinstance(have, dict):
+                visible = {k: v for k, v in wanted.items() if k not in self.secrets}
+                if any(have.get(k) != v for k, v in visible.items()):
+                    changes[key] = visible
+            elif have != wanted:
+                changes[key] = wanted
+        return changes
+
+    def _secrets(self, item: Mapping[str, Any]) -> dict[str, Any]:
+        config = item.get("config")
+        if not isinstance(config, dict):
+            return {}
+        return {k: v for k, v in config.items() if k in self.secrets and v is not None}
+
+    @staticmethod
+    def _send(client: Client, method: str, path: str, body: Any, where: str) -> Any:
+        try:
+            return client.request(method, path, json=body)
+        except ClientError as exc:
+            raise ClientError(f"{where}: {exc}", status=exc.status) from exc
+
+
+RECEIVERS = NamedResource(
+    section="receivers",
+    noun="receiver",
+    path="/v1/receivers",
+    fields=("driver", "config", "enabled", "dry_run", "paused"),
+    secrets=("secret",),
+    shown=("trigger URL", "url"),
+)
+
+APPLIERS: tuple[Applier, ...] = (RECEIVERS,)
+"""Every kind of resource a file may declare, applied in this order."""
+
+
+def read_documents(path: Path) -> list[dict[str, Any]]:
+    """The file's documents (``-`` is standard input), each a mapping of sections."""
+    try:
+        text = sys.stdin.read() if str(path) == "-" else path.read_text()
+    except OSError as exc:
+        raise ClientError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    try:
+        documents = [d for d in yaml.safe_load_all(text) if d is not None]
+    except yaml.YAMLError as exc:
+        raise ClientError(f"{path} is not valid YAML or JSON: {exc}") from exc
+    known = {a.section for a in APPLIERS}
+    for number, document in enumerate(documents, 1):
+        if not isinstance(document, dict):
+            raise ClientError(f"{path}: document {number} must be a mapping of sections")
+        unknown = sorted(set(document) - known)
+        if unknown:
+            raise ClientError(
+                f"{path}: {unknown[0]!r} is not a kind of resource (use {', '.join(sorted(known))})"
+            )
+    return documents
+
+
+def apply_documents(
+    client: Client, documents: Sequence[Mapping[str, Any]], *, dry_run: bool
+) -> list[str]:
+    lines: list[str] = []
+    for document in documents:
+        for applier in APPLIERS:
+            if applier.section in document:
+                lines += applier.apply(client, document[applier.section], dry_run=dry_run)
+    return lines
+
+
+@click.command("apply")
+@click.option(
+    "-f",
+    "--file",
+    "path",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
+    help="YAML or JSON file of receivers, policies, ... ('-': standard input)",
+)
+@click.option("--dry-run", is_flag=True, help="say what would change; change nothing")
+@click.option("--json", "as_json", is_flag=True, help="print JSON for scripts")
+@pass_state
+def command(state: State, path: Path, dry_run: bool, as_json: bool) -> None:
+    """Create or update, by name, what FILE declares (idempotent: a file can live in git)."""
+    lines = apply_documents(state.client, read_documents(path), dry_run=dry_run)
+    if as_json:
+        click.echo(json.dumps(lines, indent=2))
+    else:
+        for line in lines:
+            click.echo(line)
