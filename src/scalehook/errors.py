@@ -96,3 +96,15 @@ class NotScalable(InvalidRequest):
     """The service exists but cannot be scaled (e.g. a Swarm global service)."""
 
     code = "not_scalable"
+
+
+class ReplicaNotFound(NotFound):
+    """No replica of that id among the service's members (it may be stopping)."""
+
+    code = "replica_not_found"
+
+
+class NotRecreatable(InvalidRequest):
+    """The engine cannot replace that replica (e.g. a Swarm task on another node)."""
+
+    code = "not_recreatable"
