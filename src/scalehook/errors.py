@@ -11,14 +11,16 @@ fails on a class missing here, or on a status that differs)::
 
     ScalehookError                500 the base; raised only through a subclass
     |-- InvalidRequest            422 a request body or parameter that never works as sent
-    |   `-- NotScalable           422 the service has no count to set (a Swarm global service)
+    |   |-- NotScalable           422 the service has no count to set (a Swarm global service)
+    |   `-- NotRecreatable        422 the engine cannot replace that replica (a task elsewhere)
     |-- InvalidPayload            400 a webhook body that cannot be understood
     |-- PayloadTooLarge           413 a body over hooks.max_body
     |-- RequestTimeout            408 the body missed server.request_timeout (api/middleware)
     |-- Unauthorized              401 no or a wrong admin token; a receiver's secret not proved
     |-- NotFound                  404 no such thing
     |   |-- ReceiverNotFound      404 no receiver has this id, name or trigger URL
-    |   `-- ServiceNotFound       404 no backend has the service, or there is no such backend
+    |   |-- ServiceNotFound       404 no backend has the service, or there is no such backend
+    |   `-- ReplicaNotFound       404 the service has no replica of that id
     |-- Conflict                  409 the target's state forbids it (a host name taken)
     |   `-- DataDirInUse          409 another running scalehook holds the data dir (datadir.py)
     |-- RateLimited               429 over the receiver's rate; Retry-After says when
@@ -163,3 +165,15 @@ class NotScalable(InvalidRequest):
     """The service exists but cannot be scaled (e.g. a Swarm global service)."""
 
     code = "not_scalable"
+
+
+class ReplicaNotFound(NotFound):
+    """No replica of that id among the service's members (it may be stopping)."""
+
+    code = "replica_not_found"
+
+
+class NotRecreatable(InvalidRequest):
+    """The engine cannot replace that replica (e.g. a Swarm task on another node)."""
+
+    code = "not_recreatable"

@@ -18,10 +18,10 @@ from scalehook.rollouts import ResumeRollouts
 from scalehook.store import Store
 
 
-def build_backends(settings: Settings) -> Backends:
+def build_backends(settings: Settings, clock: Clock) -> Backends:
     return Backends(
         [
-            build_backend(name, backend, data_dir=settings.data_dir)
+            build_backend(name, backend, data_dir=settings.data_dir, clock=clock)
             for name, backend in settings.backends.items()
         ]
     )
@@ -41,7 +41,7 @@ class Runtime:
         self.clock: Clock = clock or SystemClock()
         self.data_dir_lock = DataDirLock(settings.data_dir)
         self.store = Store(settings.database_url)
-        self.backends = build_backends(settings)
+        self.backends = build_backends(settings, self.clock)
         self.metrics = Metrics()
         self.hosts = (
             build_host_manager(settings.hosts, settings.data_dir, clock=self.clock)

@@ -103,6 +103,7 @@ class Engine:
         network: str | None = None,
         aliases: list[str] | None = None,
         host_config: Mapping[str, Any] | None = None,
+        cmd: list[str] | None = None,
     ) -> str:
         body: dict[str, Any] = {
             "Image": image,
@@ -110,6 +111,8 @@ class Engine:
             "Env": [f"{k}={v}" for k, v in (env or {}).items()],
             "HostConfig": dict(host_config or {}),
         }
+        if cmd is not None:
+            body["Cmd"] = cmd
         network = network or self.default_network
         if "NetworkMode" not in body["HostConfig"] and network is not None:
             body["HostConfig"]["NetworkMode"] = network

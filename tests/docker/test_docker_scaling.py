@@ -101,7 +101,14 @@ def test_plain_containers_scale_up_and_down_through_the_hook(
     assert [r["id"] for r in detail["replicas"]] == [r["Names"][0][1:] for r in rows]
     assert all(r["ready"] and r["state"] == "running" for r in detail["replicas"])
     assert all(r["memory_bytes"] and r["memory_bytes"] > 0 for r in detail["replicas"])
-    assert all(r["cpu_percent"] is not None for r in detail["replicas"])
+    assert [r["cpu_limit"] for r in detail["replicas"]] == [0.5] * 3  # cloned with the limit
+    assert [r["memory_limit"] for r in detail["replicas"]] == [64 * MIB] * 3
+    wait_until(  # CPU% covers the time since the sample before: the next one has it
+        lambda: all(
+            r["cpu_percent"] is not None for r in docker_server.service(service)["replicas"]
+        ),
+        what="CPU figures",
+    )
 
     down = docker_server.create_receiver(
         f"{prefix}-down", service=service, action="down", amount=2, min=1

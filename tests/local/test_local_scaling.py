@@ -7,6 +7,7 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
@@ -213,11 +214,22 @@ def test_scale_down_kills_a_replica_that_ignores_sigterm_after_the_grace(
     server.wait_for("stubborn", desired=1, running=1)
 
 
-def test_stats_report_cpu_and_memory(web_server: ServerProcess) -> None:
+def test_samples_report_cpu_and_memory(web_server: ServerProcess) -> None:
+    web_server.wait_for("web", ready=1)
     detail = web_server.service("web")
     replica = detail["replicas"][0]
     assert replica["memory_bytes"] > 1_000_000
-    assert replica["cpu_percent"] >= 0.0
+    assert replica["ready_since"] is not None and replica["sampled_at"] is not None
+    assert (replica["cpu_limit"], replica["memory_limit"]) == (None, None)
+
+    # CPU% is over the time since the previous sample: a later one has a figure
+    def sampled() -> dict[str, Any] | None:
+        replica: dict[str, Any] = web_server.service("web")["replicas"][0]
+        return replica if replica["cpu_percent"] is not None else None
+
+    later = wait_until(sampled, what="a CPU figure")
+    assert later is not None
+    assert later["cpu_percent"] >= 0.0 and later["cpu_window"] >= 0.5
     assert detail["ref"] == "local/web"
     assert detail["labels"] == {"tier": "front"}
     assert web_server.client.get("/v1/services", params={"selector": "tier=back"}).json() == []

@@ -23,7 +23,6 @@ from scalehook.backends.docker.groups import (
     names,
 )
 from scalehook.backends.engine.address import EngineAddressError, resolve_address
-from scalehook.backends.engine.stats import cpu_percent, memory_bytes
 from scalehook.backends.kinds import LocalSettings
 from scalehook.backends.swarm import SwarmSettings
 from scalehook.config import ConfigError, Settings, load_settings
@@ -166,22 +165,6 @@ def test_a_clone_takes_the_service_and_leaves_the_container() -> None:
     plan = plan_replica(named_host, name="x", image="i", number_label=REPLICA_LABEL, number=4)
     assert plan.body["Hostname"] == "db-primary"  # set on purpose: kept
     assert "NetworkingConfig" not in plan.body and plan.more_networks == {}
-
-
-def test_stats_are_computed_as_docker_stats_does() -> None:
-    sample = {
-        "cpu_stats": {
-            "cpu_usage": {"total_usage": 3_000},
-            "system_cpu_usage": 20_000,
-            "online_cpus": 2,
-        },
-        "precpu_stats": {"cpu_usage": {"total_usage": 1_000}, "system_cpu_usage": 10_000},
-        "memory_stats": {"usage": 10_000, "stats": {"total_inactive_file": 4_000}},
-    }
-    assert cpu_percent(sample) == 40.0
-    assert memory_bytes(sample) == 6_000
-    assert cpu_percent({"cpu_stats": {}, "precpu_stats": {}}) == 0.0
-    assert memory_bytes({"memory_stats": {"usage": 5, "stats": {"inactive_file": 2}}}) == 3
 
 
 def test_one_backend_or_several_in_the_config(tmp_path: Path) -> None:

@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from scalehook.backends.base import RolloutEvent, UpgradeStrategy
 from scalehook.backends.docker import DockerBackend, DockerSettings
 from scalehook.backends.docker.groups import REPLICA_LABEL, SERVICE_LABEL
 from scalehook.backends.local import LocalBackend, LocalServiceSpec
+from scalehook.loops import ManualClock
 from tests.docker.apps import APP
 from tests.docker.engine import TEST_LABEL, Engine
 from tests.upgrades.helpers import release_service
@@ -178,3 +180,41 @@ async def test_set_image_is_what_new_replicas_run(rig: Rig, tmp_path: Path) -> N
         assert "acme/app:2" in (tmp_path / "local-state.json").read_text()
         with pytest.raises(Exception, match="runs versions of acme/app"):
             await rig.backend.set_image(service="web", image="acme/other:2")
+
+
+async def test_batches_wait_their_interval_on_the_clock(tmp_path: Path) -> None:
+    """An hour between batches takes no hour: the interval is waited on the clock."""
+    clock = ManualClock()
+    spec = LocalServiceSpec.model_validate(release_service(replicas=2, port=None))
+    spec.name = "web"
+    backend = LocalBackend("local", {"web": spec}, tmp_path, clock=clock)
+    await backend.start()
+    events: list[str] = []
+
+    async def progress(event: RolloutEvent) -> None:
+        events.append(event.message)
+
+    try:
+        rig = Rig(backend, "web", "acme/app", lambda: asyncio.sleep(0, False), "")
+        await rig.settle(2)
+        rollout = asyncio.create_task(
+            backend.upgrade(
+                service="web",
+                image="acme/app:2",
+                previous="acme/app:1",
+                strategy=UpgradeStrategy(batch_size=1, batch_interval=3600, health_timeout=30),
+                progress=progress,
+            )
+        )
+        await clock.wait_sleeping(1, timeout=60)  # batch 1 done, the interval begun
+        assert [e.split(":")[0] for e in events] == ["batch 1/2 ready"]
+        assert not rollout.done()
+        await clock.advance(3599)
+        assert len(events) == 1 and not rollout.done()
+        await clock.advance(1)
+        result = await asyncio.wait_for(rollout, 60)
+        assert result.outcome == "upgraded", result.message
+        assert [e.split(":")[0] for e in events] == ["batch 1/2 ready", "batch 2/2 ready"]
+        assert await rig.images() == [rig.image("2")] * 2
+    finally:
+        await backend.close()

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from scalehook.backends import Replica, ReplicaStats, ServiceState
+from scalehook.backends import Replica, ReplicaSample, ServiceState
 from scalehook.domain.executions import Execution
 from scalehook.domain.receivers import Receiver, has_secret, public_config
 
@@ -168,11 +168,19 @@ class ReplicaOut(BaseModel):
     started_at: datetime | None
     image: str | None
     restarts: int
-    cpu_percent: float | None
+    ready_since: datetime | None = Field(description="when it last became ready")
+    cpu_percent: float | None = Field(
+        description="% of one core over the last cpu_window; null: not known yet (the "
+        "first sample of a replica, or a Swarm task on another node), never 0 for unknown"
+    )
+    cpu_window: float | None = Field(description="seconds that cpu_percent covers")
+    cpu_limit: float | None = Field(description="cores it may use; null: no limit")
     memory_bytes: int | None
+    memory_limit: int | None = Field(description="bytes it may use; null: no limit")
+    sampled_at: datetime | None
 
     @classmethod
-    def of(cls, replica: Replica, stats: ReplicaStats | None) -> ReplicaOut:
+    def of(cls, replica: Replica, sample: ReplicaSample | None) -> ReplicaOut:
         return cls(
             id=replica.id,
             state=replica.state,
@@ -182,8 +190,13 @@ class ReplicaOut(BaseModel):
             started_at=replica.started_at,
             image=replica.image,
             restarts=replica.restarts,
-            cpu_percent=None if stats is None else stats.cpu_percent,
-            memory_bytes=None if stats is None else stats.memory_bytes,
+            ready_since=None if sample is None else sample.ready_since,
+            cpu_percent=None if sample is None else sample.cpu_percent,
+            cpu_window=None if sample is None else sample.window,
+            cpu_limit=None if sample is None else sample.cpu_limit,
+            memory_bytes=None if sample is None else sample.memory_bytes,
+            memory_limit=None if sample is None else sample.memory_limit,
+            sampled_at=None if sample is None else sample.sampled_at,
         )
 
 

@@ -2,7 +2,8 @@
 
 Everything outside ``backends/`` reaches an engine only through :class:`Backend`.
 Methods take keyword-only arguments and raise the domain's errors
-(``ServiceNotFound``, ``BackendUnavailable``, ``BackendError``), never an SDK's.
+(``ServiceNotFound``, ``ReplicaNotFound``, ``BackendUnavailable``, ``BackendError``),
+never an SDK's.
 """
 
 from __future__ import annotations
@@ -50,10 +51,21 @@ class Replica:
 
 
 @dataclass(frozen=True, slots=True)
-class ReplicaStats:
-    replica: str
-    cpu_percent: float
-    memory_bytes: int
+class ReplicaSample:
+    """What one replica uses and whether it serves, read cheaply enough to poll every
+    second. ``None`` means "not known" (no reading yet, another node's task, no limit
+    set for the limits), never zero."""
+
+    replica: str  # the same id as Replica.id
+    ready: bool
+    started_at: datetime | None  # when its process or container started
+    ready_since: datetime | None  # when it last became ready (None: not ready)
+    cpu_percent: float | None  # % of ONE core over the last window; None: no window yet
+    cpu_limit: float | None  # cores it may use; None: unlimited
+    memory_bytes: int | None
+    memory_limit: int | None  # bytes; None: unlimited
+    sampled_at: datetime  # when the sample was taken (the window's end)
+    window: float | None  # seconds that cpu_percent covers
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +139,20 @@ class Backend(Protocol):
 
     async def replicas(self, *, service: str) -> list[Replica]: ...
 
-    async def stats(self, *, service: str) -> list[ReplicaStats]: ...
+    async def samples(self, *, service: str) -> list[ReplicaSample]:
+        """A sample of each replica that runs: one listing of the service, then one
+        quick reading per replica, concurrently. CPU% is over the time since the
+        previous call (at least ``sampling.MIN_WINDOW``): the first sample of a replica
+        has ``cpu_percent=None``. Raises ``ServiceNotFound``, ``BackendUnavailable``."""
+        ...
+
+    async def recreate(self, *, service: str, replica: str) -> Replica:
+        """Replace the replica ``replica`` (a ``Replica.id``) by a fresh one of the same
+        image, the desired count unchanged; return the new replica (started, maybe not
+        ready yet). Raises ``ServiceNotFound``, ``ReplicaNotFound`` (no such member),
+        ``NotRecreatable`` (the engine cannot replace that one), ``Conflict`` (not now:
+        a Swarm update is under way), ``BackendUnavailable`` or ``BackendError``."""
+        ...
 
     async def upgrade(
         self,

@@ -24,6 +24,7 @@ from scalehook.backends.engine.address import DockerHost, EngineSettings, TlsSet
 from scalehook.backends.local import LocalBackend
 from scalehook.backends.local.spec import LocalServiceSpec, LocalSettings
 from scalehook.backends.swarm import SwarmBackend, SwarmSettings
+from scalehook.loops.clock import Clock, SystemClock
 
 __all__ = [
     "KINDS",
@@ -55,10 +56,10 @@ class Shorthand:
 class Kind(Generic[S]):
     """One engine kind: ``settings`` (whose ``type`` default is the kind's name), how
     the top-level ``shorthand`` becomes settings (``ValueError`` saying what does not
-    fit), and how a backend named ``name`` is built from them and the data dir."""
+    fit), and how a backend named ``name`` is built from them, the data dir and the clock."""
 
     settings: type[S]
-    build: Callable[[str, S, Path], Backend]
+    build: Callable[[str, S, Path, Clock], Backend]
     shorthand: Callable[[Shorthand], S]
 
     @property
@@ -66,8 +67,8 @@ class Kind(Generic[S]):
         return str(self.settings.model_fields["type"].default)
 
 
-def _local(name: str, settings: LocalSettings, data_dir: Path) -> Backend:
-    return LocalBackend(name, settings.services, data_dir)
+def _local(name: str, settings: LocalSettings, data_dir: Path, clock: Clock) -> Backend:
+    return LocalBackend(name, settings.services, data_dir, clock=clock)
 
 
 def _local_shorthand(top: Shorthand) -> LocalSettings:
@@ -77,12 +78,12 @@ def _local_shorthand(top: Shorthand) -> LocalSettings:
     return LocalSettings(services=top.services)
 
 
-def _docker(name: str, settings: DockerSettings, data_dir: Path) -> Backend:
-    return DockerBackend(name, settings)
+def _docker(name: str, settings: DockerSettings, data_dir: Path, clock: Clock) -> Backend:
+    return DockerBackend(name, settings, clock=clock)
 
 
-def _swarm(name: str, settings: SwarmSettings, data_dir: Path) -> Backend:
-    return SwarmBackend(name, settings)
+def _swarm(name: str, settings: SwarmSettings, data_dir: Path, clock: Clock) -> Backend:
+    return SwarmBackend(name, settings, clock=clock)
 
 
 def _engine_shorthand(model: type[E]) -> Callable[[Shorthand], E]:
@@ -125,6 +126,9 @@ def kind_of(settings: BaseModel) -> Kind[Any]:
     return _BY_MODEL[type(settings)]
 
 
-def build_backend(name: str, settings: BackendSettings, *, data_dir: Path) -> Backend:
-    """The backend one entry of ``backends:`` declares (not started yet)."""
-    return kind_of(settings).build(name, settings, data_dir)
+def build_backend(
+    name: str, settings: BackendSettings, *, data_dir: Path, clock: Clock | None = None
+) -> Backend:
+    """The backend one entry of ``backends:`` declares (not started yet); its rollouts
+    wait on ``clock``."""
+    return kind_of(settings).build(name, settings, data_dir, clock or SystemClock())

@@ -23,7 +23,6 @@ have left one that no health gate has passed yet.
 
 from __future__ import annotations
 
-import asyncio
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ from scalehook.backends.base import (
     UpgradeStrategy,
 )
 from scalehook.domain.images import InvalidImage, parse_image
+from scalehook.loops.clock import Clock
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,15 +123,17 @@ async def rolling_upgrade(
     previous: str | None,
     strategy: UpgradeStrategy,
     progress: Progress,
+    clock: Clock,
 ) -> UpgradeResult:
-    """Roll ``service`` onto ``image`` through ``engine``; see the module docstring."""
+    """Roll ``service`` onto ``image`` through ``engine``, waiting between batches on
+    ``clock``; see the module docstring."""
     # A push of the running tag (a rebuild) replaces every replica even though the
     # image name does not change.
     redeploy = previous is not None and _same_tag(previous, image)
-    failure = await _roll(engine, service, image, strategy, progress, "rolling", redeploy)
+    failure = await _roll(engine, clock, service, image, strategy, progress, "rolling", redeploy)
     if failure is None:
         await engine.set_image(service=service, image=image)
-        failure = await _roll(engine, service, image, strategy, progress, "rolling", False)
+        failure = await _roll(engine, clock, service, image, strategy, progress, "rolling", False)
         if failure is None:
             count = len(await engine.members(service=service))
             return UpgradeResult("upgraded", f"{count} replica(s) run {show(image)}")
@@ -147,7 +149,7 @@ async def rolling_upgrade(
         )
     await progress(RolloutEvent("rolling_back", f"rolling back to {show(previous)}: {failure}"))
     await engine.set_image(service=service, image=previous)
-    back = await _roll(engine, service, previous, strategy, progress, "rolling_back", False)
+    back = await _roll(engine, clock, service, previous, strategy, progress, "rolling_back", False)
     if back is None:
         return UpgradeResult("rolled_back", f"rolled back to {show(previous)}: {failure}")
     return UpgradeResult(
@@ -157,6 +159,7 @@ async def rolling_upgrade(
 
 async def _roll(
     engine: RollingEngine,
+    clock: Clock,
     service: str,
     image: str,
     strategy: UpgradeStrategy,
@@ -179,7 +182,7 @@ async def _roll(
 
     while batch := (await stale())[:size]:
         if done:
-            await asyncio.sleep(strategy.batch_interval)
+            await clock.sleep(strategy.batch_interval)
             batch = (await stale())[:size]
             if not batch:
                 break

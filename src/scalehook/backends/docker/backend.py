@@ -9,6 +9,16 @@ what it created, so a service is never left between two counts by a failure.
 Nor does it have a service spec, so the containers say what the service runs: its
 image is its oldest member's (``groups.py``), which a rollout replaces first. Rolling
 upgrades are scalehook's own (``backends.rolling``); a batch is ``replace.py``.
+
+A recreate is a batch of one on the replica's own image, start-first (the clone is
+started and must be ready before the old one is stopped, so the service never has
+fewer ready replicas for it), or stop-first when the replica publishes a fixed host
+port, which its clone could not bind while it runs. It carries the same
+``scalehook.replaces`` label, so one cut short by a killed scalehook is undone the way a
+rollout batch is. Batches and recreates of one service take turns.
+
+Samples (``samples.py``) cost one container listing per service and one quick stats
+call per container.
 """
 
 from __future__ import annotations
@@ -17,7 +27,6 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Sequence
-from datetime import datetime
 from typing import Literal, TypeVar
 
 from pydantic import Field
@@ -25,7 +34,7 @@ from pydantic import Field
 from scalehook.backends.base import (
     Progress,
     Replica,
-    ReplicaStats,
+    ReplicaSample,
     RolloutEvent,
     ServiceState,
     UpgradeResult,
@@ -44,6 +53,7 @@ from scalehook.backends.docker.groups import (
 )
 from scalehook.backends.docker.pull import runnable
 from scalehook.backends.docker.replace import Batch, undo
+from scalehook.backends.docker.samples import Sampler
 from scalehook.backends.engine import (
     JSON,
     EngineClient,
@@ -53,12 +63,15 @@ from scalehook.backends.engine import (
     resolve_address,
 )
 from scalehook.backends.engine.boundary import engine_boundary
-from scalehook.backends.engine.stats import container_stats
+from scalehook.backends.engine.readiness import health_window
+from scalehook.backends.engine.stats import engine_time
 from scalehook.backends.rolling import IMAGE_LABEL, Replacement, rolling_upgrade, same_image, show
 from scalehook.domain.durations import Duration
 from scalehook.domain.images import ImageRef, InvalidImage, parse_image
 from scalehook.domain.selectors import Selector
-from scalehook.errors import BackendError, BackendUnavailable, InvalidRequest
+from scalehook.errors import BackendError, BackendUnavailable, InvalidRequest, ReplicaNotFound
+from scalehook.locks import KeyedLocks
+from scalehook.loops.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +95,9 @@ class DockerSettings(EngineSettings):
 class DockerBackend:
     kind = "docker"
 
-    def __init__(self, name: str, settings: DockerSettings) -> None:
+    def __init__(self, name: str, settings: DockerSettings, *, clock: Clock | None = None) -> None:
         self._name = name
+        self._clock: Clock = clock or SystemClock()
         self._settings = settings
         self._client = EngineClient(
             resolve_address(settings.docker_host, settings.docker_tls), timeout=settings.timeout
@@ -96,6 +110,9 @@ class DockerBackend:
         self._sources: dict[str, dict[ImageRef, str]] = {}
         # The name a container was run with never changes: inspect each one at most once.
         self._run_as: dict[str, str] = {}
+        # Rollout batches and recreates of one service take turns (both make surge).
+        self._turns = KeyedLocks()
+        self._sampler = Sampler(self._client, self._ops)
 
     @property
     def name(self) -> str:
@@ -174,15 +191,8 @@ class DockerBackend:
             for container, record in zip(found.containers, records, strict=True)
         ]
 
-    async def stats(self, *, service: str) -> list[ReplicaStats]:
-        _, found = await self._find(service)
-        running = [c for c in found.containers if c.running]
-        samples = await asyncio.gather(*(container_stats(self._client, c.id) for c in running))
-        return [
-            ReplicaStats(replica=c.name, cpu_percent=sample[0], memory_bytes=sample[1])
-            for c, sample in zip(running, samples, strict=True)
-            if sample is not None
-        ]
+    async def samples(self, *, service: str) -> list[ReplicaSample]:
+        return await self._sampler.samples(service, find=self._find)
 
     # scaling ---------------------------------------------------------------------
 
@@ -304,10 +314,11 @@ class DockerBackend:
         the image is pulled if the engine needs it; none of these touches a replica."""
         name, found = await self._find(service)
         target = _parse(image)
-        for text in await undo(
-            self._ops, self._client, lambda new, _: new in {c.id for c in found.containers}
-        ):
-            await progress(RolloutEvent("rolling", f"left by an earlier run: {text}"))
+        async with self._turns.hold(name):
+            for text in await undo(
+                self._ops, self._client, lambda new, _: new in {c.id for c in found.containers}
+            ):
+                await progress(RolloutEvent("rolling", f"left by an earlier run: {text}"))
         name, found = await self._find(name)
         if strategy.start_first:
             await self._refuse_fixed_ports(name, found)
@@ -322,6 +333,7 @@ class DockerBackend:
                 previous=previous,
                 strategy=strategy,
                 progress=progress,
+                clock=self._clock,
             )
         finally:
             self._images.pop(name, None)
@@ -348,20 +360,67 @@ class DockerBackend:
         start_first: bool,
         ready_timeout: float,
     ) -> Replacement:
+        name, _ = await self._find(service)
+        async with self._turns.hold(name):
+            name, found = await self._find(name)  # as it is now that it is our turn
+            by_name = {c.name: c for c in found.members}
+            old = [by_name[r] for r in replicas if r in by_name]
+            if not old:
+                return Replacement(started=(), stopped=(), ready=True)
+            batch = Batch(self._ops, self._client, self._limited)
+            return await batch.replace(
+                found,
+                old,
+                image=image,
+                runnable=await self._runnable(name, found, image),
+                start_first=start_first,
+                ready_timeout=ready_timeout,
+            )
+
+    # recreating ------------------------------------------------------------------
+
+    async def recreate(self, *, service: str, replica: str) -> Replica:
+        """A batch of one on the replica's own image; see the module docstring. Start-first
+        waits for the clone to be ready (its HEALTHCHECK's own time to decide): if it is
+        not, the clone is removed, the old replica kept, and ``BackendError`` says why."""
+        name, _ = await self._find(service)
+        async with self._turns.hold(name):
+            name, found = await self._find(name)
+            ids = {c.id for c in found.containers}
+            for text in await undo(self._ops, self._client, lambda new, _: new in ids):
+                log.warning("%s: left by an earlier run: %s", name, text)
+            name, found = await self._find(name)
+            old = next((c for c in found.members if c.name == replica), None)
+            record = None if old is None else await self._ops.inspect(old.id)
+            if old is None or record is None:
+                raise ReplicaNotFound(
+                    f"{self._name}/{name} has no replica {replica!r}: "
+                    f"its replicas are {', '.join(c.name for c in found.members)}"
+                )
+            ports = fixed_ports((record.get("HostConfig") or {}).get("PortBindings"))
+            batch = Batch(self._ops, self._client, self._limited)
+            result = await batch.replace(
+                found,
+                [old],
+                image=old.image,
+                runnable=await self._image_of(record),
+                start_first=not ports,
+                ready_timeout=health_window(record),
+            )
+        if not result.started:  # it went away meanwhile
+            raise ReplicaNotFound(f"{self._name}/{name}: {replica} went away")
+        if not result.ready and not ports:
+            raise BackendError(f"cannot recreate {replica}: {result.reason}; {replica} is kept")
+        if result.reason:
+            log.warning("%s: recreated %s: %s", name, replica, result.reason)
+        return await self._replica_named(name, result.started[0])
+
+    async def _replica_named(self, service: str, replica: str) -> Replica:
         name, found = await self._find(service)
-        by_name = {c.name: c for c in found.members}
-        old = [by_name[r] for r in replicas if r in by_name]
-        if not old:
-            return Replacement(started=(), stopped=(), ready=True)
-        batch = Batch(self._ops, self._client, self._limited)
-        return await batch.replace(
-            found,
-            old,
-            image=image,
-            runnable=await self._runnable(name, found, image),
-            start_first=start_first,
-            ready_timeout=ready_timeout,
-        )
+        container = next((c for c in found.containers if c.name == replica), None)
+        if container is None:
+            raise ReplicaNotFound(f"{self._name}/{name}: {replica} went away")
+        return _replica(container, await self._ops.inspect(container.id), service=name)
 
     async def _runnable(
         self, service: str, found: Group, image: str, *, ref: ImageRef | None = None
@@ -438,7 +497,7 @@ def _replica(container: Container, record: JSON | None, *, service: str) -> Repl
         ready=container.ready,
         address=_address(container, record),
         pid=status.get("Pid") or None,
-        started_at=None if started.startswith("0001-") or not started else _time(started),
+        started_at=engine_time(started),
         image=container.image,
         restarts=int(record.get("RestartCount") or 0),
     )
@@ -450,10 +509,3 @@ def _address(container: Container, record: JSON) -> str | None:
     exposed = sorted((record.get("Config") or {}).get("ExposedPorts") or {})
     tcp = [p.partition("/")[0] for p in exposed if p.endswith("/tcp")]
     return f"{container.addresses[0]}:{tcp[0]}" if tcp else container.addresses[0]
-
-
-def _time(text: str) -> datetime | None:
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None

@@ -11,11 +11,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 from scalehook.backends.engine import JSON
+from scalehook.backends.engine.stats import engine_time
 
 POLL = 0.25
+NO_CHECK_WAIT = 10.0
+"""Seconds a container without a HEALTHCHECK gets to be running."""
+_SECOND = 1e9  # the Engine API counts durations in nanoseconds
+# Docker's defaults for a HEALTHCHECK that leaves them out
+_INTERVAL, _TIMEOUT, _RETRIES = 30.0, 30.0, 3
 _FAILED = frozenset({"exited", "dead", "restarting", "removing"})
 
 Verdict = Literal["ready", "waiting", "failed"]
@@ -46,6 +53,43 @@ def readiness(record: JSON | None) -> Readiness:
     if health is not None:
         return Readiness("waiting", f"health: {health.get('Status')}{_last_check(health)}")
     return Readiness("waiting", status or "unknown")
+
+
+def ready_since(record: JSON) -> datetime | None:
+    """When a container last became ready: the end of the first passing check of its
+    last healthy streak, or its start when it has no HEALTHCHECK; None while not ready.
+
+    The engine keeps the last 5 checks: for a streak longer than that, this is the
+    oldest pass it kept (it has been ready at least since then)."""
+    state = record.get("State") or {}
+    if state.get("Status") != "running":
+        return None
+    health = state.get("Health") or None
+    if health is None:
+        return engine_time(str(state.get("StartedAt") or ""))
+    if health.get("Status") != "healthy":
+        return None
+    since = None
+    for check in reversed(health.get("Log") or []):
+        if check.get("ExitCode") != 0:
+            break
+        since = engine_time(str(check.get("End") or check.get("Start") or "")) or since
+    return since
+
+
+def health_window(record: JSON) -> float:
+    """Seconds a new container of this config may take before its engine calls it
+    healthy or unhealthy: start period + (retries + 1) * (interval + timeout). A
+    container without a HEALTHCHECK is ready once running: :data:`NO_CHECK_WAIT`."""
+    check = (record.get("Config") or {}).get("Healthcheck") or {}
+    test = check.get("Test") or []
+    if not test or test[0] == "NONE":
+        return NO_CHECK_WAIT
+    interval = (check.get("Interval") or 0) / _SECOND or _INTERVAL
+    timeout = (check.get("Timeout") or 0) / _SECOND or _TIMEOUT
+    retries = int(check.get("Retries") or 0) or _RETRIES
+    start = (check.get("StartPeriod") or 0) / _SECOND
+    return start + (retries + 1) * (interval + timeout)
 
 
 def _last_check(health: JSON) -> str:

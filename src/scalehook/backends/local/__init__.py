@@ -4,6 +4,8 @@ It needs nothing but Python, which makes it the default and the engine of the de
 An "image" here is ``<repository>:<version>`` (the repository is the service's
 ``image`` in ``scalehook.yaml``, or its name): upgrading changes the version that
 replicas get as ``{tag}`` / ``$TAG``, rolled out batch by batch by ``backends.rolling``.
+A recreate swaps one replica for a new one on its version (``service.py``); samples
+read each replica's process and children (``samples.py``).
 """
 
 from __future__ import annotations
@@ -13,16 +15,15 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-import psutil
-
 from scalehook.backends.base import (
     Progress,
     Replica,
-    ReplicaStats,
+    ReplicaSample,
     ServiceState,
     UpgradeResult,
     UpgradeStrategy,
 )
+from scalehook.backends.local.samples import ProcessSampler
 from scalehook.backends.local.service import LocalService
 from scalehook.backends.local.spec import MAX_LOCAL_REPLICAS, LocalServiceSpec
 from scalehook.backends.local.state import LocalState
@@ -30,6 +31,7 @@ from scalehook.backends.rolling import Replacement, rolling_upgrade
 from scalehook.domain.images import ImageRef, InvalidImage, parse_image
 from scalehook.domain.selectors import Selector
 from scalehook.errors import InvalidRequest, ScalehookError, ServiceNotFound
+from scalehook.loops.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +41,21 @@ __all__ = ["LocalBackend", "LocalServiceSpec"]
 class LocalBackend:
     kind = "local"
 
-    def __init__(self, name: str, services: dict[str, LocalServiceSpec], data_dir: Path) -> None:
+    def __init__(
+        self,
+        name: str,
+        services: dict[str, LocalServiceSpec],
+        data_dir: Path,
+        *,
+        clock: Clock | None = None,
+    ) -> None:
         self._name = name
+        self._clock: Clock = clock or SystemClock()
         self._specs = services
         self._data_dir = data_dir
         self._services: dict[str, LocalService] = {}
         self._state: LocalState | None = None
-        self._cpu: dict[int, psutil.Process] = {}
+        self._sampler = ProcessSampler()
 
     @property
     def name(self) -> str:
@@ -122,6 +132,9 @@ class LocalBackend:
     async def replicas(self, *, service: str) -> list[Replica]:
         return self._service(service).replicas()
 
+    async def recreate(self, *, service: str, replica: str) -> Replica:
+        return await self._service(service).recreate(replica)
+
     # rolling upgrades ------------------------------------------------------------------
 
     async def upgrade(
@@ -141,6 +154,7 @@ class LocalBackend:
             previous=previous,
             strategy=strategy,
             progress=progress,
+            clock=self._clock,
         )
 
     async def members(self, *, service: str) -> list[Replica]:
@@ -194,51 +208,8 @@ class LocalBackend:
             )
         return ref
 
-    async def stats(self, *, service: str) -> list[ReplicaStats]:
-        replicas = [r for r in self._service(service).replicas() if r.pid is not None]
-        fresh = False
-        for replica in replicas:
-            assert replica.pid is not None
-            if replica.pid not in self._cpu:
-                fresh = True
-                self._prime(replica.pid)
-        if fresh:
-            await asyncio.sleep(0.2)
-        result = []
-        for replica in replicas:
-            assert replica.pid is not None
-            cpu, rss = self._measure(replica.pid)
-            result.append(ReplicaStats(replica=replica.id, cpu_percent=cpu, memory_bytes=rss))
-        live = {r.pid for r in replicas}
-        for pid in list(self._cpu):
-            if pid not in live:
-                del self._cpu[pid]
-        return result
-
-    def _prime(self, pid: int) -> None:
-        try:
-            process = psutil.Process(pid)
-            process.cpu_percent(None)
-            self._cpu[pid] = process
-        except psutil.Error:
-            pass
-
-    def _measure(self, pid: int) -> tuple[float, int]:
-        """CPU% since the last measure and RSS, of the replica and its children."""
-        process = self._cpu.get(pid)
-        if process is None:
-            return 0.0, 0
-        try:
-            cpu = process.cpu_percent(None)
-            rss = process.memory_info().rss
-            for child in process.children(recursive=True):
-                try:
-                    rss += child.memory_info().rss
-                except psutil.Error:
-                    continue
-        except psutil.Error:
-            return 0.0, 0
-        return cpu, rss
+    async def samples(self, *, service: str) -> list[ReplicaSample]:
+        return self._sampler.samples(service, self._service(service).processes())
 
 
 def _version(image: str) -> str | None:

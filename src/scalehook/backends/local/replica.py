@@ -1,7 +1,9 @@
 """One local replica: a child process, kept running and probed until told to stop.
 
 The child gets its own session (so a stop reaches everything it started) and the
-kernel's parent-death signal (so it dies with scalehook even on ``kill -9``).
+kernel's parent-death signal (so it dies with scalehook even on ``kill -9``). A stop
+sends SIGTERM and then SIGCONT, as systemd does: a stopped (SIGSTOPped, hung) process
+only acts on SIGTERM once continued; SIGKILL after the grace ends it either way.
 """
 
 from __future__ import annotations
@@ -91,6 +93,7 @@ class ReplicaProcess:
         self.state = "starting"
         self.restarts = 0
         self.started_at: datetime | None = None
+        self.ready_since: datetime | None = None  # when it last became ready
         self.last_error: str | None = None
         self._log_path = log_dir / f"{self.id}.log"
         self._on_change = on_change
@@ -124,6 +127,8 @@ class ReplicaProcess:
             await asyncio.shield(self._task)
 
     def _set(self, **changes: object) -> None:
+        if "ready" in changes and bool(changes["ready"]) != self.ready:
+            self.ready_since = datetime.now(UTC) if changes["ready"] else None
         for key, value in changes.items():
             setattr(self, key, value)
         self._on_change(self)
@@ -199,6 +204,7 @@ class ReplicaProcess:
         self, process: asyncio.subprocess.Process, exited: asyncio.Task[int]
     ) -> None:
         _signal_group(process.pid, signal.SIGTERM)
+        _signal_group(process.pid, signal.SIGCONT)  # a stopped process acts on it only now
         try:
             await asyncio.wait_for(asyncio.shield(exited), self._grace)
         except TimeoutError:

@@ -3,6 +3,11 @@
 During a rolling upgrade a service holds three kinds of replicas: *members* (they make
 up the desired count; each runs its own version), *surge* replicas (started ahead of a
 start-first batch, kept only once ready) and *retiring* ones (being stopped).
+
+A recreate swaps one member for a new one on the same version in one step (the old
+one leaves the balancer and starts stopping, the new one starts, at once), so the
+count of members never changes. Rollout batches and recreates take turns: a batch
+holds the members it replaces until it is done.
 """
 
 from __future__ import annotations
@@ -17,8 +22,11 @@ from scalehook.backends.local.balancer import Balancer
 from scalehook.backends.local.replica import ReplicaProcess
 from scalehook.backends.local.spec import LocalServiceSpec
 from scalehook.backends.rolling import Replacement
+from scalehook.errors import ReplicaNotFound
 
 log = logging.getLogger(__name__)
+
+_SPAWN_WAIT = 5.0  # seconds a recreate waits for its new process to be started
 
 
 class LocalService:
@@ -45,6 +53,7 @@ class LocalService:
         self._retiring: set[ReplicaProcess] = set()
         self._stops: set[asyncio.Task[None]] = set()
         self._changed = asyncio.Event()  # set whenever a replica changes state
+        self._turns = asyncio.Lock()  # one batch or recreate at a time
         self.balancer: Balancer | None = None
         if spec.port is not None:
             self.balancer = Balancer(spec.host, spec.port, self.ready_replicas)
@@ -114,14 +123,43 @@ class LocalService:
 
     async def _wait_ready(self, replicas: Sequence[ReplicaProcess], seconds: float) -> bool:
         """True once every replica is ready; False if one is not after ``seconds``."""
+        return await self._wait(lambda: all(r.ready for r in replicas), seconds)
+
+    async def _wait(self, done: Callable[[], bool], seconds: float) -> bool:
+        """True once ``done()`` holds (checked at each replica change), else False after
+        ``seconds``."""
         try:
             async with asyncio.timeout(seconds):
-                while not all(r.ready for r in replicas):
+                while not done():
                     self._changed.clear()
                     await self._changed.wait()
         except TimeoutError:
-            return all(r.ready for r in replicas)
+            return done()
         return True
+
+    # recreating ----------------------------------------------------------------------
+
+    async def recreate(self, replica: str) -> Replica:
+        """Replace the member ``replica`` by a new one on its version: the old one leaves
+        the balancer at once and is stopped (SIGTERM, SIGKILL after ``stop_grace``), the
+        new one starts meanwhile. Returns once the old one is gone and the new one's
+        process runs (or could not start: it restarts with backoff, as any replica)."""
+        async with self._turns:
+            old = next((r for r in self._replicas.values() if r.id == replica), None)
+            if old is None:
+                members = ", ".join(r.id for r in self._replicas.values()) or "none"
+                raise ReplicaNotFound(
+                    f"{self.spec.name} has no member {replica!r} (members: {members}; one "
+                    "being stopped, or started by a rollout and not kept yet, is not one)"
+                )
+            del self._replicas[old.index]  # out of the balancer at once
+            stopping = self._retire(old)
+            new = self._new_replica(old.version, old.image)
+            self._replicas[new.index] = new
+            new.start()
+            await asyncio.wait({stopping})  # cancelled, the stop goes on by itself
+            await self._wait(lambda: new.pid is not None or new.state != "starting", _SPAWN_WAIT)
+            return self._replica(new)
 
     # rolling upgrades ----------------------------------------------------------------
 
@@ -135,6 +173,24 @@ class LocalService:
         ready_timeout: float,
     ) -> Replacement:
         """Replace the members ``ids`` by as many replicas running ``version``."""
+        async with self._turns:
+            return await self._replace(
+                ids,
+                version=version,
+                image=image,
+                start_first=start_first,
+                ready_timeout=ready_timeout,
+            )
+
+    async def _replace(
+        self,
+        ids: Sequence[str],
+        *,
+        version: str,
+        image: str,
+        start_first: bool,
+        ready_timeout: float,
+    ) -> Replacement:
         old = [r for r in self._replicas.values() if r.id in set(ids)]
         if not old:
             return Replacement(started=(), stopped=(), ready=True)
@@ -218,10 +274,14 @@ class LocalService:
         )
 
     def replicas(self) -> list[Replica]:
+        return [self._replica(r) for r in self.processes()]
+
+    def processes(self) -> list[ReplicaProcess]:
+        """Members, then surge, then retiring replicas, each by index."""
         everything = sorted(self._replicas.values(), key=lambda r: r.index)
         everything += sorted(self._surge.values(), key=lambda r: r.index)
         everything += sorted(self._retiring, key=lambda r: r.index)
-        return [self._replica(r) for r in everything]
+        return everything
 
     def _replica(self, r: ReplicaProcess) -> Replica:
         return Replica(

@@ -8,23 +8,34 @@ from the tasks: ``running`` are started (``starting`` waits for a HEALTHCHECK), 
 ``ready`` are running. Global services and jobs have no count to set: not scalable.
 
 A rolling upgrade is Swarm's own (``update.py``): scalehook writes the update config and
-the image, then reports the service's ``UpdateStatus`` until Swarm settles it.
+the image, then reports the service's ``UpdateStatus`` until Swarm settles it
+(``watch.py``).
+
+Swarm has no call to replace one task. A recreate stops the task's container through
+the engine that runs it; Swarm then starts a new task in that slot, as it does for any
+task that ends (after the restart policy's delay). scalehook talks to one engine, the
+manager's, so this works for tasks on the manager's node only: a task on another node
+is refused (``NotRecreatable``), as is a service whose restart condition is ``none``
+(Swarm would start nothing) and a job. With condition ``on-failure`` a graceful stop
+that exits 0 would leave the slot empty, so the container is killed instead. During a
+Swarm update the answer is ``Conflict``: a task ended then counts as the update failing.
+
+Samples (``samples.py``) cost one task listing per service and one quick stats call per
+container on this engine; another node's tasks have no figures the manager could read.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections import Counter
-from datetime import datetime
 from typing import Literal
 
 from scalehook.backends.base import (
     Phase,
     Progress,
     Replica,
-    ReplicaStats,
+    ReplicaSample,
     RolloutEvent,
     ServiceState,
     UpgradeResult,
@@ -33,51 +44,56 @@ from scalehook.backends.base import (
 from scalehook.backends.engine import (
     JSON,
     EngineClient,
-    EngineError,
+    EngineConflict,
     EngineNotFound,
     EngineSettings,
     resolve_address,
 )
 from scalehook.backends.engine.boundary import engine_boundary
-from scalehook.backends.engine.readiness import Readiness, readiness
-from scalehook.backends.engine.stats import container_stats
+from scalehook.backends.engine.stats import engine_time
 from scalehook.backends.rolling import IMAGE_LABEL, same_image, show
+from scalehook.backends.swarm.samples import Sampler
+from scalehook.backends.swarm.services import Services, container_of
 from scalehook.backends.swarm.update import (
-    ROLLBACK_STATES,
-    Observation,
-    by_tag,
+    SECOND,
     configured,
     container_image,
     declared,
-    observe,
     place,
     slot_of,
     task_state,
     with_config,
     with_image,
 )
+from scalehook.backends.swarm.watch import UPDATE_ATTEMPTS, UpdateWatch
 from scalehook.domain.images import InvalidImage, parse_image
 from scalehook.domain.selectors import Selector
 from scalehook.errors import (
     BackendError,
+    Conflict,
     InvalidRequest,
+    NotRecreatable,
     NotScalable,
-    ServiceNotFound,
+    ReplicaNotFound,
 )
+from scalehook.loops.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
 
 MAX_SWARM_REPLICAS = 10_000
-_UPDATE_ATTEMPTS = 5
 _MODES = {
     "Replicated": "replicated",
     "Global": "global",
     "ReplicatedJob": "replicated-job",
     "GlobalJob": "global-job",
 }
-_WATCH_EVERY = 0.5
 _STARTED = frozenset({"starting", "running"})
 _FAILED = frozenset({"failed", "rejected"})
+_UPDATING = frozenset({"updating", "rollback_started"})
+_NEW_TASK_WAIT = 30.0  # seconds past the restart delay to see the new task start
+_POLL = 0.25
+_DEFAULT_GRACE = 10.0  # Swarm's StopGracePeriod when a spec leaves it out
+_DEFAULT_DELAY = 5.0  # Swarm's restart delay when a spec leaves it out
 
 
 class SwarmSettings(EngineSettings):
@@ -90,11 +106,14 @@ class SwarmSettings(EngineSettings):
 class SwarmBackend:
     kind = "swarm"
 
-    def __init__(self, name: str, settings: SwarmSettings) -> None:
+    def __init__(self, name: str, settings: SwarmSettings, *, clock: Clock | None = None) -> None:
         self._name = name
+        self._clock: Clock = clock or SystemClock()
         self._client = EngineClient(
             resolve_address(settings.docker_host, settings.docker_tls), timeout=settings.timeout
         )
+        self._services = Services(self._client, backend=name)
+        self._sampler = Sampler(self._client, self._services)
 
     @property
     def name(self) -> str:
@@ -120,25 +139,10 @@ class SwarmBackend:
     # reading ---------------------------------------------------------------------
 
     async def _service(self, service: str) -> JSON:
-        try:
-            return await self._client.get(f"/services/{service}")
-        except EngineNotFound as exc:
-            raise ServiceNotFound(
-                f"no service named {service!r} on backend {self._name!r}"
-            ) from exc
+        return await self._services.get(service)
 
     async def _tasks(self, *, service_id: str | None = None, current: bool = True) -> list[JSON]:
-        filters: dict[str, list[str]] = {}
-        if current:
-            filters["desired-state"] = ["running"]
-        if service_id is not None:
-            filters["service"] = [service_id]
-        tasks: list[JSON] = await self._client.get(
-            "/tasks", params={"filters": json.dumps(filters)}
-        )
-        if service_id is not None:
-            tasks = [t for t in tasks if t.get("ServiceID") == service_id]
-        return tasks
+        return await self._services.tasks(service=service_id, current=current)
 
     def _state(self, service: JSON, tasks: list[JSON]) -> ServiceState:
         spec = service.get("Spec") or {}
@@ -220,7 +224,7 @@ class SwarmBackend:
         else:
             found = await self._issue(found["ID"], name, image, strategy)
         template = (found.get("Spec") or {}).get("TaskTemplate") or {}
-        return await self._watch(
+        return await UpdateWatch(self._services, self._clock).watch(
             found["ID"],
             name,
             image=image,
@@ -235,7 +239,7 @@ class SwarmBackend:
         """Write the update config (an update of its own, so that a rollback uses it
         too), then the image; each read fresh, and retried when the version moved on.
         Returns the service as updated."""
-        for _ in range(_UPDATE_ATTEMPTS * 2):
+        for _ in range(UPDATE_ATTEMPTS * 2):
             found = await self._service(ident)
             spec = found.get("Spec") or {}
             paused = (found.get("UpdateStatus") or {}).get("State") in ("paused", "rollback_paused")
@@ -246,179 +250,118 @@ class SwarmBackend:
                 if config_first
                 else with_image(with_config(spec, strategy), image)
             )
-            if await self._write_spec(found, new, name=name, doing="update") is None:
+            if await self._services.write(found, new, name=name, doing="update") is None:
                 continue  # changed since we read it: read it again
             if not config_first:
                 return await self._service(ident)
         raise BackendError(f"cannot update {name}: it kept changing under us")  # pragma: no cover
 
-    async def _write_spec(
-        self, found: JSON, spec: JSON, *, name: str, doing: str, rollback: bool = False
-    ) -> JSON:
-        """POST ``spec`` at the version that was read; ``None`` when the service changed
-        since (read it again), the engine's own words when it refuses."""
-        try:
-            answer = await self._client.request(
-                "POST",
-                f"/services/{found['ID']}/update",
-                params={
-                    "version": found["Version"]["Index"],
-                    **({"rollback": "previous"} if rollback else {}),
-                },
-                json=spec,
-            )
-        except EngineNotFound as exc:
-            raise ServiceNotFound(f"service {name!r} went away on backend {self._name!r}") from exc
-        except EngineError as exc:
-            if "out of sequence" in exc.engine_text:
-                return None
-            raise exc.reworded(f"cannot {doing} {name}: {exc.engine_text}") from exc
-        return answer.json() or {}
+    async def samples(self, *, service: str) -> list[ReplicaSample]:
+        return await self._sampler.samples(service)
 
-    async def _watch(
-        self,
-        ident: str,
-        name: str,
-        *,
-        image: str,
-        force: int,
-        previous: str | None,
-        strategy: UpgradeStrategy,
-        progress: Progress,
-        phase: Phase,
-    ) -> UpgradeResult:
-        runs = by_tag(image)
-        size = max(1, strategy.batch_size)
-        reported: list[str] = []
-        rolling_back = phase == "rolling_back"
-        reason = ""
-        starting: dict[str, float] = {}  # task id → when first seen starting
-        loop = asyncio.get_running_loop()
-        while True:
-            found = await self._service(ident)
-            seen = observe(
-                found, await self._tasks(service_id=ident, current=False), image=runs, force=force
-            )
-            if seen.state in ("paused", *ROLLBACK_STATES) and not reason:
-                reason = await self._why(seen, name, image)
-            if seen.state in ROLLBACK_STATES and not rolling_back:
-                rolling_back = True
-                text = f"Swarm rolls back to {_shown(previous)}: {reason}"
-                await progress(RolloutEvent("rolling_back", text))
-            if not rolling_back:
-                reported = await self._batches(seen, reported, size, image, progress)
-                starting = {
-                    str(t["ID"]): starting.get(str(t["ID"]), loop.time()) for t in seen.starting
-                }
-                late = [
-                    t
-                    for t in seen.starting
-                    if loop.time() - starting[str(t["ID"])] > strategy.health_timeout
-                ]
-                if late and seen.state in ("updating", "") and previous is not None:
-                    reason = await self._late(late, name, image, strategy.health_timeout)
-                if reason and not rolling_back and seen.state in ("updating", ""):
-                    if strategy.on_failure == "pause":
-                        return UpgradeResult(
-                            "paused",
-                            f"paused: {reason}; {len(seen.updated)} of {seen.total} task(s) "
-                            f"run {show(image)}; Swarm goes on waiting for the task, which "
-                            "has no time limit of its own",
-                        )
-                    await self._rollback(ident, name)
-            result = _settled(
-                seen, found, image, previous=previous, rolling_back=rolling_back, reason=reason
-            )
-            if result is not None:
-                return result
-            await asyncio.sleep(_WATCH_EVERY)
+    # recreating ------------------------------------------------------------------
 
-    async def _why(self, seen: Observation, name: str, image: str) -> str:
-        """Why the update failed: the failed task's error, or its container's last
-        health check when this engine has the container; else Swarm's message."""
-        task = seen.failed
-        if task is None:
-            return seen.message
-        status = task.get("Status") or {}
-        health = await self._health(task)
-        detail = health.detail if health is not None else str(status.get("Err") or "")
-        detail = detail or str(status.get("Message") or status.get("State") or "it ended")
-        return f"task {slot_of(task, name)} ({show(image)}) failed: {detail}"
-
-    async def _late(self, late: list[JSON], name: str, image: str, timeout: float) -> str:
-        """Why a task still starting after ``timeout`` fails the update, or '' while
-        Swarm acts itself (its container is already unhealthy or gone: Swarm fails it)."""
-        for task in late:
-            found = await self._health(task)
-            if found is not None and found.verdict == "failed":
-                continue
-            detail = "starting" if found is None else found.detail
-            return (
-                f"task {slot_of(task, name)} ({show(image)}) was not healthy within "
-                f"{timeout:g}s ({detail})"
-            )
-        return ""
-
-    async def _health(self, task: JSON) -> Readiness | None:
-        """What the task's container says of its state, when this engine has it."""
-        container = _container(task)
-        if not container:
-            return None
-        try:
-            record = await self._client.get(f"/containers/{container}/json")
-        except EngineError:  # on another node, or removed
-            return None
-        return readiness(record)
-
-    async def _rollback(self, ident: str, name: str) -> None:
-        """Ask Swarm to roll the update back, as ``docker service rollback`` does."""
-        for _ in range(_UPDATE_ATTEMPTS):
-            found = await self._service(ident)
-            spec = found.get("Spec") or {}
-            written = await self._write_spec(
-                found, spec, name=name, doing="roll back", rollback=True
-            )
-            if written is not None:
-                return
-        raise BackendError(f"cannot roll {name} back: it kept changing under us")
-
-    @staticmethod
-    async def _batches(
-        seen: Observation, reported: list[str], size: int, image: str, progress: Progress
-    ) -> list[str]:
-        """Report each ``size`` more tasks running the new spec as a batch (Swarm
-        pipelines its workers, so this is the count, not lock-step batches)."""
-        batches = max(1, -(-seen.total // size))
-        fresh = [slot for slot in seen.updated if slot not in reported]
-        while fresh and (len(fresh) >= size or len(reported) + len(fresh) >= seen.total):
-            batch, fresh = fresh[:size], fresh[size:]
-            reported = [*reported, *batch]
-            number = -(-len(reported) // size)
-            await progress(
-                RolloutEvent(
-                    "rolling",
-                    f"batch {number}/{batches} ready: {', '.join(batch)} on {show(image)}",
-                    batch=number,
-                    batches=batches,
-                    replaced=tuple(batch),
-                    started=tuple(batch),
-                    ready=True,
-                )
-            )
-        return reported
-
-    async def stats(self, *, service: str) -> list[ReplicaStats]:
+    async def recreate(self, *, service: str, replica: str) -> Replica:
+        """Stop the task's container on this engine and wait for the task Swarm starts in
+        its place (see the module docstring for what cannot be done, and why)."""
         found = await self._service(service)
-        name = (found.get("Spec") or {}).get("Name") or found["ID"]
-        tasks = [t for t in await self._tasks(service_id=found["ID"]) if _container(t)]
-        samples = await asyncio.gather(
-            *(container_stats(self._client, _container(t)) for t in tasks)
+        spec = found.get("Spec") or {}
+        name = spec.get("Name") or found["ID"]
+        mode = next(iter(spec.get("Mode") or {"Replicated": {}}))
+        if mode not in ("Replicated", "Global"):
+            raise NotRecreatable(
+                f"{self._name}/{name} is a {_MODES.get(mode, mode)}: its tasks run to "
+                "completion, Swarm does not replace them"
+            )
+        updating = (found.get("UpdateStatus") or {}).get("State")
+        if updating in _UPDATING:
+            raise Conflict(
+                f"{self._name}/{name} is being updated by Swarm ({updating}): a task ended "
+                "now would count as the update failing; recreate it once the update settles"
+            )
+        tasks = await self._tasks(service_id=found["ID"])
+        task = next((t for t in tasks if slot_of(t, name) == replica), None)
+        if task is None:
+            slots = ", ".join(sorted(slot_of(t, name) for t in tasks)) or "none"
+            raise ReplicaNotFound(f"{self._name}/{name} has no task {replica!r} (tasks: {slots})")
+        template = spec.get("TaskTemplate") or {}
+        policy = template.get("RestartPolicy") or {}
+        condition = str(policy.get("Condition") or "any")
+        if condition == "none":
+            raise NotRecreatable(
+                f"{self._name}/{name} has restart condition 'none': Swarm would start no "
+                f"task in place of {replica}, and it has no call to replace one"
+            )
+        container = container_of(task)
+        if not container or task_state(task) not in _STARTED:
+            raise Conflict(
+                f"task {replica} is {task_state(task) or 'new'}: it has no container yet"
+            )
+        await self._refuse_elsewhere(task, replica)
+        grace = float((template.get("ContainerSpec") or {}).get("StopGracePeriod") or 0) / SECOND
+        await self._end(container, graceful=condition == "any", grace=grace or _DEFAULT_GRACE)
+        delay = float(policy.get("Delay") or 0) / SECOND if "Delay" in policy else _DEFAULT_DELAY
+        await self._new_task(
+            found["ID"], name, place(task), old=str(task["ID"]), wait=delay + _NEW_TASK_WAIT
         )
-        return [
-            ReplicaStats(replica=slot_of(t, name), cpu_percent=s[0], memory_bytes=s[1])
-            for t, s in zip(tasks, samples, strict=True)
-            if s is not None  # a task on another node: its engine is not this one
-        ]
+        for current in await self.replicas(service=found["ID"]):
+            if current.id == replica:
+                return current
+        raise BackendError(f"the task Swarm started in place of {replica} ended already")
+
+    async def _refuse_elsewhere(self, task: JSON, replica: str) -> None:
+        """``NotRecreatable`` for a task on another node than this engine's."""
+        info = await self._client.get("/info")
+        here = str((info.get("Swarm") or {}).get("NodeID") or "")
+        node = str(task.get("NodeID") or "")
+        if node and node == here:
+            return
+        try:
+            record = await self._client.get(f"/nodes/{node}")
+            where = f"node {(record.get('Description') or {}).get('Hostname') or node[:12]}"
+        except EngineNotFound:
+            where = f"node {node[:12] or '(none yet)'}"
+        raise NotRecreatable(
+            f"task {replica} runs on {where}, not on the manager scalehook talks to "
+            f"({self._client.address.display}): Swarm has no call to replace one task, and "
+            "only the engine that runs it can stop its container"
+        )
+
+    async def _end(self, container: str, *, graceful: bool, grace: float) -> None:
+        """Stop the container gracefully (its stop signal, SIGKILL after ``grace``), or
+        kill it: with restart condition ``on-failure`` only a failure gets a new task."""
+        try:
+            if graceful:
+                await self._client.request(
+                    "POST",
+                    f"/containers/{container}/stop",
+                    params={"t": max(0, round(grace))},
+                    wait=self._client.timeout + grace,
+                )
+            else:
+                await self._client.request(
+                    "POST", f"/containers/{container}/kill", params={"signal": "SIGKILL"}
+                )
+        except (EngineNotFound, EngineConflict):  # gone, or not running: it ended anyway
+            return
+
+    async def _new_task(self, ident: str, name: str, where: str, *, old: str, wait: float) -> None:
+        """Wait until Swarm runs (or starts) a new task in the old one's slot or node."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        while True:
+            tasks = await self._tasks(service_id=ident)
+            fresh = [t for t in tasks if place(t) == where and str(t.get("ID")) != old]
+            if any(task_state(t) in _STARTED for t in fresh):
+                return
+            if loop.time() >= deadline:
+                state = task_state(fresh[0]) if fresh else "none"
+                raise BackendError(
+                    f"the task of {name}.{where} was stopped, but Swarm had not started "
+                    f"another in its place within {wait:g}s (new task: {state}); its "
+                    "restart policy may have run out of attempts"
+                )
+            await asyncio.sleep(_POLL)
 
     # scaling ---------------------------------------------------------------------
 
@@ -427,7 +370,7 @@ class SwarmBackend:
             raise InvalidRequest(
                 f"replicas must be between 0 and {MAX_SWARM_REPLICAS}", field="replicas"
             )
-        for _ in range(_UPDATE_ATTEMPTS):
+        for _ in range(UPDATE_ATTEMPTS):
             found = await self._service(service)
             spec = found.get("Spec") or {}
             name = spec.get("Name") or found["ID"]
@@ -436,7 +379,7 @@ class SwarmBackend:
                 kind = _MODES.get(next(iter(mode), ""), "unknown")
                 raise NotScalable(f"{self._name}/{name} runs in {kind} mode and cannot be scaled")
             mode["Replicated"] = {**(mode.get("Replicated") or {}), "Replicas": replicas}
-            answer = await self._write_spec(found, spec, name=name, doing="scale")
+            answer = await self._services.write(found, spec, name=name, doing="scale")
             if answer is None:
                 continue  # changed since we read it: read it again
             for warning in answer.get("Warnings") or []:
@@ -445,62 +388,10 @@ class SwarmBackend:
         raise BackendError(f"cannot scale {service}: it kept changing under us")  # pragma: no cover
 
 
-def _shown(image: str | None) -> str:
-    return "the previous image" if image is None else show(image)
-
-
-def _settled(
-    seen: Observation,
-    found: JSON,
-    image: str,
-    *,
-    previous: str | None,
-    rolling_back: bool,
-    reason: str,
-) -> UpgradeResult | None:
-    """The outcome once Swarm has settled the update, else None."""
-    spec = found.get("Spec") or {}
-    runs = declared(spec)
-    on_new = f"{len(seen.updated)} of {seen.total} task(s) run {show(image)}"
-    if previous is not None:
-        on_new += f", {seen.others} {show(previous)}"
-    if seen.state == "rollback_completed":
-        if same_image(runs, image):  # this call rolls back: Swarm did it
-            return UpgradeResult("upgraded", f"{seen.total} task(s) run {show(image)}")
-        return UpgradeResult("rolled_back", f"rolled back to {_shown(runs)}: {reason}")
-    if seen.state == "rollback_paused":
-        return UpgradeResult("failed", f"the rollback to {_shown(runs)} paused: {seen.message}")
-    if seen.state in ROLLBACK_STATES or rolling_back:
-        return None
-    if not same_image(runs, image):
-        return UpgradeResult(
-            "failed",
-            f"the service was updated to {_shown(runs)} meanwhile, not by this rollout",
-        )
-    if seen.state == "paused":
-        return UpgradeResult(
-            "paused",
-            f"paused: {reason}; {on_new}; Swarm holds the update until the next push "
-            "(or docker service update --rollback)",
-        )
-    if seen.state == "completed" or (seen.state == "" and len(seen.updated) == seen.total):
-        return UpgradeResult("upgraded", f"{seen.total} task(s) run {show(image)}")
-    return None
-
-
-def _container(task: JSON) -> str:
-    return str(((task.get("Status") or {}).get("ContainerStatus") or {}).get("ContainerID") or "")
-
-
 def _replica(task: JSON, *, service: str, restarts: int) -> Replica:
     status = task.get("Status") or {}
     state = task_state(task)
-    started = None
-    if state == "running" and status.get("Timestamp"):
-        try:
-            started = datetime.fromisoformat(str(status["Timestamp"]).replace("Z", "+00:00"))
-        except ValueError:
-            started = None
+    started = engine_time(str(status.get("Timestamp") or "")) if state == "running" else None
     return Replica(
         id=slot_of(task, service),
         service=service,
