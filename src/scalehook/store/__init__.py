@@ -46,6 +46,7 @@ from scalehook.domain.receivers import Receiver, ReceiverId
 from scalehook.domain.upgrades import RolloutRecord
 from scalehook.errors import Conflict, NotFound, ReceiverNotFound
 from scalehook.store import tables
+from scalehook.store.sessions import SessionRepository
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _CACHED_RECEIVERS = 100_000
@@ -85,6 +86,7 @@ class Store:
         # one scalehook owns the file, every change goes through this object, and a read
         # never yields to the loop, so no change can commit while a read is under way.
         self._by_key: dict[str, Receiver] | None = {} if self._on_loop else None
+        self.sessions = SessionRepository(self._read, self._write)
 
     @property
     def engine(self) -> AsyncEngine:
@@ -385,6 +387,8 @@ class Store:
         limit: int = 50,
         before: int | None = None,
         after: int | None = None,
+        result: str | None = None,
+        status: str | None = None,
     ) -> list[Execution]:
         """Newest first; ``before``/``after`` page by id."""
         t = tables.executions
@@ -399,6 +403,10 @@ class Store:
             query = query.where(t.c.id < before)
         if after is not None:
             query = query.where(t.c.id > after)
+        if result is not None:
+            query = query.where(t.c.result == result)
+        if status is not None:
+            query = query.where(t.c.status == status)
         query = query.order_by(t.c.id.desc()).limit(limit)
         async with self._read() as conn:
             rows = (await conn.execute(query)).mappings()
