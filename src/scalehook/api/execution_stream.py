@@ -10,7 +10,6 @@ shared database records. Its event id is the highest execution id sent, so a bro
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any
@@ -20,7 +19,7 @@ from fastapi.responses import StreamingResponse
 
 from scalehook.api.deps import RuntimeDep, require_admin
 from scalehook.api.executions import MAX_ID, ResultQuery, filters
-from scalehook.api.schemas import ErrorOut, execution_dict
+from scalehook.api.schemas import ErrorOut, ExecutionOut, execution_dict
 from scalehook.domain.executions import Execution
 from scalehook.runtime import Runtime
 
@@ -121,7 +120,8 @@ async def _events(
 
 
 def _event(execution: Execution, cursor: int) -> str:
-    data = json.dumps(execution_dict(execution), separators=(",", ":"))
+    # Through the model, so that the JSON is byte for byte that of GET /v1/executions/{id}.
+    data = ExecutionOut.model_validate(execution_dict(execution)).model_dump_json()
     return f"event: execution\nid: {cursor}\ndata: {data}\n\n"
 
 

@@ -22,6 +22,11 @@ export function rolloutProgress(execution) {
     segments.push(h('li', { class: `batch ${state}`, title: `Batch ${i} of ${total}: ${words}` },
       h('span', { class: 'visually-hidden' }, `Batch ${i} of ${total}: ${words}`)));
   }
+  if (!batches.length && running) {
+    return h('div', { class: 'rollout live' },
+      h('p', { class: 'rollout-label' }, `${d.from || '?'} → ${d.to || '?'}: starting the first batch`),
+      h('progress', { 'aria-label': `Rollout of ${d.service || execution.target}` }));
+  }
   const done = forward.filter((b) => b.ready).length;
   const label = `${d.from || '?'} → ${d.to || '?'}: ${done} of ${total} batches ready${rollingBack ? ', rolling back' : ''}`;
   return h(

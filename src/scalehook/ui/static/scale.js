@@ -25,9 +25,14 @@ export function scaleControls(service, { onScaled }) {
   });
   const set = h('button', { type: 'submit' }, 'Set');
   let current = service;
+  let busy = false;
 
+  // While a scale runs the controls stay focusable (a disabled button would drop the
+  // keyboard focus); a second click is ignored instead.
   const scale = async (replicas) => {
-    for (const c of [down, up, input, set]) c.disabled = true;
+    if (busy || current.blockedBy) return;
+    busy = true;
+    form.setAttribute('aria-busy', 'true');
     status.classList.remove('bad');
     text(status, `Scaling to ${replicas}…`);
     try {
@@ -40,7 +45,8 @@ export function scaleControls(service, { onScaled }) {
       text(status, error.message);
       if (error.field === 'replicas') input.setAttribute('aria-invalid', 'true');
     } finally {
-      for (const c of [down, up, input, set]) c.disabled = Boolean(current.blockedBy);
+      busy = false;
+      form.removeAttribute('aria-busy');
     }
   };
   down.addEventListener('click', () => scale(Math.max(0, current.desired - 1)));

@@ -65,7 +65,10 @@ function createForm(services, onCreated) {
     for (const f of driver.fields) {
       let made;
       if (f.kind === 'service') {
-        made = field({ ...f, apiName: `config.${f.name}`, kind: 'select', value: services[0] ? services[0].ref : '', options: services.map((s) => [s.ref, s.ref === s.name ? s.name : `${s.name} (${s.backend})`]) });
+        // a bare name where it is unique across backends (as the CLI would write it)
+        const unique = (sv) => services.filter((o) => o.name === sv.name).length === 1;
+        const options = services.map((sv) => [unique(sv) ? sv.name : sv.ref, unique(sv) ? sv.name : `${sv.name} (${sv.backend})`]);
+        made = field({ ...f, apiName: `config.${f.name}`, kind: 'select', value: options[0] ? options[0][0] : '', options });
       } else {
         made = field({ ...f, apiName: `config.${f.name}`, kind: f.kind === 'labels' ? 'text' : f.kind });
       }
