@@ -15,6 +15,7 @@ from scalehook.domain.sessions import (
     hash_session_id,
     needs_csrf,
     new_session,
+    signed_by,
 )
 from scalehook.errors import Forbidden, Unauthorized
 from scalehook.loops import Clock
@@ -26,14 +27,14 @@ async def sign_in(store: Store, clock: Clock, admin_hash: str, token: str) -> tu
     never stored) and its record."""
     if not token_matches(token, admin_hash):
         raise Unauthorized("the admin token is not valid", field="token")
-    session_id, session = new_session(clock.now())
+    session_id, session = new_session(clock.now(), admin_hash)
     await store.sessions.add(session)
     return session_id, session
 
 
-async def session_for(store: Store, clock: Clock, session_id: str) -> UiSession:
+async def session_for(store: Store, clock: Clock, admin_hash: str, session_id: str) -> UiSession:
     """The live session a cookie names, its expiry moved forward; 401 when there is
-    none (unknown, signed out, or ended)."""
+    none (unknown, signed out, ended, or signed in with another admin token)."""
     id_hash = hash_session_id(session_id)
     session = await store.sessions.get(id_hash)
     now = clock.now()
@@ -42,6 +43,9 @@ async def session_for(store: Store, clock: Clock, session_id: str) -> UiSession:
     if expired(session, now):
         await store.sessions.delete(id_hash)
         raise Unauthorized("the session has ended: sign in again")
+    if not signed_by(session, admin_hash):
+        await store.sessions.delete(id_hash)
+        raise Unauthorized("the admin token has changed since this session began: sign in again")
     moved = extended(session, now)
     if moved is not None:
         await store.sessions.extend(id_hash, moved.expires_at)

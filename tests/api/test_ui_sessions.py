@@ -9,6 +9,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from http.cookies import SimpleCookie
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -235,3 +236,20 @@ def test_the_stream_sends_new_executions_matching_its_filters(
 def test_the_stream_is_refused_without_admin(web_server: ServerProcess) -> None:
     response = httpx.get(f"{web_server.url}/v1/executions/stream")
     assert response.status_code == 401
+
+
+def test_a_new_admin_token_ends_every_session(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path / "rotated", {"services": {}})
+    server.start()
+    try:
+        with signed_in(server) as (client, _, _):
+            assert client.get("/v1/receivers").status_code == 200
+            session_id = client.cookies[COOKIE]
+        server.stop()
+        server.token = "a-brand-new-admin-token-0123456789"
+        server.start()
+        response = httpx.get(f"{server.url}/v1/receivers", cookies={COOKIE: session_id})
+        assert response.status_code == 401
+        assert "admin token has changed" in response.json()["message"]
+    finally:
+        server.close()

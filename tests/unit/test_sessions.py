@@ -13,6 +13,7 @@ from scalehook.domain.sessions import (
     hash_session_id,
     needs_csrf,
     new_session,
+    signed_by,
 )
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -46,3 +47,10 @@ def test_changes_need_the_csrf_secret() -> None:
     assert not csrf_matches(session, "é" * 10)
     assert [m for m in ("GET", "HEAD", "OPTIONS", "get") if needs_csrf(m)] == []
     assert all(needs_csrf(m) for m in ("POST", "PATCH", "PUT", "DELETE"))
+
+
+def test_a_session_belongs_to_the_admin_token_that_signed_it_in() -> None:
+    _, session = new_session(NOW, "hash-of-token-a")
+    assert signed_by(session, "hash-of-token-a")
+    assert not signed_by(session, "hash-of-token-b")
+    assert "hash-of-token-a" not in session.admin

@@ -35,7 +35,7 @@ async def require_admin(
     with its CSRF token on every change."""
     session_id = request.cookies.get(COOKIE)
     if credentials is None and session_id:
-        session = await session_for(runtime.store, runtime.clock, session_id)
+        session = await session_for(runtime.store, runtime.clock, runtime.admin_hash, session_id)
         check_csrf(session, request.method, request.headers.get(CSRF_HEADER))
         return
     if credentials is None or credentials.scheme.lower() != "bearer":

@@ -34,13 +34,20 @@ class UiSession:
     csrf: str
     created_at: datetime
     expires_at: datetime
+    admin: str = ""
+    """Which admin token signed it in (a hash of the token's hash): a new token ends it."""
 
 
 def hash_session_id(session_id: str) -> str:
     return hashlib.sha256(session_id.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def new_session(now: datetime) -> tuple[str, UiSession]:
+def admin_mark(admin_hash: str) -> str:
+    """What a session keeps of the admin token that signed it in."""
+    return hashlib.sha256(b"ui-session:" + admin_hash.encode()).hexdigest()
+
+
+def new_session(now: datetime, admin_hash: str = "") -> tuple[str, UiSession]:
     """A new session id (for the cookie only) and the record to keep."""
     session_id = secrets.token_urlsafe(_BYTES)
     record = UiSession(
@@ -48,8 +55,14 @@ def new_session(now: datetime) -> tuple[str, UiSession]:
         csrf=secrets.token_urlsafe(_BYTES),
         created_at=now,
         expires_at=now + IDLE,
+        admin=admin_mark(admin_hash),
     )
     return session_id, record
+
+
+def signed_by(session: UiSession, admin_hash: str) -> bool:
+    """The session was signed in with the admin token in force now."""
+    return hmac.compare_digest(session.admin.encode(), admin_mark(admin_hash).encode())
 
 
 def expired(session: UiSession, now: datetime) -> bool:

@@ -35,6 +35,7 @@ class SessionRepository:
                     csrf=session.csrf,
                     created_at=session.created_at,
                     expires_at=session.expires_at,
+                    admin=session.admin,
                 )
             )
 
@@ -67,4 +68,5 @@ def _session(row: RowMapping) -> UiSession:
         csrf=row["csrf"],
         created_at=_utc(row["created_at"]),
         expires_at=_utc(row["expires_at"]),
+        admin=row["admin"],
     )

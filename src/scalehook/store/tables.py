@@ -118,5 +118,6 @@ sessions = Table(
     Column("csrf", String(64), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("admin", String(64), nullable=False),
     Index("ix_sessions_expires_at", "expires_at"),
 )

@@ -120,7 +120,7 @@ async def get_session(request: Request, response: Response, runtime: RuntimeDep)
     session_id = request.cookies.get(COOKIE)
     if not session_id:
         raise Unauthorized("not signed in")
-    session = await session_for(runtime.store, runtime.clock, session_id)
+    session = await session_for(runtime.store, runtime.clock, runtime.admin_hash, session_id)
     _set_cookie(request, response, session_id)
     return _answer(response, session)
 
@@ -136,7 +136,9 @@ async def delete_session(request: Request, runtime: RuntimeDep) -> Response:
     session_id = request.cookies.get(COOKIE)
     if session_id:
         try:
-            session = await session_for(runtime.store, runtime.clock, session_id)
+            session = await session_for(
+                runtime.store, runtime.clock, runtime.admin_hash, session_id
+            )
         except Unauthorized:
             pass  # signed out already, or ended: nothing to protect
         else:
