@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from scalehook import __version__
-from scalehook.api import errors, executions, hooks, hosts, receivers, services, system
+from scalehook import __version__, ui
+from scalehook.api import (
+    errors,
+    execution_stream,
+    executions,
+    hooks,
+    hosts,
+    receivers,
+    services,
+    system,
+)
 from scalehook.api.middleware import AccessLog, BodyLimit
 from scalehook.runtime import Runtime
 
@@ -14,7 +23,9 @@ Elastic scaling driven by webhooks. Create a *receiver* to get a secret trigger 
 a POST to that URL runs the receiver's action and records an execution.
 
 Every route but the trigger, `/healthz` and `/metrics` needs
-`Authorization: Bearer <admin token>`.
+`Authorization: Bearer <admin token>`, or the web UI's session cookie (from
+`POST /ui/session`) with its CSRF token in `X-CSRF-Token` on every change.
+The web UI is at `/ui/`.
 """
 
 
@@ -31,11 +42,13 @@ def build_app(runtime: Runtime) -> FastAPI:
         hooks.router,
         receivers.router,
         services.router,
+        execution_stream.router,  # before executions: /stream is not an execution id
         executions.router,
         hosts.router,
         system.router,
     ):
         app.include_router(router)
+    ui.install(app)
     errors.install(app)
     app.add_middleware(
         BodyLimit,

@@ -16,7 +16,9 @@ fails on a class missing here, or on a status that differs)::
     |-- InvalidPayload            400 a webhook body that cannot be understood
     |-- PayloadTooLarge           413 a body over hooks.max_body
     |-- RequestTimeout            408 the body missed server.request_timeout (api/middleware)
-    |-- Unauthorized              401 no or a wrong admin token; a receiver's secret not proved
+    |-- Unauthorized              401 no or a wrong admin token; a receiver's secret not proved;
+    |                                 a UI session unknown, ended or signed out
+    |-- Forbidden                 403 a UI session's change sent without its CSRF token
     |-- NotFound                  404 no such thing
     |   |-- ReceiverNotFound      404 no receiver has this id, name or trigger URL
     |   |-- ServiceNotFound       404 no backend has the service, or there is no such backend
@@ -96,6 +98,14 @@ class PayloadTooLarge(ScalehookError):
 class Unauthorized(ScalehookError):
     status = 401
     code = "unauthorized"
+
+
+class Forbidden(ScalehookError):
+    """Known caller, refused request: a change made with the UI's session cookie but
+    without the session's CSRF token (``X-CSRF-Token``)."""
+
+    status = 403
+    code = "forbidden"
 
 
 class NotFound(ScalehookError):

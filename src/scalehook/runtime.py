@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 from scalehook.auth import admin_token_hash, configured_token
@@ -64,6 +65,8 @@ class Runtime:
             self.supervisor.add(loop)
         self.admin_hash = ""
         self.generated_token: str | None = None
+        # Set once the server begins to stop: long answers (the execution stream) end.
+        self.stopping = asyncio.Event()
 
     def limiter_for(self, receiver: str) -> RateLimiter:
         """The trigger rate limit of a receiver: its own if the config names it."""
@@ -90,6 +93,7 @@ class Runtime:
         await self.supervisor.start()
 
     async def close(self) -> None:
+        self.stopping.set()
         await self.supervisor.stop()
         await self.leadership.close()
         await self.executor.rollouts.stop()

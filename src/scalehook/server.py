@@ -41,12 +41,21 @@ class _Server(uvicorn.Server):
     the process before scalehook stops its replicas. Here the signal only asks the
     server to stop; ``serve`` then cleans up and returns."""
 
+    def __init__(self, config: uvicorn.Config, runtime: Runtime) -> None:
+        super().__init__(config)
+        self.runtime = runtime
+
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(sig, self.handle_exit)
         yield
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # Open streams (GET /v1/executions/stream) end now, not at the graceful timeout.
+        self.runtime.stopping.set()
+        await super().shutdown(sockets)
 
 
 async def serve(settings: Settings) -> None:
@@ -72,7 +81,8 @@ async def serve(settings: Settings) -> None:
                 forwarded_allow_ips=settings.server.trusted_proxies or None,
                 timeout_keep_alive=int(settings.server.keep_alive),
                 timeout_graceful_shutdown=5,
-            )
+            ),
+            runtime,
         )
         await server.serve(sockets=[sock])
     finally:

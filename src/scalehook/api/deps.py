@@ -1,4 +1,4 @@
-"""Request dependencies: the runtime, and the admin token check."""
+"""Request dependencies: the runtime, and the admin check (the token, or a UI session)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from scalehook.auth import token_matches
+from scalehook.domain.sessions import COOKIE, CSRF_HEADER
 from scalehook.errors import Unauthorized
 from scalehook.runtime import Runtime
+from scalehook.sessions import check_csrf, session_for
 
 _bearer = HTTPBearer(auto_error=False, description="the admin token")
 
@@ -25,9 +27,17 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
 async def require_admin(
+    request: Request,
     runtime: RuntimeDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
+    """The admin token as a Bearer token; or, without one, the web UI's session cookie,
+    with its CSRF token on every change."""
+    session_id = request.cookies.get(COOKIE)
+    if credentials is None and session_id:
+        session = await session_for(runtime.store, runtime.clock, runtime.admin_hash, session_id)
+        check_csrf(session, request.method, request.headers.get(CSRF_HEADER))
+        return
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("send the admin token as 'Authorization: Bearer <token>'")
     if not token_matches(credentials.credentials, runtime.admin_hash):

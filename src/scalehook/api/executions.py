@@ -3,7 +3,7 @@ record changes while it runs)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 
@@ -35,6 +35,32 @@ async def _targets(runtime: Runtime, service: str) -> list[str]:
     return [f"{backend.name}/{name}"]
 
 
+ResultQuery = Annotated[
+    str | None, Query(max_length=20, description="only this result, e.g. scaled, failed")
+]
+StatusQuery = Annotated[
+    Literal["running", "done"] | None, Query(description="running (a rollout going on) or done")
+]
+
+
+async def filters(
+    runtime: Runtime,
+    receiver: str | None,
+    service: str | None,
+    result: str | None = None,
+    status: str | None = None,
+) -> dict[str, Any]:
+    """The store's filters for the query parameters of the list (and of its stream)."""
+    receiver_id = parse_id(receiver) if receiver else None
+    return {
+        "receiver_id": receiver_id,
+        "receiver_name": receiver if receiver and receiver_id is None else None,
+        "targets": await _targets(runtime, service) if service else None,
+        "result": result,
+        "status": status,
+    }
+
+
 @router.get("", response_model=list[ExecutionOut])
 async def list_executions(
     runtime: RuntimeDep,
@@ -43,12 +69,11 @@ async def list_executions(
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     before: Annotated[int | None, Query(ge=0, le=MAX_ID, description="only ids below this")] = None,
     after: Annotated[int | None, Query(ge=0, le=MAX_ID, description="only ids above this")] = None,
+    result: ResultQuery = None,
+    status: StatusQuery = None,
 ) -> list[dict[str, object]]:
-    receiver_id = parse_id(receiver) if receiver else None
     rows = await runtime.store.executions.page(
-        receiver_id=receiver_id,
-        receiver_name=receiver if receiver and receiver_id is None else None,
-        targets=await _targets(runtime, service) if service else None,
+        **(await filters(runtime, receiver, service, result, status)),
         limit=limit,
         before=None if before is None else ExecutionId(before),
         after=None if after is None else ExecutionId(after),

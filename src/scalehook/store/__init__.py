@@ -17,6 +17,7 @@ from scalehook.store.executions import ExecutionRepository
 from scalehook.store.incidents import IncidentRepository
 from scalehook.store.receivers import ReceiverRepository
 from scalehook.store.rollouts import RolloutRepository
+from scalehook.store.sessions import SessionRepository
 from scalehook.store.settings import SettingRepository
 
 __all__ = ["Store", "Transaction"]
@@ -32,6 +33,7 @@ class Store:
         self.executions = ExecutionRepository(self.db, self.incidents)
         self.rollouts = RolloutRepository(self.db)
         self.settings = SettingRepository(self.db)
+        self.sessions = SessionRepository(self.db)
 
     async def open(self) -> None:
         """Connect and run the migrations."""

@@ -94,6 +94,8 @@ class ExecutionRepository:
         receiver_id: ReceiverId | None = None,
         receiver_name: str | None = None,
         targets: list[str] | None = None,
+        result: Result | None = None,
+        status: Status | None = None,
         limit: int = 50,
         before: ExecutionId | None = None,
         after: ExecutionId | None = None,
@@ -101,6 +103,10 @@ class ExecutionRepository:
         """Newest first; ``before``/``after`` page by id."""
         t = tables.executions
         query = select(t)
+        if result is not None:
+            query = query.where(t.c.result == result)
+        if status is not None:
+            query = query.where(t.c.status == status)
         if receiver_id is not None:
             query = query.where(t.c.receiver_id == receiver_id)
         if receiver_name is not None:

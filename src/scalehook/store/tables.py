@@ -109,3 +109,15 @@ rollouts = Table(
     Index("ix_rollouts_phase", "phase", "id"),
     sqlite_autoincrement=True,
 )
+
+# Web UI sessions (domain/sessions.py): the cookie's id only as its SHA-256.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("admin", String(64), nullable=False),
+    Index("ix_sessions_expires_at", "expires_at"),
+)
