@@ -17,7 +17,7 @@ from scalehook import __version__
 from scalehook.cli.client import ClientError
 from scalehook.cli.common import State
 
-RESOURCES = ("serve", "receivers", "services", "hosts", "executions")
+RESOURCES = ("serve", "config", "receivers", "services", "hosts", "executions")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

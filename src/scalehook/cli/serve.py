@@ -40,7 +40,8 @@ def serve(
         setup_logging(settings.log_level)
         asyncio.run(run(settings))
     except ScalehookError as exc:
-        click.echo(f"scalehook: {exc.message}", err=True)
+        for line in getattr(exc, "problems", None) or (exc.message,):
+            click.echo(f"scalehook: {line}", err=True)
         sys.exit(1)
     except KeyboardInterrupt:
         pass
