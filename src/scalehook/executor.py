@@ -9,6 +9,7 @@ background rollout per service at a time, recorded as it goes.
 from __future__ import annotations
 
 import inspect
+import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from typing import Any
 
 from scalehook.backends import Backends, ServiceState
 from scalehook.domain.decisions import ScaleDecision
-from scalehook.domain.executions import Execution, ExecutionDraft
+from scalehook.domain.executions import Execution, ExecutionDraft, log_fields
 from scalehook.domain.incidents import IncidentMark
 from scalehook.errors import ScalehookError
 from scalehook.hosts.manager import HostManager
@@ -25,6 +26,8 @@ from scalehook.locks import KeyedLocks
 from scalehook.metrics import Metrics
 from scalehook.rollouts import Rollouts
 from scalehook.store import Store
+
+log = logging.getLogger(__name__)
 
 Decide = Callable[[ServiceState], ScaleDecision | Awaitable[ScaleDecision]]
 
@@ -221,5 +224,21 @@ class Executor:
         )
         self.metrics.observe(
             receiver=audit.receiver_name or "", driver=audit.driver, result=result, seconds=seconds
+        )
+        log.log(
+            logging.WARNING if result == "failed" else logging.INFO,
+            "execution %d: %s %s: %s: %s",
+            execution.id,
+            audit.receiver_name or audit.driver,
+            target or "-",
+            result,
+            message,
+            extra=log_fields(
+                execution_id=execution.id,
+                receiver=audit.receiver_name,
+                driver=audit.driver,
+                target=target,
+                result=result,
+            ),
         )
         return execution

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from scalehook.auth import admin_token_hash, configured_token
+from scalehook.auth import GENERATED_FILE, admin_token_hash, configured_token
 from scalehook.backends import Backends
 from scalehook.backends.kinds import build_backend
 from scalehook.config import Settings
@@ -60,6 +60,7 @@ class Runtime:
             self.supervisor.add(loop)
         self.admin_hash = ""
         self.generated_token: str | None = None
+        self.token_file = settings.data_dir / GENERATED_FILE
 
     def limiter_for(self, receiver: str) -> RateLimiter:
         """The trigger rate limit of a receiver: its own if the config names it."""
@@ -71,7 +72,9 @@ class Runtime:
         try:
             await self.store.open()
             try:
-                self.admin_hash, self.generated_token = await admin_token_hash(self.store, token)
+                self.admin_hash, self.generated_token = await admin_token_hash(
+                    self.store, token, token_file=self.token_file
+                )
                 await self.backends.start()
                 if self.hosts is not None:
                     await self.hosts.start()

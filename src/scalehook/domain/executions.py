@@ -57,3 +57,17 @@ class ExecutionDraft:
 @dataclass(frozen=True, slots=True)
 class Execution(ExecutionDraft):
     id: ExecutionId = ExecutionId(0)
+
+
+def log_fields(
+    *, execution_id: int, receiver: str | None, driver: str, target: str | None, result: str
+) -> dict[str, Any]:
+    """An execution's structured log fields (``extra=``), the same wherever it is logged:
+    what a log shipper indexes a JSON log by."""
+    return {
+        "execution_id": execution_id,
+        "receiver": receiver,
+        "driver": driver,
+        "target": target,
+        "result": result,
+    }
