@@ -219,6 +219,7 @@ class Rollouts:
             if predecessor.task is not None:
                 predecessor.task.cancel()
         self._running[rollout.target] = rollout
+        self.metrics.rollouts_running.set(len(self._running))
         rollout.task = asyncio.create_task(self._run(rollout), name=f"rollout {rollout.target}")
 
     # running -------------------------------------------------------------------------
@@ -276,6 +277,7 @@ class Rollouts:
             rollout.done.set_result(None)
             if self._running.get(rollout.target) is rollout:
                 del self._running[rollout.target]
+            self.metrics.rollouts_running.set(len(self._running))
 
     async def _progress(self, rollout: _Rollout, event: RolloutEvent) -> None:
         now = datetime.now(UTC).isoformat()
@@ -337,7 +339,7 @@ class Rollouts:
             status="done",
             duration_ms=round(seconds * 1000, 3),
         )
-        self.metrics.observe(
+        self.metrics.observe_rollout(
             receiver=rollout.receiver_name or "",
             driver=rollout.driver,
             result=outcome,

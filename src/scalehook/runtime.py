@@ -9,12 +9,14 @@ from scalehook.backends import Backends
 from scalehook.backends.kinds import build_backend
 from scalehook.config import Settings
 from scalehook.datadir import DataDirLock
+from scalehook.domain.selectors import Selector
 from scalehook.executor import Executor
 from scalehook.hosts.settings import build_host_manager
 from scalehook.loops import Clock, Leadership, Loop, SoleLeadership, Supervisor, SystemClock
 from scalehook.metrics import Metrics
 from scalehook.ratelimit import RateLimiter
 from scalehook.rollouts import ResumeRollouts
+from scalehook.scrape import Scrape
 from scalehook.store import Store
 
 
@@ -47,6 +49,9 @@ class Runtime:
             build_host_manager(settings.hosts, settings.data_dir) if settings.hosts else None
         )
         self.executor = Executor(self.store, self.backends, self.metrics, hosts=self.hosts)
+        self.scrape = Scrape(
+            self.backends, self.metrics, self.clock, hosts=self.hosts, groups=self.host_groups
+        )
         self.limiter = RateLimiter(
             rate=settings.hooks.rate, burst=settings.hooks.burst, clock=self.clock.monotonic
         )
@@ -61,6 +66,14 @@ class Runtime:
         self.admin_hash = ""
         self.generated_token: str | None = None
         self.token_file = settings.data_dir / GENERATED_FILE
+
+    async def host_groups(self) -> list[Selector]:
+        """The host groups scaleHost receivers act on."""
+        return [
+            Selector.of(r.config.get("selector"))
+            for r in await self.store.receivers()
+            if r.driver == "scaleHost"
+        ]
 
     def limiter_for(self, receiver: str) -> RateLimiter:
         """The trigger rate limit of a receiver: its own if the config names it."""
@@ -92,6 +105,7 @@ class Runtime:
         await self.supervisor.stop()
         await self.leadership.close()
         await self.executor.rollouts.stop()
+        await self.scrape.close()
         if self.hosts is not None:
             await self.hosts.close()
         await self.backends.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from scalehook.api.deps import RuntimeDep, caller_address, require_admin
 from scalehook.api.schemas import (
@@ -17,9 +17,13 @@ from scalehook.api.schemas import (
     ServiceOut,
     execution_dict,
 )
+from scalehook.backends.registry import none_read
 from scalehook.domain.decisions import decide_replicas
 from scalehook.domain.selectors import Selector
 from scalehook.executor import Audit
+
+UNAVAILABLE_HEADER = "X-Unavailable-Backends"
+"""Names the backends (comma-separated) a list of services could not read."""
 
 router = APIRouter(
     prefix="/v1/services",
@@ -32,9 +36,18 @@ router = APIRouter(
 @router.get("", response_model=list[ServiceOut])
 async def list_services(
     runtime: RuntimeDep,
+    response: Response,
     selector: Annotated[str | None, Query(description="labels, e.g. tier=front,app=")] = None,
 ) -> list[ServiceOut]:
-    services = await runtime.backends.list_services(selector=Selector.parse(selector))
+    """Every backend's services. A backend that cannot be read is named in the
+    ``X-Unavailable-Backends`` header (its services are missing from the list); when
+    none can be read, the answer is that error (503 when an engine is unreachable),
+    never an empty list."""
+    services, failed = await runtime.backends.read_services(selector=Selector.parse(selector))
+    if failed and len(failed) == len(runtime.backends):
+        raise none_read(failed)
+    if failed:
+        response.headers[UNAVAILABLE_HEADER] = ", ".join(sorted(failed))
     return [ServiceOut.of(s) for s in services]
 
 

@@ -7,7 +7,6 @@ from fastapi import APIRouter, Response
 from scalehook import __version__
 from scalehook.api.deps import RuntimeDep
 from scalehook.api.schemas import Health
-from scalehook.errors import ScalehookError
 from scalehook.metrics import CONTENT_TYPE
 
 router = APIRouter(tags=["system"])
@@ -27,13 +26,8 @@ async def healthz(runtime: RuntimeDep) -> Health:
 
 @router.get("/metrics", response_class=Response)
 async def metrics(runtime: RuntimeDep) -> Response:
-    """Prometheus metrics: triggers by receiver and result, durations, replicas per service."""
-    services = []
-    for backend in runtime.backends:
-        try:
-            services.extend(await backend.list_services())
-            runtime.metrics.backend_up.labels(backend.name).set(1)
-        except ScalehookError:
-            runtime.metrics.backend_up.labels(backend.name).set(0)
-    runtime.metrics.set_services(services)
+    """Prometheus metrics: triggers by receiver and result, durations, replicas per
+    service, hosts per group, the process. Answers within a few seconds even while an
+    engine hangs: counts it cannot read in time are its last ones, marked stale."""
+    await runtime.scrape.refresh()
     return Response(runtime.metrics.render(), media_type=CONTENT_TYPE)
