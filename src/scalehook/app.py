@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from scalehook import __version__
-from scalehook.api import errors, executions, hooks, hosts, receivers, services, system
+from scalehook.api import errors, executions, hooks, hosts, openapi, receivers, services, system
 from scalehook.api.middleware import AccessLog, BodyLimit
 from scalehook.runtime import Runtime
 
@@ -37,6 +37,7 @@ def build_app(runtime: Runtime) -> FastAPI:
     ):
         app.include_router(router)
     errors.install(app)
+    openapi.install(app)
     app.add_middleware(
         BodyLimit,
         max_body=runtime.settings.hooks.max_body,

@@ -8,13 +8,15 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from scalehook.api.deps import RuntimeDep, caller_address, require_admin
 from scalehook.api.schemas import (
-    BODY_ERRORS,
-    ErrorOut,
+    AUTH,
+    BODY,
+    ENGINE,
     ExecutionOut,
     ReplicaOut,
     ScaleRequest,
     ServiceDetail,
     ServiceOut,
+    errors,
     execution_dict,
 )
 from scalehook.backends.registry import none_read
@@ -29,11 +31,32 @@ router = APIRouter(
     prefix="/v1/services",
     tags=["services"],
     dependencies=[Depends(require_admin)],
-    responses={401: {"model": ErrorOut}, 503: {"model": ErrorOut}},
+    responses=errors(*AUTH),
 )
+NO_BACKEND = {
+    503: "no backend could be read, one of them because its engine is unreachable "
+    "(backend_unavailable); the message names each backend and why"
+}
 
 
-@router.get("", response_model=list[ServiceOut])
+@router.get(
+    "",
+    operation_id="listServices",
+    response_model=list[ServiceOut],
+    responses={
+        200: {
+            "headers": {
+                UNAVAILABLE_HEADER: {
+                    "description": "the backends that could not be read (comma-separated): "
+                    "their services are missing from the list",
+                    "required": False,
+                    "schema": {"type": "string"},
+                }
+            }
+        },
+        **errors(422, *ENGINE, said=NO_BACKEND),
+    },
+)
 async def list_services(
     runtime: RuntimeDep,
     response: Response,
@@ -51,7 +74,12 @@ async def list_services(
     return [ServiceOut.of(s) for s in services]
 
 
-@router.get("/{ref:path}", response_model=ServiceDetail, responses={404: {"model": ErrorOut}})
+@router.get(
+    "/{ref:path}",
+    operation_id="getService",
+    response_model=ServiceDetail,
+    responses=errors(404, 422, *ENGINE),
+)
 async def get_service(ref: str, runtime: RuntimeDep) -> ServiceDetail:
     """A service with its replicas, their readiness, CPU% and memory."""
     backend, name = await runtime.backends.resolve(ref)
@@ -66,8 +94,9 @@ async def get_service(ref: str, runtime: RuntimeDep) -> ServiceDetail:
 
 @router.post(
     "/{ref:path}/scale",
+    operation_id="scaleService",
     response_model=ExecutionOut,
-    responses={**BODY_ERRORS, 404: {"model": ErrorOut}},
+    responses=errors(*BODY, *ENGINE, 404),
 )
 async def scale_service(
     ref: str, body: ScaleRequest, request: Request, runtime: RuntimeDep

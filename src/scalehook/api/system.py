@@ -12,7 +12,7 @@ from scalehook.metrics import CONTENT_TYPE
 router = APIRouter(tags=["system"])
 
 
-@router.get("/healthz", response_model=Health)
+@router.get("/healthz", operation_id="getHealth", response_model=Health)
 async def healthz(runtime: RuntimeDep) -> Health:
     """200 once scalehook is up: the store is open and the backends have started.
     ``leader`` says whether this instance runs the loops."""
@@ -24,7 +24,12 @@ async def healthz(runtime: RuntimeDep) -> Health:
     )
 
 
-@router.get("/metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    operation_id="getMetrics",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE: {"schema": {"type": "string"}}}}},
+)
 async def metrics(runtime: RuntimeDep) -> Response:
     """Prometheus metrics: triggers by receiver and result, durations, replicas per
     service, hosts per group, the process. Answers within a few seconds even while an
