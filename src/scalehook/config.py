@@ -25,6 +25,7 @@ from scalehook.backends.kinds import (
     BackendSettings,
     DockerHost,
     LocalSettings,
+    RegistryLogin,
     Shorthand,
     TlsSettings,
 )
@@ -133,6 +134,11 @@ class Settings(BaseModel):
     server: ServerSettings = Field(default_factory=ServerSettings)
     hooks: HookSettings = Field(default_factory=HookSettings)
     hosts: HostsSettings | None = Field(default=None, description="host scaling (Swarm nodes)")
+    registries: dict[str, RegistryLogin] = Field(
+        default_factory=dict,
+        description='logins by registry host ("localhost:5000", "ghcr.io"), before '
+        "~/.docker/config.json, for pulls and Swarm updates",
+    )
     log_level: LogLevel = "info"
     log_format: Literal["text", "json"] = Field(
         default="text", description="text lines, or one JSON object per line"

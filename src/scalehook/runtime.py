@@ -6,7 +6,7 @@ import os
 
 from scalehook.auth import GENERATED_FILE, admin_token_hash, configured_token
 from scalehook.backends import Backends
-from scalehook.backends.kinds import build_backend
+from scalehook.backends.kinds import RegistryAuth, build_backend
 from scalehook.config import Settings
 from scalehook.datadir import DataDirLock
 from scalehook.domain.selectors import Selector
@@ -21,9 +21,10 @@ from scalehook.store import Store
 
 
 def build_backends(settings: Settings) -> Backends:
+    registry_auth = RegistryAuth(settings.registries)
     return Backends(
         [
-            build_backend(name, backend, data_dir=settings.data_dir)
+            build_backend(name, backend, data_dir=settings.data_dir, registry_auth=registry_auth)
             for name, backend in settings.backends.items()
         ]
     )

@@ -80,14 +80,21 @@ def test_file_variables_hold_secrets(tmp_path: Path) -> None:
         "SCALEHOOK_HOSTS__PROVIDERS__LIBCLOUD__DRIVER": "dummy",
         "SCALEHOOK_HOSTS__PROVIDERS__LIBCLOUD__SECRET_FILE": str(secret),
     }
+    env["SCALEHOOK_REGISTRIES"] = '{"localhost:5000": {"username": "ci", "password": "123456"}}'
     settings = load_settings(None, env=env)
+    assert settings.registries["localhost:5000"].password == "123456"
     assert settings.database == "postgresql+asyncpg://app:pw@db/scalehook"
     assert settings.hosts is not None and settings.hosts.providers.libcloud is not None
     assert settings.hosts.providers.libcloud.secret == "s3cr3t-value"
     shown = effective(settings)
     assert shown["database"] == "postgresql+asyncpg://app:***@db/scalehook"
     assert shown["hosts"]["providers"]["libcloud"]["secret"] == "***"
-    assert "s3cr3t" not in repr(settings)
+    assert shown["registries"]["localhost:5000"] == {
+        "username": "ci",
+        "password": "***",
+        "password_file": None,
+    }
+    assert "s3cr3t" not in repr(settings) and "123456" not in repr(settings)
 
 
 @pytest.mark.parametrize(

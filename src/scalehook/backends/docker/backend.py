@@ -53,6 +53,7 @@ from scalehook.backends.engine import (
     resolve_address,
 )
 from scalehook.backends.engine.boundary import engine_boundary
+from scalehook.backends.engine.registry_auth import RegistryAuth
 from scalehook.backends.engine.stats import container_stats
 from scalehook.backends.rolling import IMAGE_LABEL, Replacement, rolling_upgrade, same_image, show
 from scalehook.domain.durations import Duration
@@ -82,9 +83,12 @@ class DockerSettings(EngineSettings):
 class DockerBackend:
     kind = "docker"
 
-    def __init__(self, name: str, settings: DockerSettings) -> None:
+    def __init__(
+        self, name: str, settings: DockerSettings, *, registry_auth: RegistryAuth | None = None
+    ) -> None:
         self._name = name
         self._settings = settings
+        self._auth = registry_auth or RegistryAuth()
         self._client = EngineClient(
             resolve_address(settings.docker_host, settings.docker_tls), timeout=settings.timeout
         )
@@ -379,7 +383,7 @@ class DockerBackend:
         known = self._sources.get(service, {}).get(ref)
         if known is not None:
             return known
-        return await runnable(self._client, ref)
+        return await runnable(self._client, ref, self._auth)
 
     async def _sources_of(self, found: Group) -> dict[ImageRef, str]:
         sources: dict[ImageRef, str] = {}

@@ -40,6 +40,7 @@ from scalehook.backends.engine import (
 )
 from scalehook.backends.engine.boundary import engine_boundary
 from scalehook.backends.engine.readiness import Readiness, readiness
+from scalehook.backends.engine.registry_auth import RegistryAuth
 from scalehook.backends.engine.stats import container_stats
 from scalehook.backends.rolling import IMAGE_LABEL, same_image, show
 from scalehook.backends.swarm.update import (
@@ -90,8 +91,11 @@ class SwarmSettings(EngineSettings):
 class SwarmBackend:
     kind = "swarm"
 
-    def __init__(self, name: str, settings: SwarmSettings) -> None:
+    def __init__(
+        self, name: str, settings: SwarmSettings, *, registry_auth: RegistryAuth | None = None
+    ) -> None:
         self._name = name
+        self._auth = registry_auth or RegistryAuth()
         self._client = EngineClient(
             resolve_address(settings.docker_host, settings.docker_tls), timeout=settings.timeout
         )
@@ -255,8 +259,9 @@ class SwarmBackend:
     async def _write_spec(
         self, found: JSON, spec: JSON, *, name: str, doing: str, rollback: bool = False
     ) -> JSON:
-        """POST ``spec`` at the version that was read; ``None`` when the service changed
-        since (read it again), the engine's own words when it refuses."""
+        """POST ``spec`` at the version that was read, with its image's registry
+        credentials when some are found (the nodes pull with them); ``None`` when the
+        service changed since (read it again), the engine's own words when it refuses."""
         try:
             answer = await self._client.request(
                 "POST",
@@ -266,6 +271,7 @@ class SwarmBackend:
                     **({"rollback": "previous"} if rollback else {}),
                 },
                 json=spec,
+                headers=await self._auth.headers(container_image(spec)),
             )
         except EngineNotFound as exc:
             raise ServiceNotFound(f"service {name!r} went away on backend {self._name!r}") from exc
