@@ -34,6 +34,7 @@ from scalehook.domain.durations import Duration
 from scalehook.errors import ScalehookError
 from scalehook.hosts.settings import HostsSettings
 from scalehook.log_levels import LogLevel
+from scalehook.notifications.settings import NotificationSettings
 
 DEFAULT_PORT = 8085
 BACKEND_NAME = re.compile(r"^[a-z][a-z0-9_.-]{0,62}$")
@@ -123,6 +124,7 @@ class Settings(BaseModel):
     server: ServerSettings = Field(default_factory=ServerSettings)
     hooks: HookSettings = Field(default_factory=HookSettings)
     hosts: HostsSettings | None = Field(default=None, description="host scaling (Swarm nodes)")
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     log_level: LogLevel = "info"
 
     @model_validator(mode="after")
@@ -226,6 +228,13 @@ def load_settings(path: Path | None, **overrides: Any) -> Settings:
     settings.data_dir = (base / settings.data_dir).resolve()
     for spec in settings.local_services():
         spec.cwd = str((base / spec.cwd).resolve()) if spec.cwd else str(base)
+    notifications = settings.notifications
+    if notifications.ca_file is not None:
+        notifications.ca_file = (base / notifications.ca_file).resolve()
+        try:
+            notifications.ssl_context()
+        except ValueError as exc:
+            raise ConfigError(f"{path or 'settings'}: notifications.ca_file: {exc}") from exc
     return settings
 
 

@@ -9,6 +9,7 @@ from scalehook.api.deps import RuntimeDep
 from scalehook.api.schemas import Health
 from scalehook.errors import ScalehookError
 from scalehook.metrics import CONTENT_TYPE
+from scalehook.notifications.delivery import refresh_metrics
 
 router = APIRouter(tags=["system"])
 
@@ -27,7 +28,8 @@ async def healthz(runtime: RuntimeDep) -> Health:
 
 @router.get("/metrics", response_class=Response)
 async def metrics(runtime: RuntimeDep) -> Response:
-    """Prometheus metrics: triggers by receiver and result, durations, replicas per service."""
+    """Prometheus metrics: triggers by receiver and result, durations, replicas per
+    service, notification deliveries and the outbox."""
     services = []
     for backend in runtime.backends:
         try:
@@ -36,4 +38,5 @@ async def metrics(runtime: RuntimeDep) -> Response:
         except ScalehookError:
             runtime.metrics.backend_up.labels(backend.name).set(0)
     runtime.metrics.set_services(services)
+    await refresh_metrics(runtime.store, runtime.metrics)
     return Response(runtime.metrics.render(), media_type=CONTENT_TYPE)

@@ -73,3 +73,25 @@ def as_dry_run(
         recorded["would"] = would
         result = "dry_run"
     return result, f"dry run, nothing changed: {message}", recorded
+
+
+def execution_json(execution: Execution) -> dict[str, Any]:
+    """The JSON form of an execution, as ``GET /v1/executions/{id}`` answers it (and a
+    webhook notification carries it); built without a model (the trigger's hot path)."""
+    return {
+        "id": execution.id,
+        "started_at": execution.started_at.isoformat(),
+        "receiver_id": execution.receiver_id,
+        "receiver_name": execution.receiver_name,
+        "driver": execution.driver,
+        "target": execution.target,
+        "caller": execution.caller,
+        "result": execution.result,
+        "before": execution.before,
+        "after": execution.after,
+        "message": execution.message,
+        "duration_ms": execution.duration_ms,
+        "details": execution.details,
+        "status": execution.status,
+        "updated_at": None if execution.updated_at is None else execution.updated_at.isoformat(),
+    }
