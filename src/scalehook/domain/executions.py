@@ -77,10 +77,11 @@ def as_dry_run(
 
 def execution_json(execution: Execution) -> dict[str, Any]:
     """The JSON form of an execution, as ``GET /v1/executions/{id}`` answers it (and a
-    webhook notification carries it); built without a model (the trigger's hot path)."""
+    webhook notification carries it, times in UTC as ``…Z``); built without a model
+    (the trigger's hot path)."""
     return {
         "id": execution.id,
-        "started_at": execution.started_at.isoformat(),
+        "started_at": _iso(execution.started_at),
         "receiver_id": execution.receiver_id,
         "receiver_name": execution.receiver_name,
         "driver": execution.driver,
@@ -93,5 +94,11 @@ def execution_json(execution: Execution) -> dict[str, Any]:
         "duration_ms": execution.duration_ms,
         "details": execution.details,
         "status": execution.status,
-        "updated_at": None if execution.updated_at is None else execution.updated_at.isoformat(),
+        "updated_at": None if execution.updated_at is None else _iso(execution.updated_at),
     }
+
+
+def _iso(when: datetime) -> str:
+    """ISO 8601 as the API's models write it: UTC as ``Z``."""
+    text = when.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text

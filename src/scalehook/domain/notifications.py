@@ -303,7 +303,9 @@ def parse_spec(body: Mapping[str, Any]) -> NotificationSpec:
             continue
         others = [t for t, fields in TYPE_FIELDS.items() if key in fields]
         if others:
-            message = f"{key}: a field of a {' or '.join(others)} notification, not of a {kind} one"
+            message = (
+                f"{key}: a field of {_a(' or '.join(others))} notification, not of {_a(kind)} one"
+            )
         else:
             message = f"{key}: not a field of a notification (use {', '.join(allowed)})"
         raise InvalidRequest(message, field=key)
@@ -312,9 +314,15 @@ def parse_spec(body: Mapping[str, Any]) -> NotificationSpec:
         raise InvalidRequest("enabled: true or false", field="enabled")
     on = parse_on(body.get("on"))
     fields = {k: body[k] for k in TYPE_FIELDS[kind] if k in body and body[k] is not None}
+    if isinstance(fields.get("smtp"), Mapping):  # a key set to null is a key not given
+        fields["smtp"] = {k: v for k, v in fields["smtp"].items() if v is not None}
     model = _validate(SPECS[kind], fields)
     config = model.model_dump(mode="json", by_alias=True, exclude_none=True)
     return NotificationSpec(name=name, type=kind, config=config, on=on, enabled=enabled)
+
+
+def _a(word: str) -> str:
+    return f"an {word}" if word[:1] in "aeiou" else f"a {word}"
 
 
 def parse_on(value: Any) -> dict[str, list[str]]:
