@@ -28,10 +28,10 @@ def setup_logging(level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    if logging.getLogger().level > logging.DEBUG:
-        # httpx logs every request at INFO, and the engine backends make many
-        logging.getLogger("httpx").setLevel(logging.WARNING)
-    # These log SQL with its parameters, which hold receivers' secrets: never, at any level.
+    # httpx logs every request's URL at INFO (and the engine backends make many); a Slack
+    # notification's URL is a secret. These log SQL with its parameters, which hold
+    # receivers' and notifications' secrets. Neither, at any level.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("aiosqlite").setLevel(logging.INFO)
     logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
 

@@ -86,7 +86,9 @@ class HttpSink:
                     return  # the connection closes without an answer
                 self.send_response(status)
                 self.send_header("Content-Type", "text/plain")
-                text = b"ok" if status < 300 else b"sink says no"
+                # An error answer quotes the request, as some servers do: what scalehook
+                # keeps of it must still hold no secret.
+                text = b"ok" if status < 300 else f"no such hook: {self.path}".encode()
                 self.send_header("Content-Length", str(len(text)))
                 self.end_headers()
                 self.wfile.write(text)

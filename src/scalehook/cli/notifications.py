@@ -143,7 +143,12 @@ def on_text(on: dict[str, list[str]]) -> str:
 @pass_state
 def notifications_show(state: State, notification: str, as_json: bool) -> None:
     """Show a notification (by id or name), without its secrets."""
-    emit_record(state.client.get(f"/v1/notifications/{notification}"), as_json)
+    emit_record(present(state.client.get(f"/v1/notifications/{notification}"), as_json), as_json)
+
+
+def present(record: dict[str, Any], as_json: bool) -> dict[str, Any]:
+    """For people, only the fields of its type (the API gives the others as null)."""
+    return record if as_json else {k: v for k, v in record.items() if v is not None}
 
 
 @notifications.command("update")
@@ -192,7 +197,8 @@ def notifications_update(
         body["on"] = filters(on_pairs)
     if every:
         body["on"] = {}
-    emit_record(state.client.patch(f"/v1/notifications/{notification}", body), as_json)
+    changed = state.client.patch(f"/v1/notifications/{notification}", body)
+    emit_record(present(changed, as_json), as_json)
 
 
 @notifications.command("delete")

@@ -108,9 +108,14 @@ class DeliveryLoop:
             task.add_done_callback(self._inflight.pop)
 
     async def _wait(self) -> None:
-        """Until a delivery is enqueued, one in flight ends, or ``poll`` passes."""
+        """Until a delivery is enqueued, one in flight ends, the next retry is due, or
+        ``poll`` passes (for what other instances enqueue)."""
+        pause = self.settings.poll
+        due = await self.store.outbox.next_due()
+        if due is not None:
+            pause = min(pause, max(0.0, (due - self.clock.now()).total_seconds()))
         wake = asyncio.create_task(self._wake.wait())
-        tick = asyncio.create_task(self.clock.sleep(self.settings.poll))
+        tick = asyncio.create_task(self.clock.sleep(pause))
         try:
             await asyncio.wait({wake, tick, *self._inflight}, return_when=asyncio.FIRST_COMPLETED)
         finally:

@@ -2,9 +2,10 @@
 by the delivery loops, and marked delivered, to retry, or failed.
 
 Claiming is safe with several instances on one database: due rows are selected with
-``FOR UPDATE SKIP LOCKED`` (PostgreSQL; SQLite has one writer at a time and ignores
-the clause) and leased to one instance until ``claimed_until``, so no two instances
-send one delivery at once, and a delivery whose instance died is taken up again once
+``FOR UPDATE SKIP LOCKED`` (PostgreSQL; SQLite ignores the clause) and leased to one
+instance until ``claimed_until`` by an update that checks again that they are due (a
+compare-and-set, right without the locks too), so no two instances send one delivery
+at once, and a delivery whose instance died is taken up again once
 its lease has passed. Delivery is at least once: a webhook dedupes on the delivery id.
 """
 
@@ -14,7 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import RowMapping, delete, func, insert, or_, select, update
+from sqlalchemy import RowMapping, case, delete, func, insert, or_, select, update
 
 from scalehook.domain.notifications import (
     Delivery,
@@ -85,21 +86,32 @@ class OutboxRepository:
             ids = [row[0] for row in picked]
             if not ids:
                 return []
+            # Due again in the update itself: where the select took no lock (SQLite, whose
+            # driver begins the transaction only at the first write), another instance
+            # may have claimed a row in between; it keeps it.
             await w.conn.execute(
-                update(d).where(d.c.id.in_(ids)).values(claimed_by=instance, claimed_until=until)
+                update(d)
+                .where(d.c.id.in_(ids) & due)
+                .values(claimed_by=instance, claimed_until=until)
             )
-            rows = await w.conn.execute(select(d).where(d.c.id.in_(ids)).order_by(d.c.id))
+            mine = d.c.id.in_(ids) & (d.c.claimed_by == instance) & (d.c.claimed_until == until)
+            rows = await w.conn.execute(select(d).where(mine).order_by(d.c.id))
             return [_delivery(row) for row in rows.mappings()]
 
     async def next_due(self) -> datetime | None:
-        """When the earliest pending delivery is due (None: none is pending)."""
+        """When the next pending delivery may be claimed: it is due and its lease (if
+        one holds it) has run out. None: none is pending."""
         d = tables.notification_deliveries
+        claimable = case(
+            (d.c.claimed_until > d.c.next_attempt_at, d.c.claimed_until),
+            else_=d.c.next_attempt_at,
+        )
         async with self._db.read() as conn:
             value = (
-                await conn.execute(
-                    select(func.min(d.c.next_attempt_at)).where(d.c.status == "pending")
-                )
+                await conn.execute(select(func.min(claimable)).where(d.c.status == "pending"))
             ).scalar()
+        if isinstance(value, str):  # SQLite gives a computed time back as its text
+            value = datetime.fromisoformat(value)
         return utc_or_none(value)
 
     async def delivered(self, ident: DeliveryId, *, attempts: int, now: datetime) -> None:
