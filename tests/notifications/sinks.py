@@ -179,6 +179,38 @@ class _Handler:
         return "250 OK"
 
 
+class _Controller(Controller):
+    """aiosmtpd's controller, closing every connection when it stops: a client that gives
+    up during the TLS handshake (an unverified certificate) leaves aiosmtpd holding its
+    socket, which would be closed only by the garbage collector, with a warning."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.protocols: list[SMTP] = []
+
+    def factory(self) -> SMTP:
+        protocol: SMTP = super().factory()  # type: ignore[no-untyped-call]
+        self.protocols.append(protocol)
+        return protocol
+
+    def _close_all(self) -> None:
+        for protocol in self.protocols:
+            for transport in (protocol._original_transport, protocol.transport):
+                if transport is not None:
+                    transport.close()
+
+    def stop(self, no_assert: bool = False) -> None:
+        done = threading.Event()
+
+        def close() -> None:
+            self._close_all()
+            done.set()
+
+        self.loop.call_soon_threadsafe(close)
+        done.wait(10)
+        super().stop(no_assert)
+
+
 class SmtpSink:
     """aiosmtpd on loopback: STARTTLS required, then AUTH (``username``/``password``)."""
 
@@ -193,7 +225,7 @@ class SmtpSink:
         self.ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
         self.handler = _Handler()
         self.logins: list[tuple[str, bool]] = []  # (login, accepted)
-        self.controller = Controller(
+        self.controller = _Controller(
             self.handler,
             hostname="127.0.0.1",
             port=self.port,
