@@ -4,10 +4,12 @@ and never in the way of the trigger it reports."""
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any
 
 import httpx
+import pytest
 
 from scalehook.testing import ServerProcess, wait_until
 from tests.conftest import ServerFactory, web_service
@@ -15,6 +17,8 @@ from tests.notifications.conftest import config
 from tests.notifications.sinks import HttpSink, wait_deliveries
 
 SECRET = "webhook-secret-9c1e44"
+POSTGRES = os.environ.get("SCALEHOOK_TEST_POSTGRES")
+"""A PostgreSQL URL (``postgresql+asyncpg://…``, a database of its own) for two instances."""
 
 
 def notify(server: ServerProcess, **body: Any) -> dict[str, Any]:
@@ -264,3 +268,33 @@ def test_a_rollout_notifies_once_when_it_ends_with_its_final_result(
         lambda: deliveries(server, "ops"), lambda rows: rows[0]["status"] == "delivered"
     )
     assert len(sink.received()) == 1  # not for each step of the rollout
+
+
+@pytest.mark.skipif(not POSTGRES, reason="set SCALEHOOK_TEST_POSTGRES to a PostgreSQL URL")
+def test_two_instances_on_one_postgresql_send_each_delivery_once(
+    make_server: ServerFactory, sink: HttpSink
+) -> None:
+    assert POSTGRES  # its tables are made by the first server's migrations
+    settings = config({"web": web_service()}, refresh="200ms")
+    settings["database"] = POSTGRES
+    first = make_server(settings, name="first")
+    notify(first, name="ops", type="webhook", url=f"{sink.url}/ops")
+    second = make_server(
+        {**settings, "services": {"web": web_service()}}, name="second", token=first.token
+    )
+    urls = [s.create_receiver(f"up-{i}", service="web", action="up", amount=1, max=50)["url"]
+            for i, s in enumerate((first, second))]  # fmt: skip
+    executions = [trigger(urls[i % 2])["id"] for i in range(20)]
+
+    # A notification made on one instance is seen by the other within `refresh`.
+    notify(first, name="late", type="webhook", url=f"{sink.url}/late")
+    wait_until(lambda: trigger(urls[1]) and sink.received("/late"), timeout=30, interval=0.3)
+
+    rows = wait_deliveries(
+        lambda: deliveries(first, "ops", limit=1000),
+        lambda rows: len(rows) >= 20 and all(r["status"] == "delivered" for r in rows),
+    )
+    sent = sink.received("/ops")
+    assert len(sent) == len(rows)  # each delivery sent once, by one of the two
+    assert len({r.header("X-Scalehook-Delivery") for r in sent}) == len(rows)
+    assert set(executions) <= {r.json()["execution"]["id"] for r in sent}

@@ -5,6 +5,7 @@ schedule, on the manual clock, against a real HTTP sink."""
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from pathlib import Path
@@ -89,11 +90,32 @@ async def test_an_execution_and_its_deliveries_commit_together_or_not_at_all(
     assert await store.outbox.counts() == counts
 
 
+POSTGRES = os.environ.get("SCALEHOOK_TEST_POSTGRES")
+"""A PostgreSQL URL (``postgresql+asyncpg://…``) to run the claims there too; its
+``public`` schema is emptied first."""
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
+    if not POSTGRES:
+        pytest.skip("set SCALEHOOK_TEST_POSTGRES to a PostgreSQL URL to claim there too")
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(POSTGRES)
+    async with engine.begin() as conn:
+        await conn.execute(text("DROP SCHEMA public CASCADE"))
+        await conn.execute(text("CREATE SCHEMA public"))
+    await engine.dispose()
+    return POSTGRES
+
+
 async def test_two_instances_never_claim_one_delivery_and_a_dead_ones_lease_runs_out(
-    tmp_path: Path,
+    shared_url: str,
 ) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
-    first, second = Store(url, on_loop=False), Store(url, on_loop=False)
+    first, second = Store(shared_url, on_loop=False), Store(shared_url, on_loop=False)
     await first.open()
     await second.open()
     try:
