@@ -8,8 +8,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from scalehook.answers import AUTH, BODY, errors
 from scalehook.api.deps import RuntimeDep, require_admin
-from scalehook.api.schemas import BODY_ERRORS, ErrorOut
 from scalehook.domain.notifications import (
     NAME,
     Delivery,
@@ -26,13 +26,12 @@ router = APIRouter(
     prefix="/v1/notifications",
     tags=["notifications"],
     dependencies=[Depends(require_admin)],
-    responses={401: {"model": ErrorOut}, 422: {"model": ErrorOut}},
+    responses=errors(*AUTH),
 )
 
 MAX_ID = 2**63 - 1
-NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"model": ErrorOut, "description": "no notification has this id or name"}
-}
+NOT_FOUND = {404: "no notification has this id or name (not_found)"}
+TAKEN = {409: "the name is taken (conflict)"}
 
 
 class SmtpIn(BaseModel):
@@ -171,7 +170,7 @@ def _body(model: BaseModel) -> dict[str, Any]:
     status_code=201,
     response_model=NotificationOut,
     operation_id="createNotification",
-    responses={**BODY_ERRORS, 409: {"model": ErrorOut, "description": "the name is taken"}},
+    responses=errors(*BODY, 409, said=TAKEN),
 )
 async def create_notification(body: NotificationCreate, runtime: RuntimeDep) -> NotificationOut:
     """Create a notification: the executions it matches are sent to it from now on."""
@@ -187,7 +186,10 @@ async def list_notifications(runtime: RuntimeDep) -> list[NotificationOut]:
 
 
 @router.get(
-    "/{ident}", response_model=NotificationOut, operation_id="getNotification", responses=NOT_FOUND
+    "/{ident}",
+    response_model=NotificationOut,
+    operation_id="getNotification",
+    responses=errors(404, said=NOT_FOUND),
 )
 async def get_notification(ident: str, runtime: RuntimeDep) -> NotificationOut:
     return NotificationOut.of(await find(runtime, ident))
@@ -197,11 +199,7 @@ async def get_notification(ident: str, runtime: RuntimeDep) -> NotificationOut:
     "/{ident}",
     response_model=NotificationOut,
     operation_id="updateNotification",
-    responses={
-        **BODY_ERRORS,
-        **NOT_FOUND,
-        409: {"model": ErrorOut, "description": "the new name is taken"},
-    },
+    responses=errors(*BODY, 404, 409, said=NOT_FOUND | TAKEN),
 )
 async def update_notification(
     ident: str, body: NotificationUpdate, runtime: RuntimeDep
@@ -216,7 +214,12 @@ async def update_notification(
     return NotificationOut.of(await runtime.store.notifications.update(current.id, spec))
 
 
-@router.delete("/{ident}", status_code=204, operation_id="deleteNotification", responses=NOT_FOUND)
+@router.delete(
+    "/{ident}",
+    status_code=204,
+    operation_id="deleteNotification",
+    responses=errors(404, said=NOT_FOUND),
+)
 async def delete_notification(ident: str, runtime: RuntimeDep) -> Response:
     """Delete a notification and its deliveries, pending ones included."""
     notification = await find(runtime, ident)
@@ -228,7 +231,7 @@ async def delete_notification(ident: str, runtime: RuntimeDep) -> Response:
     "/{ident}/deliveries",
     response_model=list[DeliveryOut],
     operation_id="listNotificationDeliveries",
-    responses=NOT_FOUND,
+    responses=errors(404, 422, said=NOT_FOUND),
 )
 async def list_deliveries(
     ident: str,
@@ -255,7 +258,7 @@ async def list_deliveries(
     "/{ident}/deliveries/retry",
     response_model=RetryOut,
     operation_id="retryNotificationDeliveries",
-    responses=NOT_FOUND,
+    responses=errors(404, said=NOT_FOUND),
 )
 async def retry_deliveries(ident: str, runtime: RuntimeDep) -> RetryOut:
     """Send the failed deliveries again (e.g. after fixing the URL or the password)."""

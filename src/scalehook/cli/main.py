@@ -19,6 +19,7 @@ from scalehook.cli.common import State
 
 RESOURCES = (
     "serve",
+    "config",
     "apply",
     "receivers",
     "services",

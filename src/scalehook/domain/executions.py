@@ -102,3 +102,17 @@ def _iso(when: datetime) -> str:
     """ISO 8601 as the API's models write it: UTC as ``Z``."""
     text = when.isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def log_fields(
+    *, execution_id: int, receiver: str | None, driver: str, target: str | None, result: str
+) -> dict[str, Any]:
+    """An execution's structured log fields (``extra=``), the same wherever it is logged:
+    what a log shipper indexes a JSON log by."""
+    return {
+        "execution_id": execution_id,
+        "receiver": receiver,
+        "driver": driver,
+        "target": target,
+        "result": result,
+    }
