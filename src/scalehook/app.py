@@ -11,6 +11,7 @@ from scalehook.api import (
     executions,
     hooks,
     hosts,
+    notifications,
     openapi,
     receivers,
     services,
@@ -46,6 +47,7 @@ def build_app(runtime: Runtime) -> FastAPI:
         execution_stream.router,  # before executions: /stream is not an execution id
         executions.router,
         hosts.router,
+        notifications.router,
         system.router,
     ):
         app.include_router(router)

@@ -36,6 +36,7 @@ from scalehook.domain.masking import SecretUrl
 from scalehook.errors import ScalehookError
 from scalehook.hosts.settings import HostsSettings
 from scalehook.log_levels import LogLevel
+from scalehook.notifications.settings import NotificationSettings
 
 DEFAULT_PORT = 8085
 BACKEND_NAME = re.compile(r"^[a-z][a-z0-9_.-]{0,62}$")
@@ -134,6 +135,7 @@ class Settings(BaseModel):
     server: ServerSettings = Field(default_factory=ServerSettings)
     hooks: HookSettings = Field(default_factory=HookSettings)
     hosts: HostsSettings | None = Field(default=None, description="host scaling (Swarm nodes)")
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     registries: dict[str, RegistryLogin] = Field(
         default_factory=dict,
         description='logins by registry host ("localhost:5000", "ghcr.io"), before '
@@ -246,13 +248,26 @@ def read_settings(
     if problems:
         return None, problems
     base = path.resolve().parent if path is not None else Path.cwd()
-    from_file = layers.file is not None and layers.origin(("data_dir",)).startswith(
-        f"{layers.file}:"
-    )
-    settings.data_dir = ((base if from_file else Path.cwd()) / settings.data_dir).resolve()
+    settings.data_dir = (_relative_to(layers, ("data_dir",), base) / settings.data_dir).resolve()
     for spec in settings.local_services():
         spec.cwd = str((base / spec.cwd).resolve()) if spec.cwd else str(base)
+    notifications = settings.notifications
+    if notifications.ca_file is not None:
+        loc = ("notifications", "ca_file")
+        notifications.ca_file = (_relative_to(layers, loc, base) / notifications.ca_file).resolve()
+        try:
+            notifications.ssl_context()
+        except ValueError as exc:
+            return None, [f"{layers.origin(loc)}: notifications.ca_file: {exc}"]
     return settings, []
+
+
+def _relative_to(layers: Layers, loc: tuple[str, ...], base: Path) -> Path:
+    """What a relative path at ``loc`` is relative to: the file's folder when the file
+    gave it, else the working directory (an environment variable, a flag)."""
+    if layers.file is not None and layers.origin(loc).startswith(f"{layers.file}:"):
+        return base
+    return Path.cwd()
 
 
 def load_settings(

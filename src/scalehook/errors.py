@@ -22,6 +22,7 @@ fails on a class missing here, or on a status that differs)::
     |-- NotFound                  404 no such thing
     |   |-- ReceiverNotFound      404 no receiver has this id, name or trigger URL
     |   |-- ServiceNotFound       404 no backend has the service, or there is no such backend
+    |   |-- NotificationNotFound  404 no notification has this id or name
     |   `-- ReplicaNotFound       404 the service has no replica of that id
     |-- Conflict                  409 the target's state forbids it (a host name taken)
     |   `-- DataDirInUse          409 another running scalehook holds the data dir (datadir.py)
@@ -54,9 +55,13 @@ without root, a cloud that does not offer the image or size). A plain ``BackendE
 (502) is an error answer that may pass later (the engine's 500, a conflict, a pull that
 failed); ``BackendUnavailable`` (503) a failure that a retry is likely to get past.
 
-Two more are not HTTP answers, so not in the tree: ``InvalidImage`` (a ``ValueError`` of
+Four more are not HTTP answers, so not in the tree: ``InvalidImage`` (a ``ValueError`` of
 the pure ``domain/images.py``; each use turns it into ``InvalidRequest`` 422 or
-``InvalidPayload`` 400 naming the field) and ``ClientError`` (``cli/client.py``: the
+``InvalidPayload`` 400 naming the field), ``_FieldError`` (a ``ValueError`` of
+``domain/notifications.py``: a check across fields that names the one at fault; it
+becomes ``InvalidRequest`` 422 with that field), ``DeliveryFailed``
+(``notifications/base.py``: a try of a notification failed; kept as the delivery's last
+error, retried or not, never an answer) and ``ClientError`` (``cli/client.py``: the
 command line's own, printed as one line with exit status 1).
 """
 
@@ -119,6 +124,10 @@ class ReceiverNotFound(NotFound):
 
 class ServiceNotFound(NotFound):
     code = "service_not_found"
+
+
+class NotificationNotFound(NotFound):
+    code = "notification_not_found"
 
 
 class Conflict(ScalehookError):

@@ -178,6 +178,21 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.notifications = Counter(
+            "scalehook_notifications",
+            "Notification deliveries tried, by notification and outcome: delivered, "
+            "retrying (a try failed, another follows) or failed (given up)",
+            ["notification", "status"],
+            registry=self.registry,
+        )
+        self.outbox_depth = Gauge(
+            "scalehook_notification_outbox_depth",
+            "Deliveries waiting in the outbox, by notification (read from the store at "
+            "each scrape; absent when it cannot be read)",
+            ["notification"],
+            registry=self.registry,
+        )
+
     def observe(self, *, receiver: str, driver: str, result: str, seconds: float) -> None:
         self.triggers.labels(receiver, driver, result).inc()
         self.duration.labels(driver).observe(seconds)

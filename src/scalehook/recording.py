@@ -5,15 +5,19 @@ action, a policy's or a health check's action), and those recorded as ``running`
 updated until done (a rollout). The metric of each finished execution is counted here
 too, so the trail and ``/metrics`` never disagree. The executor and the rollouts it runs
 are its only users.
+
+Hooks (``RecordingHook``) see every execution as it is done, inside the transaction that
+records it: what they write (the notification outbox) commits with the execution, or
+neither does. A running rollout is seen once, when ``finish`` gives its final result.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from scalehook.domain.executions import (
     Execution,
@@ -49,11 +53,28 @@ class Audit:
     started: float | None = None
 
 
+class RecordingHook(Protocol):
+    async def recorded(self, execution: Execution, *, tx: Transaction) -> None:
+        """Called with each execution that is done, inside the transaction that records
+        it; write through ``tx`` only, and await nothing but store writes (on SQLite the
+        transaction holds the write queue). Raising rolls the execution back: a hook
+        keeps its own failures to itself."""
+        ...
+
+
 class Recorder:
-    def __init__(self, store: Store, metrics: Metrics, clock: Clock) -> None:
+    def __init__(
+        self,
+        store: Store,
+        metrics: Metrics,
+        clock: Clock,
+        *,
+        hooks: Sequence[RecordingHook] = (),
+    ) -> None:
         self.store = store
         self.metrics = metrics
         self.clock = clock
+        self.hooks: list[RecordingHook] = list(hooks)
 
     def stamp(self, audit: Audit) -> Audit:
         """The audit with its start times, from the clock where they are missing."""
@@ -104,20 +125,24 @@ class Recorder:
         """Write an execution that is done, with what its decision taught the receiver
         about alert incidents (``marks``) in the same transaction."""
         seconds = self._seconds(audit)
-        execution = await self.store.executions.add(
-            self._draft(
-                audit,
-                target=target,
-                result=result,
-                message=message,
-                duration_ms=round(seconds * 1000, 3),
-                before=before,
-                after=after,
-                details=dict(details or {}),
-            ),
-            marks=marks,
-            dry_run=audit.dry_run,
-        )
+        async with self.store.transaction() as tx:
+            execution = await self.store.executions.add(
+                self._draft(
+                    audit,
+                    target=target,
+                    result=result,
+                    message=message,
+                    duration_ms=round(seconds * 1000, 3),
+                    before=before,
+                    after=after,
+                    details=dict(details or {}),
+                ),
+                marks=marks,
+                dry_run=audit.dry_run,
+                tx=tx,
+            )
+            for hook in self.hooks:
+                await hook.recorded(execution, tx=tx)
         self.metrics.observe(
             receiver=audit.receiver_name or "", driver=audit.driver, result=result, seconds=seconds
         )
@@ -191,14 +216,20 @@ class Recorder:
         ``audit``, and (``count``) its metrics: counted as an action, timed in the rollout
         histogram (rollouts take minutes)."""
         seconds = self._seconds(audit)
-        await self.store.executions.update(
-            execution,
-            result=result,
-            message=message,
-            details=dict(details),
-            status="done",
-            duration_ms=round(seconds * 1000, 3),
-        )
+        async with self.store.transaction() as tx:
+            await self.store.executions.update(
+                execution,
+                result=result,
+                message=message,
+                details=dict(details),
+                status="done",
+                duration_ms=round(seconds * 1000, 3),
+                tx=tx,
+            )
+            if self.hooks:
+                done = await self.store.executions.get(execution, tx=tx)
+                for hook in self.hooks:
+                    await hook.recorded(done, tx=tx)
         if count:
             self.metrics.observe_rollout(
                 receiver=audit.receiver_name or "",

@@ -15,6 +15,8 @@ from scalehook.executor import Executor
 from scalehook.hosts.settings import build_host_manager
 from scalehook.loops import Clock, Leadership, Loop, SoleLeadership, Supervisor, SystemClock
 from scalehook.metrics import Metrics
+from scalehook.notifications.delivery import DeliveryLoop
+from scalehook.notifications.enqueue import Enqueuer
 from scalehook.ratelimit import RateLimiter
 from scalehook.rollouts import ResumeRollouts
 from scalehook.scrape import Scrape
@@ -39,7 +41,7 @@ def build_backends(settings: Settings, clock: Clock) -> Backends:
 
 def build_loops(runtime: Runtime) -> list[Loop]:
     """Every loop this scalehook runs (a new loop is one line here)."""
-    return [ResumeRollouts(runtime.executor.rollouts)]
+    return [ResumeRollouts(runtime.executor.rollouts), runtime.notifications]
 
 
 class Runtime:
@@ -51,6 +53,7 @@ class Runtime:
         self.clock: Clock = clock or SystemClock()
         self.data_dir_lock = DataDirLock(settings.data_dir)
         self.store = Store(settings.database_url)
+        self.store.notifications.ttl = settings.notifications.refresh
         self.backends = build_backends(settings, self.clock)
         self.metrics = Metrics()
         self.hosts = (
@@ -72,6 +75,18 @@ class Runtime:
             for name, limit in settings.hooks.receivers.items()
         }
         self.leadership: Leadership = SoleLeadership()
+        # Notifications: matched and enqueued as each execution is recorded, sent by a loop.
+        self.notifications = DeliveryLoop(
+            self.store,
+            self.clock,
+            self.metrics,
+            settings.notifications,
+            instance=self.leadership.instance,
+            public_url=settings.server.public_url,
+        )
+        self.executor.recorder.hooks.append(
+            Enqueuer(self.store, self.clock, wake=self.notifications.wake)
+        )
         self.supervisor = Supervisor(self.leadership, self.clock, self.metrics)
         for loop in build_loops(self):
             self.supervisor.add(loop)

@@ -381,3 +381,18 @@ def test_sign_out_ends_the_session(page: Page, server: ServerProcess) -> None:
     assert response.status_code == 401
     page.reload()
     expect(page.get_by_label("Admin token")).to_be_visible()
+
+
+def test_the_link_a_notification_carries_opens_its_execution(
+    page: Page, server: ServerProcess
+) -> None:
+    scaled = server.client.post("/v1/services/web/scale", json={"replicas": 1}).json()
+    sign_in(page, server, f"#/activity?execution={scaled['id']}")
+    expect(page.locator("h1")).to_have_text(f"Execution #{scaled['id']}")
+    items = page.locator("li.execution")
+    expect(items).to_have_count(1)
+    expect(items.first.locator("details")).to_have_attribute("open", "")
+    expect(items.first).to_contain_text(scaled["message"])
+    page.goto(f"{server.url}/ui/#/activity?execution=999999")
+    expect(page.get_by_text("There is no such execution.")).to_be_visible()
+    no_page_errors(page)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from scalehook.backends import Replica, ReplicaSample, ServiceState
-from scalehook.domain.executions import Execution
+from scalehook.domain.executions import execution_json
 from scalehook.domain.receivers import Receiver, has_secret, public_config
 from scalehook.drivers import DRIVERS, Driver
 
@@ -130,25 +130,9 @@ class ExecutionOut(BaseModel):
     updated_at: datetime | None
 
 
-def execution_dict(execution: Execution) -> dict[str, Any]:
-    """The JSON form of an execution, built without a model (the trigger's hot path)."""
-    return {
-        "id": execution.id,
-        "started_at": execution.started_at.isoformat(),
-        "receiver_id": execution.receiver_id,
-        "receiver_name": execution.receiver_name,
-        "driver": execution.driver,
-        "target": execution.target,
-        "caller": execution.caller,
-        "result": execution.result,
-        "before": execution.before,
-        "after": execution.after,
-        "message": execution.message,
-        "duration_ms": execution.duration_ms,
-        "details": execution.details,
-        "status": execution.status,
-        "updated_at": None if execution.updated_at is None else execution.updated_at.isoformat(),
-    }
+execution_dict = execution_json
+"""The JSON form of an execution (``domain/executions.py``: a webhook notification
+carries the same)."""
 
 
 class ServiceOut(BaseModel):

@@ -5,6 +5,8 @@ of resource::
 
     receivers:
       - {name: web-up, driver: scaleService, config: {service: web, action: up, max: 5}}
+    notifications:
+      - {name: ops, type: webhook, url: "https://hooks.example/x", on: {result: failed}}
 
 Each object is created when no object of its kind has its name, changed (only the
 fields that differ) when one has, and left alone when it is the same: applying a file
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -47,16 +49,20 @@ class Applier(Protocol):
 class NamedResource:
     """A collection at ``path`` (``POST`` to create, ``GET``/``PATCH {path}/{name}``),
     whose objects are told apart by ``name``. ``fields`` are those a file may give and
-    that are compared; ``secrets`` are config keys the API never shows: sent whenever
-    the file gives them, never compared; ``shown`` names what to print of a new
-    object, as (label, field of the answer): a receiver's trigger URL."""
+    that are compared; ``secrets`` are fields the API never shows, as dotted paths
+    (``config.secret``, ``smtp.password``), or a function of the object giving them
+    (they may depend on its type): sent whenever the file gives them, never compared;
+    ``shown`` names what to print of a new object, as (label, field of the answer): a
+    receiver's trigger URL."""
 
     section: str
     noun: str
     path: str
     fields: tuple[str, ...]
-    secrets: tuple[str, ...] = ()
+    secrets: tuple[str, ...] | Callable[[Mapping[str, Any]], tuple[str, ...]] = ()
     shown: tuple[str, str] | None = None
+    normal: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    """The object in the form the server shows it (``"a,b"`` as a list), to compare."""
 
     def apply(self, client: Client, items: Any, *, dry_run: bool) -> list[str]:
         if not isinstance(items, list):
@@ -72,7 +78,8 @@ class NamedResource:
                     f"{where}.{unknown[0]}: not a field of a {self.noun} "
                     f"(use {', '.join(('name', *self.fields))})"
                 )
-            lines.append(self._one(client, item, where=where, dry_run=dry_run))
+            wanted = item if self.normal is None else self.normal(item)
+            lines.append(self._one(client, wanted, where=where, dry_run=dry_run))
         return lines
 
     def _one(self, client: Client, item: dict[str, Any], *, where: str, dry_run: bool) -> str:
@@ -87,20 +94,27 @@ class NamedResource:
                 return f"{label}: created"
             title, key = self.shown
             return f"{label}: created ({title} {answer.get(key)})"
-        changes = self._changes(item, current)
-        secrets = self._secrets(item)
+        secret_paths = self._secret_paths(item)
+        changes = self._changes(item, current, secret_paths)
+        secrets = self._secrets(item, secret_paths)
         if not changes and not secrets:
             return f"{label}: unchanged"
         if dry_run:
             what = ", ".join(sorted(changes)) or "its secret, re-sent"
             return f"{label}: would be updated ({what})"
         body = dict(changes)
-        if secrets:
-            body["config"] = {**body.get("config", {}), **secrets}
+        for key, value in secrets.items():
+            if isinstance(value, dict):
+                body[key] = {**body.get(key, {}), **value}
+            else:
+                body[key] = value
         self._send(client, "PATCH", f"{self.path}/{name}", body, where)
         if not changes:
             return f"{label}: unchanged (secret re-sent)"
         return f"{label}: updated ({', '.join(sorted(changes))})"
+
+    def _secret_paths(self, item: Mapping[str, Any]) -> tuple[str, ...]:
+        return self.secrets(item) if callable(self.secrets) else self.secrets
 
     def _find(self, client: Client, name: str) -> dict[str, Any] | None:
         try:
@@ -111,27 +125,38 @@ class NamedResource:
             raise
         return found
 
-    def _changes(self, item: Mapping[str, Any], current: Mapping[str, Any]) -> dict[str, Any]:
-        """The fields the file gives that differ from the server's (a config compared
+    def _changes(
+        self, item: Mapping[str, Any], current: Mapping[str, Any], secrets: tuple[str, ...]
+    ) -> dict[str, Any]:
+        """The fields the file gives that differ from the server's (an object compared
         as the server shows it: without its secrets, with its defaults filled)."""
         changes: dict[str, Any] = {}
         for key, wanted in item.items():
-            if key == "name":
+            if key == "name" or key in secrets:
                 continue
             have = current.get(key)
             if isinstance(wanted, dict) and isinstance(have, dict):
-                visible = {k: v for k, v in wanted.items() if k not in self.secrets}
+                visible = {k: v for k, v in wanted.items() if f"{key}.{k}" not in secrets}
                 if any(have.get(k) != v for k, v in visible.items()):
                     changes[key] = visible
             elif have != wanted:
                 changes[key] = wanted
         return changes
 
-    def _secrets(self, item: Mapping[str, Any]) -> dict[str, Any]:
-        config = item.get("config")
-        if not isinstance(config, dict):
-            return {}
-        return {k: v for k, v in config.items() if k in self.secrets and v is not None}
+    @staticmethod
+    def _secrets(item: Mapping[str, Any], paths: tuple[str, ...]) -> dict[str, Any]:
+        """The secrets the file gives, nested as the body sends them."""
+        found: dict[str, Any] = {}
+        for path in paths:
+            top, _, inner = path.partition(".")
+            value = item.get(top)
+            if inner:
+                value = value.get(inner) if isinstance(value, dict) else None
+                if value is not None:
+                    found.setdefault(top, {})[inner] = value
+            elif value is not None:
+                found[top] = value
+        return found
 
     @staticmethod
     def _send(client: Client, method: str, path: str, body: Any, where: str) -> Any:
@@ -146,11 +171,45 @@ RECEIVERS = NamedResource(
     noun="receiver",
     path="/v1/receivers",
     fields=("driver", "config", "enabled", "dry_run", "paused"),
-    secrets=("secret",),
+    secrets=("config.secret",),
     shown=("trigger URL", "url"),
 )
 
-APPLIERS: tuple[Applier, ...] = (RECEIVERS,)
+
+def _notification_secrets(item: Mapping[str, Any]) -> tuple[str, ...]:
+    """A Slack notification's URL is its secret; a webhook's is not (its secret is)."""
+    if item.get("type") == "slack":
+        return ("url",)
+    return ("secret", "smtp.password")
+
+
+def _listed(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+def _notification_normal(item: dict[str, Any]) -> dict[str, Any]:
+    """Filters and recipients as lists, as the server shows them."""
+    item = dict(item)
+    if isinstance(item.get("on"), dict):
+        item["on"] = {k: _listed(v) for k, v in item["on"].items()}
+    smtp = item.get("smtp")
+    if isinstance(smtp, dict) and "to" in smtp:
+        item["smtp"] = {**smtp, "to": _listed(smtp["to"])}
+    return item
+
+
+NOTIFICATIONS = NamedResource(
+    section="notifications",
+    noun="notification",
+    path="/v1/notifications",
+    fields=("type", "url", "secret", "smtp", "on", "enabled"),
+    secrets=_notification_secrets,
+    normal=_notification_normal,
+)
+
+APPLIERS: tuple[Applier, ...] = (RECEIVERS, NOTIFICATIONS)
 """Every kind of resource a file may declare, applied in this order."""
 
 
@@ -194,7 +253,7 @@ def apply_documents(
     "path",
     required=True,
     type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
-    help="YAML or JSON file of receivers, policies, ... ('-': standard input)",
+    help="YAML or JSON file of receivers, notifications, ... ('-': standard input)",
 )
 @click.option("--dry-run", is_flag=True, help="say what would change; change nothing")
 @click.option("--json", "as_json", is_flag=True, help="print JSON for scripts")

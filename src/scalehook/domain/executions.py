@@ -75,6 +75,35 @@ def as_dry_run(
     return result, f"dry run, nothing changed: {message}", recorded
 
 
+def execution_json(execution: Execution) -> dict[str, Any]:
+    """The JSON form of an execution, as ``GET /v1/executions/{id}`` answers it (and a
+    webhook notification carries it, times in UTC as ``…Z``); built without a model
+    (the trigger's hot path)."""
+    return {
+        "id": execution.id,
+        "started_at": _iso(execution.started_at),
+        "receiver_id": execution.receiver_id,
+        "receiver_name": execution.receiver_name,
+        "driver": execution.driver,
+        "target": execution.target,
+        "caller": execution.caller,
+        "result": execution.result,
+        "before": execution.before,
+        "after": execution.after,
+        "message": execution.message,
+        "duration_ms": execution.duration_ms,
+        "details": execution.details,
+        "status": execution.status,
+        "updated_at": None if execution.updated_at is None else _iso(execution.updated_at),
+    }
+
+
+def _iso(when: datetime) -> str:
+    """ISO 8601 as the API's models write it: UTC as ``Z``."""
+    text = when.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
 def log_fields(
     *, execution_id: int, receiver: str | None, driver: str, target: str | None, result: str
 ) -> dict[str, Any]:

@@ -55,9 +55,9 @@ class ExecutionRepository:
                 )
         return Execution(id=execution_id, **values)
 
-    async def get(self, execution_id: ExecutionId) -> Execution:
+    async def get(self, execution_id: ExecutionId, *, tx: Transaction | None = None) -> Execution:
         t = tables.executions
-        async with self._db.read() as conn:
+        async with self._db.read(tx) as conn:
             row = (await conn.execute(select(t).where(t.c.id == execution_id))).mappings().first()
         if row is None:
             raise NotFound(f"no execution with id {execution_id}")

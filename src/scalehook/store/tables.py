@@ -121,3 +121,44 @@ sessions = Table(
     Column("admin", String(64), nullable=False),
     Index("ix_sessions_expires_at", "expires_at"),
 )
+
+# Notifications (domain/notifications.py): a type, its fields (secrets as given: sending
+# needs them; the API never shows them) and the filter of executions.
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("type", String(20), nullable=False),
+    Column("config", JSON, nullable=False),
+    Column("filters", JSON, nullable=False),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    sqlite_autoincrement=True,
+)
+
+# The outbox: one row per (notification, execution) to send, written in the transaction
+# that records the execution; claimed by a delivery loop for a lease, then delivered,
+# retried later, or failed for good.
+notification_deliveries = Table(
+    "notification_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("notification_id", Integer, nullable=False),
+    Column("notification_name", String(100), nullable=False),
+    Column("execution_id", Integer, nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("claimed_by", String(100), nullable=True),
+    Column("claimed_until", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("delivered_at", DateTime(timezone=True), nullable=True),
+    Index("ix_notification_deliveries_due", "status", "next_attempt_at"),
+    Index("ix_notification_deliveries_notification", "notification_id", "status", "id"),
+    sqlite_autoincrement=True,
+)
