@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 from scalehook.backends.base import Backend
 from scalehook.backends.docker import DockerBackend, DockerSettings
 from scalehook.backends.engine.address import DockerHost, EngineSettings, TlsSettings
+from scalehook.backends.hooks import ReplicaHooks
 from scalehook.backends.local import LocalBackend
 from scalehook.backends.local.spec import LocalServiceSpec, LocalSettings
 from scalehook.backends.swarm import SwarmBackend, SwarmSettings
@@ -56,10 +57,11 @@ class Shorthand:
 class Kind(Generic[S]):
     """One engine kind: ``settings`` (whose ``type`` default is the kind's name), how
     the top-level ``shorthand`` becomes settings (``ValueError`` saying what does not
-    fit), and how a backend named ``name`` is built from them, the data dir and the clock."""
+    fit), and how a backend named ``name`` is built from them, the data dir, the clock
+    and the replica hooks it runs before it stops a replica."""
 
     settings: type[S]
-    build: Callable[[str, S, Path, Clock], Backend]
+    build: Callable[[str, S, Path, Clock, ReplicaHooks], Backend]
     shorthand: Callable[[Shorthand], S]
 
     @property
@@ -67,8 +69,10 @@ class Kind(Generic[S]):
         return str(self.settings.model_fields["type"].default)
 
 
-def _local(name: str, settings: LocalSettings, data_dir: Path, clock: Clock) -> Backend:
-    return LocalBackend(name, settings.services, data_dir, clock=clock)
+def _local(
+    name: str, settings: LocalSettings, data_dir: Path, clock: Clock, hooks: ReplicaHooks
+) -> Backend:
+    return LocalBackend(name, settings.services, data_dir, clock=clock, hooks=hooks)
 
 
 def _local_shorthand(top: Shorthand) -> LocalSettings:
@@ -78,12 +82,16 @@ def _local_shorthand(top: Shorthand) -> LocalSettings:
     return LocalSettings(services=top.services)
 
 
-def _docker(name: str, settings: DockerSettings, data_dir: Path, clock: Clock) -> Backend:
-    return DockerBackend(name, settings, clock=clock)
+def _docker(
+    name: str, settings: DockerSettings, data_dir: Path, clock: Clock, hooks: ReplicaHooks
+) -> Backend:
+    return DockerBackend(name, settings, clock=clock, hooks=hooks)
 
 
-def _swarm(name: str, settings: SwarmSettings, data_dir: Path, clock: Clock) -> Backend:
-    return SwarmBackend(name, settings, clock=clock)
+def _swarm(
+    name: str, settings: SwarmSettings, data_dir: Path, clock: Clock, hooks: ReplicaHooks
+) -> Backend:
+    return SwarmBackend(name, settings, clock=clock, hooks=hooks)
 
 
 def _engine_shorthand(model: type[E]) -> Callable[[Shorthand], E]:
@@ -127,8 +135,15 @@ def kind_of(settings: BaseModel) -> Kind[Any]:
 
 
 def build_backend(
-    name: str, settings: BackendSettings, *, data_dir: Path, clock: Clock | None = None
+    name: str,
+    settings: BackendSettings,
+    *,
+    data_dir: Path,
+    clock: Clock | None = None,
+    hooks: ReplicaHooks | None = None,
 ) -> Backend:
     """The backend one entry of ``backends:`` declares (not started yet); its rollouts
-    wait on ``clock``."""
-    return kind_of(settings).build(name, settings, data_dir, clock or SystemClock())
+    wait on ``clock``; it runs ``hooks`` before it stops a replica."""
+    return kind_of(settings).build(
+        name, settings, data_dir, clock or SystemClock(), hooks or ReplicaHooks()
+    )
