@@ -30,6 +30,7 @@ from scalehook.backends.kinds import (
     TlsSettings,
 )
 from scalehook.backends.local.spec import SERVICE_NAME, LocalServiceSpec
+from scalehook.balancers.settings import BalancerSettings, check_names
 from scalehook.domain.durations import Duration
 from scalehook.errors import ScalehookError
 from scalehook.hosts.settings import HostsSettings
@@ -123,10 +124,15 @@ class Settings(BaseModel):
     server: ServerSettings = Field(default_factory=ServerSettings)
     hooks: HookSettings = Field(default_factory=HookSettings)
     hosts: HostsSettings | None = Field(default=None, description="host scaling (Swarm nodes)")
+    balancers: dict[str, BalancerSettings] = Field(
+        default_factory=dict,
+        description="load balancers (HAProxy) whose backends scalehook keeps in step",
+    )
     log_level: LogLevel = "info"
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
+        check_names(self.balancers)
         if self.backends:
             self._check_backends()
         else:
