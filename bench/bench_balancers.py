@@ -296,7 +296,7 @@ class Confd:
 
     def start(self) -> None:
         self._known = self.servers()
-        self.haproxy.start(self._known)
+        self.haproxy.reload(self._known)
         self._thread.start()
 
     def _run(self) -> None:
@@ -318,10 +318,10 @@ def scale_down(mode: str) -> tuple[int, int, Counter[str]]:
     """(failed, total, failures by kind) requests through HAProxy while web goes 4 → 1
     under load."""
     with proxy() as haproxy:
+        haproxy.start()  # first: its port is bound before any replica picks one
         if mode == "confd":
             cm = scalehook(config(None, 4))
         else:
-            haproxy.start()
             cm = scalehook(config(haproxy, 4, drain=mode == "drain"))
         with cm as server:
             four = wait_replicas(server, 4)

@@ -200,3 +200,30 @@ async def test_no_haproxy_is_unavailable_never_a_crash(haproxy: HAProxy, tmp_pat
     haproxy.kill()
     with pytest.raises(HAProxyUnavailable):
         await api_of(haproxy).servers("web_be")
+
+
+async def test_a_server_that_streams_still_refer_to_is_not_deleted_until_they_end(
+    haproxy: HAProxy,
+) -> None:
+    """A replica that died with requests on the way: HAProxy retries them on the dead
+    server (``scur`` 0, yet the streams point at it) and 2.6 would let ``del server``
+    free it under them. scalehook waits until ``show sess`` lists none."""
+    api = api_of(haproxy)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        dead = sock.getsockname()[1]
+    await servers.add(api, "web_be", Wanted("shk-dead", "127.0.0.1", dead, "web", "dead"))
+    retrying = [
+        asyncio.create_task(asyncio.to_thread(_status, haproxy.url + "/0")) for _ in range(4)
+    ]
+    while not await api.streams("web_be", "shk-dead"):
+        await asyncio.sleep(0.01)
+    assert await servers.sessions(api, "web_be", "shk-dead") == 0  # not counted there
+    await api.set_state("web_be", "shk-dead", "maint")
+    clock = SystemClock()
+    assert not await servers.delete(api, clock, "web_be", "shk-dead", patience=0.1)
+    assert "shk-dead" in {s.name for s in await api.servers("web_be")}
+    assert set(await asyncio.gather(*retrying)) == {"503"}  # HAProxy gave up on them
+    assert await servers.delete(api, clock, "web_be", "shk-dead")
+    assert "shk-dead" not in {s.name for s in await api.servers("web_be")}
+    assert haproxy.process is not None and haproxy.process.poll() is None

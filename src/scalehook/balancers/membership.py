@@ -162,7 +162,8 @@ class Membership:
         self._owners: dict[tuple[str, str], tuple[str, str]] = {}  # (be, server) → (ref, replica)
         self.up: bool | None = None
         self.wake = asyncio.Event()  # set when a backend reports a replica change
-        self._said: set[str] = set()
+        self._said: set[str] = set()  # errors logged, not logged again while they last
+        self._saying: set[str] = set()  # errors met in this reconcile
         metrics.balancer_up.labels(name).set(0)
 
     @property
@@ -200,6 +201,7 @@ class Membership:
                 ) from exc
             except BackendError as exc:
                 raise ConfigError(f"{where}: {exc.message}", field=where) from exc
+        self._back()
 
     async def close(self) -> None:
         for task in self._removals.values():
@@ -222,6 +224,8 @@ class Membership:
             self._say(f"balancer {self.name}: {exc.message}")
         else:
             self._back()
+        finally:  # an error not met again is logged again if it comes back
+            self._said, self._saying = self._saying, set()
 
     def _down(self, exc: ScalehookError) -> None:
         self._metrics.balancer_errors.labels(self.name).inc()
@@ -241,8 +245,9 @@ class Membership:
         self.up = True
 
     def _say(self, message: str) -> None:
-        """Log an error once until things change (a backend refusing dynamic servers
-        would otherwise fill the log every few seconds)."""
+        """Log an error once while it lasts (a backend refusing dynamic servers would
+        otherwise fill the log every few seconds)."""
+        self._saying.add(message)
         if message not in self._said:
             self._said.add(message)
             log.error("%s", message)
@@ -277,8 +282,6 @@ class Membership:
                 todo = Plan(add=todo.add, move=todo.move, enable=todo.enable, held=todo.held)
             outcome = await self._apply(backend, todo)
             self._count_members(backend, wanted, todo, outcome)
-            if not outcome.failures:
-                self._said.clear()
             return todo
 
     async def _wanted(self, mapped: Mapped) -> dict[str, Wanted] | None:

@@ -7,9 +7,12 @@ wants it done:
 - enable: ``set server ... state ready``;
 - remove: ``set server ... state drain``, wait until ``show stat`` shows no session and
   no queue on it (or the drain timeout passes), ``state maint`` (and ``shutdown
-  sessions`` for what outlived the timeout), then ``del server``. HAProxy refuses
-  ``del server`` while idle connections remain; the server then stays in maintenance,
-  taking no traffic, and the next reconcile deletes it.
+  sessions`` for what outlived the timeout), then ``del server`` once ``show sess``
+  lists no stream on it. HAProxy 2.6 deletes a server that streams still refer to (a
+  request retrying a replica that died: ``scur`` does not count it) and may crash on
+  it later, so scalehook waits for those; and HAProxy refuses ``del server`` while idle
+  connections remain. Either way the server stays in maintenance, taking no traffic,
+  and a later reconcile deletes it.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from scalehook.loops.clock import Clock
 log = logging.getLogger(__name__)
 
 _POLL = 0.05  # seconds between two looks at a draining server's sessions
-_DELETE_TRIES = 5  # del server, refused while connections close, tried this often
+_PATIENCE = 2.0  # seconds a removal waits for a server's last streams before leaving it
 
 
 async def add(api: RuntimeAPI, backend: str, server: Wanted) -> None:
@@ -78,21 +81,33 @@ async def drain(
     return drained
 
 
-async def delete(api: RuntimeAPI, clock: Clock, backend: str, server: str) -> bool:
-    """``del server`` (the server in maintenance), tried a few times while its last
-    connections close. True once it is gone; False if HAProxy still holds connections
-    to it (it stays in maintenance; a later reconcile deletes it)."""
-    for attempt in range(_DELETE_TRIES):
-        try:
-            await api.delete_server(backend, server)
-        except HAProxyNotFound:
-            return True
-        except HAProxyError as exc:
-            if "connection" not in exc.haproxy_text.lower():
-                raise
-            if attempt + 1 < _DELETE_TRIES:
-                await clock.sleep(_POLL * 2**attempt)
-            continue
-        return True
-    log.info("%s/%s: HAProxy still holds connections to it; deleted later", backend, server)
-    return False
+async def delete(
+    api: RuntimeAPI, clock: Clock, backend: str, server: str, *, patience: float = _PATIENCE
+) -> bool:
+    """``del server`` (the server in maintenance) once no stream refers to it, tried for
+    ``patience`` seconds while its last streams and connections end. True once it is
+    gone; False if it is still in use (it stays in maintenance; a later reconcile
+    deletes it)."""
+    deadline = clock.monotonic() + patience
+    delay = _POLL
+    why = ""
+    while True:
+        using = await api.streams(backend, server)
+        if using:
+            why = f"{using} stream(s) still refer to it"
+        else:
+            try:
+                await api.delete_server(backend, server)
+            except HAProxyNotFound:
+                return True
+            except HAProxyError as exc:
+                if "connection" not in exc.haproxy_text.lower():
+                    raise
+                why = exc.haproxy_text
+            else:
+                return True
+        if clock.monotonic() >= deadline:
+            log.info("%s/%s: %s; it stays in maintenance, deleted later", backend, server, why)
+            return False
+        await clock.sleep(delay)
+        delay = min(delay * 2, 0.5)

@@ -8,6 +8,9 @@
   connections in use and idle (``bkname/svname bkid/svid addr port - purge_delay
   used_cur used_max need_est unsafe_nb safe_nb idle_lim idle_cur idle_per_thr[N]``).
 
+- ``show sess``: one line per stream, ``0x...: proto=... fe=<frontend> be=<backend>
+  srv=<server> ...``; read for the streams that still refer to a server.
+
 A line that does not fit its header raises ``ValueError``; the client turns that into
 a ``BackendError`` saying which command printed it.
 """
@@ -176,4 +179,18 @@ def servers_conn(text: str) -> list[ServerConnections]:
                 idle=int(row["idle_cur"]),
             )
         )
+    return found
+
+
+def streams(text: str) -> list[tuple[str, str]]:
+    """(backend, server) of every stream ``show sess`` lists; streams not yet on a
+    backend or server have ``<NONE>`` / ``<none>`` there."""
+    found = []
+    for line in text.splitlines():
+        if not line.startswith("0x"):
+            continue
+        fields = dict(
+            part.split("=", 1) for part in line.split() if "=" in part and "[" not in part
+        )
+        found.append((fields.get("be", ""), fields.get("srv", "")))
     return found

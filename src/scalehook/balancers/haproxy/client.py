@@ -175,6 +175,14 @@ class RuntimeAPI:
         text = await self.command(f"show servers conn {backend}")
         return _parsed("show servers conn", text, answers.servers_conn)
 
+    async def streams(self, backend: str, server: str) -> int:
+        """Streams that refer to ``backend/server`` (``show sess``). HAProxy 2.6 lets
+        ``del server`` go while streams retrying a connection still refer to the server
+        (``scur`` does not count them), which can crash it later; 2.9 refuses that."""
+        text = await self.command("show sess")
+        listed = _parsed("show sess", text, answers.streams)
+        return sum(1 for be, srv in listed if be == backend and srv == server)
+
     async def add_server(
         self, backend: str, server: str, endpoint: str, options: Sequence[str] = ()
     ) -> None:
