@@ -67,6 +67,7 @@ from scalehook.backends.engine import (
 )
 from scalehook.backends.engine.boundary import engine_boundary
 from scalehook.backends.engine.readiness import health_window
+from scalehook.backends.engine.registry_auth import RegistryAuth
 from scalehook.backends.engine.stats import engine_time
 from scalehook.backends.hooks import ReplicaHooks
 from scalehook.backends.rolling import IMAGE_LABEL, Replacement, rolling_upgrade, same_image, show
@@ -104,6 +105,7 @@ class DockerBackend:
         name: str,
         settings: DockerSettings,
         *,
+        registry_auth: RegistryAuth | None = None,
         clock: Clock | None = None,
         hooks: ReplicaHooks | None = None,
     ) -> None:
@@ -111,6 +113,7 @@ class DockerBackend:
         self._clock: Clock = clock or SystemClock()
         self._hooks = hooks or ReplicaHooks()
         self._settings = settings
+        self._auth = registry_auth or RegistryAuth()
         self._client = EngineClient(
             resolve_address(settings.docker_host, settings.docker_tls), timeout=settings.timeout
         )
@@ -477,7 +480,7 @@ class DockerBackend:
         known = self._sources.get(service, {}).get(ref)
         if known is not None:
             return known
-        return await runnable(self._client, ref)
+        return await runnable(self._client, ref, self._auth)
 
     async def _sources_of(self, found: Group) -> dict[ImageRef, str]:
         sources: dict[ImageRef, str] = {}
