@@ -30,6 +30,7 @@ from scalehook.backends.kinds import (
     TlsSettings,
 )
 from scalehook.backends.local.spec import SERVICE_NAME, LocalServiceSpec
+from scalehook.balancers.settings import BalancerSettings, check_names
 from scalehook.config_sources import Layers, read_environment, read_file
 from scalehook.domain.durations import Duration
 from scalehook.domain.masking import SecretUrl
@@ -53,13 +54,16 @@ def default_data_dir() -> Path:
 
 class ConfigError(ScalehookError):
     """``scalehook.yaml``, the environment or the command line asks for something that
-    cannot run; ``problems`` lists each thing wrong, one line each."""
+    cannot run; ``problems`` lists each thing wrong, one line each; ``field`` the setting,
+    when one is to blame (e.g. ``balancers.edge.haproxy.socket``)."""
 
     status = 400
     code = "config_error"
 
-    def __init__(self, message: str, *, problems: Sequence[str] = ()) -> None:
-        super().__init__(message)
+    def __init__(
+        self, message: str, *, problems: Sequence[str] = (), field: str | None = None
+    ) -> None:
+        super().__init__(message, field=field)
         self.problems: tuple[str, ...] = tuple(problems) or (message,)
 
 
@@ -136,6 +140,10 @@ class Settings(BaseModel):
     hooks: HookSettings = Field(default_factory=HookSettings)
     hosts: HostsSettings | None = Field(default=None, description="host scaling (Swarm nodes)")
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
+    balancers: dict[str, BalancerSettings] = Field(
+        default_factory=dict,
+        description="load balancers (HAProxy) whose backends scalehook keeps in step",
+    )
     registries: dict[str, RegistryLogin] = Field(
         default_factory=dict,
         description='logins by registry host ("localhost:5000", "ghcr.io"), before '
@@ -148,6 +156,7 @@ class Settings(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
+        check_names(self.balancers)
         if self.backends:
             self._check_backends()
         else:

@@ -32,18 +32,25 @@ fails on a class missing here, or on a status that differs)::
     |-- EngineAddressError        400 docker_host, DOCKER_HOST or the TLS files are unusable
     `-- BackendError              502 an engine or provider failed; a later try may pass
         |-- BackendUnavailable    503 it cannot be reached, or cannot serve now: retry later
-        |   `-- EngineUnavailable 503 a Docker engine unreachable, timing out, or its own 503
+        |   |-- EngineUnavailable 503 a Docker engine unreachable, timing out, or its own 503
+        |   `-- HAProxyUnavailable 503 HAProxy's Runtime API unreachable, cut off, timing out
         |-- BackendRefused        422 the engine says the request is invalid (its 400)
         |-- BackendUnsupported    409 the engine or provider, as set up, will not do this
-        `-- EngineError           502 a Docker engine's error answer; engine_text its words
-            |-- EngineNotFound    502 its 404 (callers make it ServiceNotFound, or "gone")
-            |-- EngineConflict    502 its 409: a name in use, an object in the wrong state
-            |-- EngineRefused     422 its 400; also a BackendRefused
-            `-- EngineUnsupported 409 its 403 or 501, or its 503 "not a swarm manager" or
-                                      "not part of a swarm"; also a BackendUnsupported
+        |-- EngineError           502 a Docker engine's error answer; engine_text its words
+        |   |-- EngineNotFound    502 its 404 (callers make it ServiceNotFound, or "gone")
+        |   |-- EngineConflict    502 its 409: a name in use, an object in the wrong state
+        |   |-- EngineRefused     422 its 400; also a BackendRefused
+        |   `-- EngineUnsupported 409 its 403 or 501, or its 503 "not a swarm manager" or
+        |                             "not part of a swarm"; also a BackendUnsupported
+        `-- HAProxyError          502 HAProxy refused a command ([err]); haproxy_text its words
+            |-- HAProxyNotFound   502 no such backend, server or proxy
+            `-- HAProxyUnsupported 409 a socket below level admin or not ours to open, or a
+                                      command this HAProxy lacks; also a BackendUnsupported
 
 The ``Engine*`` errors live in ``backends/engine/client.py``, the one place that reads
-an engine's answers; ``EngineAddressError`` beside it in ``address.py``.
+an engine's answers; ``EngineAddressError`` beside it in ``address.py``. The
+``HAProxy*`` errors live in ``balancers/haproxy/client.py``, the one place that talks
+to HAProxy's Runtime API.
 
 Refusals are split by who must act. ``BackendRefused`` (422): what was asked cannot be
 done, and the same request is refused the same way until the service changes (an image

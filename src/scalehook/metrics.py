@@ -177,6 +177,32 @@ class Metrics:
             "Seconds since the hosts shown here were read",
             registry=self.registry,
         )
+        self.balancer_up = Gauge(
+            "scalehook_balancer_up",
+            "1 when the load balancer's API answered the last reconcile, else 0",
+            ["balancer"],
+            registry=self.registry,
+        )
+        self.balancer_members = Gauge(
+            "scalehook_balancer_members",
+            "Servers scalehook keeps in the load balancer for the service, ready to take "
+            "traffic, as of the last reconcile",
+            ["balancer", "service"],
+            registry=self.registry,
+        )
+        self.balancer_changes = Counter(
+            "scalehook_balancer_changes",
+            "Membership changes made in the load balancer, by kind (added, moved, "
+            "enabled, drained, removed)",
+            ["balancer", "service", "change"],
+            registry=self.registry,
+        )
+        self.balancer_errors = Counter(
+            "scalehook_balancer_errors",
+            "Load balancer commands or reconciles that failed",
+            ["balancer"],
+            registry=self.registry,
+        )
 
         self.notifications = Counter(
             "scalehook_notifications",

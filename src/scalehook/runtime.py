@@ -7,7 +7,11 @@ import os
 
 from scalehook.auth import GENERATED_FILE, admin_token_hash, configured_token
 from scalehook.backends import Backends
+from scalehook.backends.hooks import ReplicaHooks
 from scalehook.backends.kinds import RegistryAuth, build_backend
+from scalehook.balancers.loop import MembershipLoop
+from scalehook.balancers.membership import HealthView, NoHealth
+from scalehook.balancers.registry import Balancers
 from scalehook.config import Settings
 from scalehook.datadir import DataDirLock
 from scalehook.domain.selectors import Selector
@@ -24,6 +28,8 @@ from scalehook.store import Store
 
 
 def build_backends(settings: Settings, clock: Clock) -> Backends:
+    """Every backend of the settings, all running one set of replica hooks."""
+    hooks = ReplicaHooks()
     registry_auth = RegistryAuth(settings.registries)
     return Backends(
         [
@@ -33,20 +39,27 @@ def build_backends(settings: Settings, clock: Clock) -> Backends:
                 data_dir=settings.data_dir,
                 registry_auth=registry_auth,
                 clock=clock,
+                hooks=hooks,
             )
             for name, backend in settings.backends.items()
-        ]
+        ],
+        hooks=hooks,
     )
 
 
 def build_loops(runtime: Runtime) -> list[Loop]:
     """Every loop this scalehook runs (a new loop is one line here)."""
-    return [ResumeRollouts(runtime.executor.rollouts), runtime.notifications]
+    return [
+        ResumeRollouts(runtime.executor.rollouts),
+        runtime.notifications,
+        *([MembershipLoop(runtime.balancers, runtime.clock)] if runtime.balancers else []),
+    ]
 
 
 class Runtime:
-    """Started in order: the data-dir lock, the store, the backends and hosts, then
-    leadership and the loops; stopped in the reverse order (the loops first)."""
+    """Started in order: the data-dir lock, the store, the balancers' check, the backends
+    and hosts, then leadership and the loops; stopped in the reverse order (the loops
+    first; the backends before the balancers, which drain the replicas they stop)."""
 
     def __init__(self, settings: Settings, *, clock: Clock | None = None) -> None:
         self.settings = settings
@@ -56,6 +69,17 @@ class Runtime:
         self.store.notifications.ttl = settings.notifications.refresh
         self.backends = build_backends(settings, self.clock)
         self.metrics = Metrics()
+        self.health: HealthView = NoHealth()  # health checks' view, once they exist
+        self.balancers = Balancers(
+            settings.balancers,
+            backends=self.backends,
+            health=self.health,
+            metrics=self.metrics,
+            clock=self.clock,
+        )
+        if self.balancers:
+            self.backends.hooks.on_before_stop(self.balancers.before_stop)
+            self.backends.hooks.on_changed(self.balancers.changed)
         self.hosts = (
             build_host_manager(settings.hosts, settings.data_dir, clock=self.clock)
             if settings.hosts
@@ -117,6 +141,7 @@ class Runtime:
                 self.admin_hash, self.generated_token = await admin_token_hash(
                     self.store, token, token_file=self.token_file
                 )
+                await self.balancers.start()  # an unusable balancer stops us here
                 await self.backends.start()
                 if self.hosts is not None:
                     await self.hosts.start()
@@ -138,6 +163,7 @@ class Runtime:
         await self.scrape.close()
         if self.hosts is not None:
             await self.hosts.close()
-        await self.backends.close()
+        await self.backends.close()  # local replicas are drained out of balancers first
+        await self.balancers.close()
         await self.store.close()
         self.data_dir_lock.release()

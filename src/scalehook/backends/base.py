@@ -48,6 +48,13 @@ class Replica:
     started_at: datetime | None = None
     image: str | None = None
     restarts: int = 0
+    # Where a load balancer may reach it, beside ``address``: the port it serves on
+    # (a container's first exposed TCP port), its address on each network it is
+    # attached to (name → IP), and the host endpoints its ports are published on
+    # (container port → ``host_ip:host_port``).
+    port: int | None = None
+    networks: Mapping[str, str] = field(default_factory=dict)
+    published: Mapping[int, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

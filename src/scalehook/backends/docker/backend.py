@@ -19,6 +19,9 @@ rollout batch is. Batches and recreates of one service take turns.
 
 Samples (``samples.py``) cost one container listing per service and one quick stats
 call per container.
+
+Every container scalehook stops (scale-down, a batch, a recreate) is first announced to
+the replica hooks (a load balancer drains it), for at most its stop grace.
 """
 
 from __future__ import annotations
@@ -66,6 +69,7 @@ from scalehook.backends.engine.boundary import engine_boundary
 from scalehook.backends.engine.readiness import health_window
 from scalehook.backends.engine.registry_auth import RegistryAuth
 from scalehook.backends.engine.stats import engine_time
+from scalehook.backends.hooks import ReplicaHooks
 from scalehook.backends.rolling import IMAGE_LABEL, Replacement, rolling_upgrade, same_image, show
 from scalehook.domain.durations import Duration
 from scalehook.domain.images import ImageRef, InvalidImage, parse_image
@@ -103,9 +107,11 @@ class DockerBackend:
         *,
         registry_auth: RegistryAuth | None = None,
         clock: Clock | None = None,
+        hooks: ReplicaHooks | None = None,
     ) -> None:
         self._name = name
         self._clock: Clock = clock or SystemClock()
+        self._hooks = hooks or ReplicaHooks()
         self._settings = settings
         self._auth = registry_auth or RegistryAuth()
         self._client = EngineClient(
@@ -218,10 +224,13 @@ class DockerBackend:
             )
         name, found = await self._find(service)
         current = len(found.members)
-        if replicas > current:
-            await self._grow(name, found, replicas - current)
-        elif replicas < current:
-            await self._shrink(name, found.members[replicas:])
+        try:
+            if replicas > current:
+                await self._grow(name, found, replicas - current)
+            elif replicas < current:
+                await self._shrink(name, found.members[replicas:])
+        finally:
+            self._hooks.changed(f"{self._name}/{name}")
 
     async def _grow(self, service: str, found: Group, count: int) -> None:
         """Clone a member ``count`` times (the newest that runs the service's image); on
@@ -289,10 +298,15 @@ class DockerBackend:
         return named if info.get("Id") == image_id else image_id
 
     async def _shrink(self, service: str, victims: list[Container]) -> None:
-        """Stop the given replicas, newest first, each with its grace, then remove them."""
+        """Stop the given replicas, newest first, each with its grace (announced to the
+        hooks first), then remove them."""
+
+        async def retire(container: Container) -> None:
+            await self._before_stop(service, container)
+            await self._limited(self._ops.retire(container.id))
+
         results = await asyncio.gather(
-            *(self._limited(self._ops.retire(c.id)) for c in reversed(victims)),
-            return_exceptions=True,
+            *(retire(c) for c in reversed(victims)), return_exceptions=True
         )
         for result in results:
             if isinstance(result, EngineError):
@@ -305,6 +319,15 @@ class DockerBackend:
     async def _limited(self, work: Awaitable[T]) -> T:
         async with self._limit:
             return await work
+
+    async def _before_stop(self, service: str, container: Container) -> None:
+        """Announce that ``container`` is about to be stopped; wait for the hooks, at most
+        the container's stop grace."""
+        if not self._hooks.listening:
+            return
+        grace = await self._ops.grace(container.id)
+        replica = _member(container, service=service)
+        await self._hooks.before_stop(f"{self._name}/{service}", replica, grace=grace)
 
     # rolling upgrades ------------------------------------------------------------
 
@@ -376,15 +399,24 @@ class DockerBackend:
             old = [by_name[r] for r in replicas if r in by_name]
             if not old:
                 return Replacement(started=(), stopped=(), ready=True)
-            batch = Batch(self._ops, self._client, self._limited)
-            return await batch.replace(
-                found,
-                old,
-                image=image,
-                runnable=await self._runnable(name, found, image),
-                start_first=start_first,
-                ready_timeout=ready_timeout,
-            )
+            batch = self._batch(name)
+            try:
+                return await batch.replace(
+                    found,
+                    old,
+                    image=image,
+                    runnable=await self._runnable(name, found, image),
+                    start_first=start_first,
+                    ready_timeout=ready_timeout,
+                )
+            finally:
+                self._hooks.changed(f"{self._name}/{name}")
+
+    def _batch(self, service: str) -> Batch:
+        async def before_stop(container: Container) -> None:
+            await self._before_stop(service, container)
+
+        return Batch(self._ops, self._client, self._limited, before_stop=before_stop)
 
     # recreating ------------------------------------------------------------------
 
@@ -407,7 +439,7 @@ class DockerBackend:
                     f"its replicas are {', '.join(c.name for c in found.members)}"
                 )
             ports = fixed_ports((record.get("HostConfig") or {}).get("PortBindings"))
-            batch = Batch(self._ops, self._client, self._limited)
+            batch = self._batch(name)
             result = await batch.replace(
                 found,
                 [old],
@@ -416,6 +448,7 @@ class DockerBackend:
                 start_first=not ports,
                 ready_timeout=health_window(record),
             )
+        self._hooks.changed(f"{self._name}/{name}")
         if not result.started:  # it went away meanwhile
             raise ReplicaNotFound(f"{self._name}/{name}: {replica} went away")
         if not result.ready and not ports:
@@ -499,22 +532,51 @@ def _replica(container: Container, record: JSON | None, *, service: str) -> Repl
         return Replica(id=container.name, service=service, state="gone", ready=False)
     status = record.get("State") or {}
     started = status.get("StartedAt") or ""
+    port = _port(record)
+    settings = record.get("NetworkSettings") or {}
+    networks = {
+        name: str(network["IPAddress"])
+        for name, network in (settings.get("Networks") or {}).items()
+        if (network or {}).get("IPAddress")
+    }
     return Replica(
         id=container.name,
         service=service,
         state=state,
         ready=container.ready,
-        address=_address(container, record),
+        address=_address(container, port),
         pid=status.get("Pid") or None,
         started_at=engine_time(started),
         image=container.image,
         restarts=int(record.get("RestartCount") or 0),
+        port=port,
+        networks=networks,
+        published=_published(settings.get("Ports") or {}),
     )
 
 
-def _address(container: Container, record: JSON) -> str | None:
+def _port(record: JSON) -> int | None:
+    """The container's first exposed TCP port (by number), if it exposes one."""
+    exposed = (record.get("Config") or {}).get("ExposedPorts") or {}
+    tcp = sorted(int(p.partition("/")[0]) for p in exposed if p.endswith("/tcp"))
+    return tcp[0] if tcp else None
+
+
+def _published(ports: JSON) -> dict[int, str]:
+    """Container TCP port → the ``host_ip:host_port`` it is published on (IPv4 first)."""
+    found: dict[int, str] = {}
+    for key, bindings in ports.items():
+        number, _, proto = str(key).partition("/")
+        if proto != "tcp" or not bindings or not number.isdigit():
+            continue
+        ordered = sorted(bindings, key=lambda b: ":" in str(b.get("HostIp") or ""))
+        first = ordered[0]
+        host = str(first.get("HostIp") or "0.0.0.0")  # noqa: S104 - what the engine says
+        found[int(number)] = f"{host}:{first.get('HostPort')}"
+    return found
+
+
+def _address(container: Container, port: int | None) -> str | None:
     if not container.addresses:
         return None
-    exposed = sorted((record.get("Config") or {}).get("ExposedPorts") or {})
-    tcp = [p.partition("/")[0] for p in exposed if p.endswith("/tcp")]
-    return f"{container.addresses[0]}:{tcp[0]}" if tcp else container.addresses[0]
+    return f"{container.addresses[0]}:{port}" if port else container.addresses[0]

@@ -23,6 +23,7 @@ from scalehook.backends.base import (
     UpgradeResult,
     UpgradeStrategy,
 )
+from scalehook.backends.hooks import ReplicaHooks
 from scalehook.backends.local.samples import ProcessSampler
 from scalehook.backends.local.service import LocalService
 from scalehook.backends.local.spec import MAX_LOCAL_REPLICAS, LocalServiceSpec
@@ -48,9 +49,11 @@ class LocalBackend:
         data_dir: Path,
         *,
         clock: Clock | None = None,
+        hooks: ReplicaHooks | None = None,
     ) -> None:
         self._name = name
         self._clock: Clock = clock or SystemClock()
+        self._hooks = hooks or ReplicaHooks()
         self._specs = services
         self._data_dir = data_dir
         self._services: dict[str, LocalService] = {}
@@ -83,6 +86,7 @@ class LocalBackend:
                 on_process=state.set_process,
                 version=version,
                 image=image,
+                hooks=self._hooks,
             )
             try:
                 await service.start()

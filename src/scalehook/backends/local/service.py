@@ -8,6 +8,10 @@ A recreate swaps one member for a new one on the same version in one step (the o
 one leaves the balancer and starts stopping, the new one starts, at once), so the
 count of members never changes. Rollout batches and recreates take turns: a batch
 holds the members it replaces until it is done.
+
+Every replica scalehook stops (retired, replaced, recreated, or all of them when the
+service closes) is first announced to the replica hooks, which an external load
+balancer uses to drain it; that wait is bounded by ``stop_grace``.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from scalehook.backends.base import Replica, ServiceState
+from scalehook.backends.hooks import ReplicaHooks
 from scalehook.backends.local.balancer import Balancer
 from scalehook.backends.local.replica import ReplicaProcess
 from scalehook.backends.local.spec import LocalServiceSpec
@@ -40,9 +45,12 @@ class LocalService:
         on_process: Callable[[str, int | None], None],
         version: str | None = None,
         image: str | None = None,
+        hooks: ReplicaHooks | None = None,
     ) -> None:
         self.spec = spec
         self.backend = backend
+        self.ref = f"{backend}/{spec.name}"
+        self._hooks = hooks or ReplicaHooks()
         self.desired = desired
         self.version = spec.version if version is None else version
         self.image = spec.image_of(self.version) if image is None else image
@@ -68,7 +76,8 @@ class LocalService:
         everything = [*self._replicas.values(), *self._surge.values(), *self._retiring]
         self._replicas.clear()
         self._surge.clear()
-        await asyncio.gather(*(r.stop(self.spec.stop_grace) for r in everything))
+        self._retiring.update(everything)
+        await asyncio.gather(*(self._stop(r) for r in everything))
         if self._stops:
             await asyncio.gather(*self._stops, return_exceptions=True)
         if self.balancer is not None:
@@ -112,7 +121,11 @@ class LocalService:
         return task
 
     async def _stop(self, replica: ReplicaProcess) -> None:
+        """Announce the stop (a balancer drains the replica meanwhile), then stop it."""
         try:
+            if replica.running:
+                grace = self.spec.stop_grace
+                await self._hooks.before_stop(self.ref, self._replica(replica), grace=grace)
             await replica.stop(self.spec.stop_grace)
         finally:
             self._retiring.discard(replica)
@@ -120,6 +133,7 @@ class LocalService:
     def _replica_changed(self, replica: ReplicaProcess) -> None:
         self._on_process(replica.id, replica.pid)
         self._changed.set()
+        self._hooks.changed(self.ref)
 
     async def _wait_ready(self, replicas: Sequence[ReplicaProcess], seconds: float) -> bool:
         """True once every replica is ready; False if one is not after ``seconds``."""
@@ -294,6 +308,7 @@ class LocalService:
             started_at=r.started_at,
             image=r.image,
             restarts=r.restarts,
+            port=r.port,
         )
 
 

@@ -22,6 +22,10 @@ Swarm update the answer is ``Conflict``: a task ended then counts as the update 
 
 Samples (``samples.py``) cost one task listing per service and one quick stats call per
 container on this engine; another node's tasks have no figures the manager could read.
+
+A recreate announces the task to the replica hooks before it stops its container (a
+load balancer drains it). A scale-down or a rolling update is Swarm's: Swarm picks the
+tasks and stops them itself, with no call before, so those are not announced.
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ from scalehook.backends.engine import (
 from scalehook.backends.engine.boundary import engine_boundary
 from scalehook.backends.engine.registry_auth import RegistryAuth
 from scalehook.backends.engine.stats import engine_time
+from scalehook.backends.hooks import ReplicaHooks
 from scalehook.backends.rolling import IMAGE_LABEL, same_image, show
 from scalehook.backends.swarm.samples import Sampler
 from scalehook.backends.swarm.services import Services, container_of
@@ -114,9 +119,11 @@ class SwarmBackend:
         *,
         registry_auth: RegistryAuth | None = None,
         clock: Clock | None = None,
+        hooks: ReplicaHooks | None = None,
     ) -> None:
         self._name = name
         self._clock: Clock = clock or SystemClock()
+        self._hooks = hooks or ReplicaHooks()
         self._auth = registry_auth or RegistryAuth()
         self._client = EngineClient(
             resolve_address(settings.docker_host, settings.docker_tls), timeout=settings.timeout
@@ -308,7 +315,13 @@ class SwarmBackend:
             )
         await self._refuse_elsewhere(task, replica)
         grace = float((template.get("ContainerSpec") or {}).get("StopGracePeriod") or 0) / SECOND
+        await self._hooks.before_stop(
+            f"{self._name}/{name}",
+            _replica(task, service=name, restarts=0),
+            grace=grace or _DEFAULT_GRACE,
+        )
         await self._end(container, graceful=condition == "any", grace=grace or _DEFAULT_GRACE)
+        self._hooks.changed(f"{self._name}/{name}")
         delay = float(policy.get("Delay") or 0) / SECOND if "Delay" in policy else _DEFAULT_DELAY
         await self._new_task(
             found["ID"], name, place(task), old=str(task["ID"]), wait=delay + _NEW_TASK_WAIT
@@ -411,7 +424,19 @@ def _replica(task: JSON, *, service: str, restarts: int) -> Replica:
         started_at=started,
         image=container_image({"TaskTemplate": task.get("Spec") or {}}),
         restarts=restarts,
+        networks=_networks(task),
     )
+
+
+def _networks(task: JSON) -> dict[str, str]:
+    """The task's address on each network it is attached to, by network name."""
+    found: dict[str, str] = {}
+    for attachment in task.get("NetworksAttachments") or []:
+        name = ((attachment.get("Network") or {}).get("Spec") or {}).get("Name")
+        addresses = attachment.get("Addresses") or []
+        if name and addresses:
+            found[str(name)] = str(addresses[0]).split("/", 1)[0]
+    return found
 
 
 def _address(task: JSON) -> str | None:
