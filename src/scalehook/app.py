@@ -11,6 +11,7 @@ from scalehook.api import (
     executions,
     hooks,
     hosts,
+    nodes,
     receivers,
     services,
     system,
@@ -45,6 +46,7 @@ def build_app(runtime: Runtime) -> FastAPI:
         execution_stream.router,  # before executions: /stream is not an execution id
         executions.router,
         hosts.router,
+        nodes.router,
         system.router,
     ):
         app.include_router(router)

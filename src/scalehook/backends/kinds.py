@@ -68,7 +68,15 @@ class Kind(Generic[S]):
 
 
 def _local(name: str, settings: LocalSettings, data_dir: Path, clock: Clock) -> Backend:
-    return LocalBackend(name, settings.services, data_dir, clock=clock)
+    return LocalBackend(
+        name,
+        settings.services,
+        data_dir,
+        clock=clock,
+        max_replicas=settings.max_replicas,
+        cgroups=settings.cgroups,
+        cgroup_parent=settings.cgroup_parent,
+    )
 
 
 def _local_shorthand(top: Shorthand) -> LocalSettings:
