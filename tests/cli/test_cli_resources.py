@@ -40,7 +40,7 @@ def cgroup_limits(pid: int) -> tuple[float | None, int | None] | None:
 
 
 def replica_limits(server: ServerProcess) -> list[tuple[float | None, int | None] | None]:
-    return [cgroup_limits(p.pid) for p in replica_processes(server) if p.parent().pid == server.pid]
+    return [cgroup_limits(p.pid) for p in replica_processes(server) if p.ppid() == server.pid]
 
 
 def test_resources_are_shown_and_set_through_the_cli_and_held_by_the_kernel(

@@ -11,6 +11,7 @@ import concurrent.futures
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 
 from scalehook.backends.local.spec import machine
@@ -44,7 +45,7 @@ def processes(server: ServerProcess, service: str) -> int:
         try:
             if process.environ().get("SCALEHOOK_SERVICE") == service:
                 count += 1
-        except Exception:  # noqa: S112 - gone meanwhile
+        except psutil.Error:  # gone meanwhile
             continue
     return count
 

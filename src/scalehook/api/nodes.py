@@ -11,21 +11,23 @@ import asyncio
 
 from fastapi import APIRouter, Depends
 
+from scalehook.answers import AUTH, errors
 from scalehook.api.deps import RuntimeDep, require_admin
-from scalehook.api.schemas import ErrorOut, NodeOut
+from scalehook.api.schemas import NodeOut
 from scalehook.errors import ScalehookError
 
 router = APIRouter(
     prefix="/v1/nodes",
     tags=["nodes"],
     dependencies=[Depends(require_admin)],
-    responses={401: {"model": ErrorOut}},
+    responses=errors(*AUTH),
 )
 
 
 @router.get("", response_model=list[NodeOut], operation_id="listNodes")
 async def list_nodes(runtime: RuntimeDep) -> list[NodeOut]:
-    """Each machine of each backend, by backend then name."""
+    """Each machine of each backend, by backend then name; a backend that cannot be
+    read is one row with its ``error`` (and nothing it could not read: no zeros)."""
     backends = list(runtime.backends)
     found = await asyncio.gather(*(b.nodes() for b in backends), return_exceptions=True)
     out: list[NodeOut] = []
@@ -42,7 +44,7 @@ async def list_nodes(runtime: RuntimeDep) -> list[NodeOut]:
                     availability=None,
                     cpus=None,
                     memory=None,
-                    replicas=0,
+                    replicas=None,
                     max_replicas=None,
                     free=None,
                     bound="none",
