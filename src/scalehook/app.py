@@ -11,6 +11,7 @@ from scalehook.api import (
     executions,
     hooks,
     hosts,
+    nodes,
     notifications,
     openapi,
     receivers,
@@ -48,6 +49,7 @@ def build_app(runtime: Runtime) -> FastAPI:
         executions.router,
         hosts.router,
         notifications.router,
+        nodes.router,
         system.router,
     ):
         app.include_router(router)

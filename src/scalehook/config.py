@@ -165,6 +165,7 @@ class Settings(BaseModel):
         for local in self.backends.values():
             if not isinstance(local, LocalSettings):
                 continue
+            local.check_fits()
             for name, spec in local.services.items():
                 if not SERVICE_NAME.match(name):
                     raise ValueError(

@@ -62,14 +62,16 @@ without root, a cloud that does not offer the image or size). A plain ``BackendE
 (502) is an error answer that may pass later (the engine's 500, a conflict, a pull that
 failed); ``BackendUnavailable`` (503) a failure that a retry is likely to get past.
 
-Four more are not HTTP answers, so not in the tree: ``InvalidImage`` (a ``ValueError`` of
+Five more are not HTTP answers, so not in the tree: ``InvalidImage`` (a ``ValueError`` of
 the pure ``domain/images.py``; each use turns it into ``InvalidRequest`` 422 or
 ``InvalidPayload`` 400 naming the field), ``_FieldError`` (a ``ValueError`` of
 ``domain/notifications.py``: a check across fields that names the one at fault; it
 becomes ``InvalidRequest`` 422 with that field), ``DeliveryFailed``
 (``notifications/base.py``: a try of a notification failed; kept as the delivery's last
-error, retried or not, never an answer) and ``ClientError`` (``cli/client.py``: the
-command line's own, printed as one line with exit status 1).
+error, retried or not, never an answer), ``CgroupError`` (``backends/local/cgroups.py``:
+the kernel refused a limit; the local backend turns it into ``BackendRefused`` 422, or a
+replica that cannot start) and ``ClientError`` (``cli/client.py``: the command line's
+own, printed as one line with exit status 1).
 """
 
 from __future__ import annotations

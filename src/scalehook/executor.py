@@ -3,7 +3,9 @@
 Every caller — a hook, the API, a policy, a health check — acts through it. It
 serialises work per target, so concurrent triggers never lose an update or pass a
 bound, and it records the execution (``recording.py``) whatever happens, failures
-included, before the target's lock is released. Upgrades, which run for minutes, go
+included, before the target's lock is released. A scale-up is also bounded by what the
+backend can hold (``Backend.capacity``), read under a second lock per backend, so two
+services of one machine never both take its last room. Upgrades, which run for minutes, go
 through its ``rollouts`` (``rollouts.py``): one background rollout per service at a
 time, recorded as it goes through the same recorder.
 """
@@ -15,8 +17,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from scalehook.backends import Backends, ServiceState
-from scalehook.domain.decisions import ScaleDecision
+from scalehook.backends import Backend, Backends, ServiceState
+from scalehook.domain.decisions import ScaleDecision, within_capacity
 from scalehook.domain.executions import Execution, Result, as_dry_run
 from scalehook.domain.incidents import IncidentMark
 from scalehook.errors import ScalehookError
@@ -78,8 +80,10 @@ class Executor:
         ``decide`` runs under the target's lock and may read the store (an async
         function): what it reads (alert memory, last actions) cannot change before its
         decision is recorded, because the execution is written, with the decision's
-        incident marks, before the lock is released. With ``audit.dry_run`` nothing is
-        applied and a decision that would move the count is recorded as ``dry_run``.
+        incident marks, before the lock is released. A decision to go up is clamped to
+        the backend's capacity (``within_capacity``), read under the backend's capacity
+        lock, which is held until the count is applied. With ``audit.dry_run`` nothing
+        is applied and a decision that would move the count is recorded as ``dry_run``.
 
         A backend error is recorded as a ``failed`` execution and raised again, with
         the execution's id attached, for the API to answer with its status.
@@ -95,9 +99,8 @@ class Executor:
                 before = state.desired
                 decided = decide(state)
                 decision = await decided if inspect.isawaitable(decided) else decided
+                decision = await self._apply(backend, name, state, decision, audit)
                 moves = decision.after != state.desired
-                if moves and not audit.dry_run:
-                    await backend.scale(service=name, replicas=decision.after)
                 result: Result = decision.result
                 message = decision.message
                 details = dict(decision.details)
@@ -125,6 +128,24 @@ class Executor:
             )
             exc.execution_id = execution.id
             raise
+
+    async def _apply(
+        self,
+        backend: Backend,
+        name: str,
+        state: ServiceState,
+        decision: ScaleDecision,
+        audit: Audit,
+    ) -> ScaleDecision:
+        """Apply the decision (not in dry run); a scale-up within the backend's capacity."""
+        if decision.after > state.desired:
+            async with self.locks.hold(f"capacity:{backend.name}"):
+                decision = within_capacity(decision, await backend.capacity(service=name))
+                if decision.after != state.desired and not audit.dry_run:
+                    await backend.scale(service=name, replicas=decision.after)
+        elif decision.after != state.desired and not audit.dry_run:
+            await backend.scale(service=name, replicas=decision.after)
+        return decision
 
     async def skip(
         self,

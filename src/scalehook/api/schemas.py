@@ -7,11 +7,20 @@ from datetime import datetime
 from functools import reduce
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 from scalehook.backends import Replica, ReplicaSample, ServiceState
+from scalehook.backends.base import ServiceResources
+from scalehook.domain.capacity import Node
 from scalehook.domain.executions import execution_json
 from scalehook.domain.receivers import Receiver, has_secret, public_config
+from scalehook.domain.resources import (
+    KEEP,
+    ResourcesChange,
+    format_memory,
+    parse_cpus,
+    parse_memory,
+)
 from scalehook.drivers import DRIVERS, Driver
 
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]*$"
@@ -204,8 +213,117 @@ class ReplicaOut(BaseModel):
         )
 
 
+class ResourcesOut(BaseModel):
+    cpus: float | None = Field(description="cores each replica may use; null: no limit")
+    memory: int | None = Field(description="bytes each replica may use; null: no limit")
+    memory_text: str | None = Field(description="the same, as people write it: 256Mi")
+    enforced: str = Field(
+        description="what holds replicas to them: engine (Docker, Swarm), cgroup2 or "
+        "cgroup1 (local), none (kept and shown; nothing enforces them: see note)"
+    )
+    note: str | None = None
+
+    @classmethod
+    def of(cls, found: ServiceResources) -> ResourcesOut:
+        limits = found.limits
+        return cls(
+            cpus=limits.cpus,
+            memory=limits.memory,
+            memory_text=None if limits.memory is None else format_memory(limits.memory),
+            enforced=found.enforced,
+            note=found.note,
+        )
+
+
 class ServiceDetail(ServiceOut):
+    resources: ResourcesOut | None = Field(
+        default=None, description="the replicas' CPU and memory limits (null: not readable)"
+    )
     replicas: list[ReplicaOut]
+
+
+class ResourcesRequest(BaseModel):
+    """A change of limits: give ``cpus``, ``memory`` or both; ``null`` removes one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cpus: float | None = Field(default=None, description="cores per replica, e.g. 0.5")
+    memory: int | str | None = Field(
+        default=None, description="bytes per replica: 268435456, or '256Mi', '1Gi', '512M'"
+    )
+
+    @field_validator("cpus", mode="before")
+    @classmethod
+    def _cpus(cls, value: object) -> float | None:
+        return None if value is None else parse_cpus(value)
+
+    @field_validator("memory", mode="before")
+    @classmethod
+    def _memory(cls, value: object) -> int | None:
+        return None if value is None else parse_memory(value)
+
+    def change(self) -> ResourcesChange:
+        given = self.model_fields_set
+        memory = self.memory if not isinstance(self.memory, str) else parse_memory(self.memory)
+        return ResourcesChange(
+            cpus=self.cpus if "cpus" in given else KEEP,
+            memory=memory if "memory" in given else KEEP,
+        )
+
+
+class NodeOut(BaseModel):
+    backend: str
+    kind: str = Field(description="local, docker or swarm")
+    id: str
+    name: str
+    state: str = Field(description="ready, or a Swarm node's state (down, unknown...)")
+    role: str | None = Field(description="a Swarm node's role: manager or worker")
+    availability: str | None = Field(description="a Swarm node's: active, pause, drain")
+    cpus: float | None
+    memory: int | None = Field(description="bytes")
+    replicas: int | None = Field(
+        description="replicas (local, docker) or tasks (swarm) it runs now; null: not read"
+    )
+    max_replicas: int | None = Field(
+        description="the most it may hold; null: no count bounds it (a Swarm node without "
+        "the scalehook.max_tasks label is bounded by its tasks' reservations alone)"
+    )
+    free: int | None = Field(description="max_replicas less replicas")
+    bound: str = Field(
+        description="where max_replicas comes from: setting (max_replicas), default (of the "
+        "machine), label (scalehook.max_tasks), reservations, none"
+    )
+    reserved_cpus: float | None = Field(description="what its tasks reserve (Swarm)")
+    reserved_memory: int | None
+    full: bool = Field(description="no room for one more: at its most, or fully reserved")
+    labels: dict[str, str]
+    services: dict[str, int] = Field(description="replicas or tasks per service")
+    note: str | None = None
+    error: str | None = Field(default=None, description="the backend could not be read: why")
+
+    @classmethod
+    def of(cls, node: Node) -> NodeOut:
+        return cls(
+            backend=node.backend,
+            kind=node.kind,
+            id=node.id,
+            name=node.name,
+            state=node.state,
+            role=node.role,
+            availability=node.availability,
+            cpus=node.cpus,
+            memory=node.memory,
+            replicas=node.replicas,
+            max_replicas=node.max_replicas,
+            free=node.free,
+            bound=node.bound,
+            reserved_cpus=node.reserved_cpus,
+            reserved_memory=node.reserved_memory,
+            full=node.free == 0 or node.reservations_full,
+            labels=dict(node.labels),
+            services=dict(node.services),
+            note=node.note,
+        )
 
 
 class ScaleRequest(BaseModel):

@@ -1,4 +1,5 @@
-"""/v1/services: what the backends run, and scaling by hand (recorded like a trigger)."""
+"""/v1/services: what the backends run, scaling by hand and changing its CPU and memory
+limits (both recorded like a trigger, with driver ``api``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from scalehook.api.deps import RuntimeDep, caller_address, require_admin
 from scalehook.api.schemas import (
     ExecutionOut,
     ReplicaOut,
+    ResourcesOut,
+    ResourcesRequest,
     ScaleRequest,
     ServiceDetail,
     ServiceOut,
@@ -19,7 +22,9 @@ from scalehook.api.schemas import (
 from scalehook.backends.registry import none_read
 from scalehook.domain.decisions import decide_replicas
 from scalehook.domain.selectors import Selector
+from scalehook.errors import ScalehookError
 from scalehook.recording import Audit
+from scalehook.resource_changes import change_resources
 
 UNAVAILABLE_HEADER = "X-Unavailable-Backends"
 """Names the backends (comma-separated) a list of services could not read."""
@@ -84,8 +89,13 @@ async def get_service(ref: str, runtime: RuntimeDep) -> ServiceDetail:
     state = await backend.get_service(service=name)
     replicas = await backend.replicas(service=name)
     samples = {s.replica: s for s in await backend.samples(service=name)}
+    try:
+        resources: ResourcesOut | None = ResourcesOut.of(await backend.resources(service=name))
+    except ScalehookError:  # e.g. its last container went away meanwhile
+        resources = None
     return ServiceDetail(
         **ServiceOut.of(state).model_dump(),
+        resources=resources,
         replicas=[ReplicaOut.of(r, samples.get(r.id)) for r in replicas],
     )
 
@@ -104,5 +114,36 @@ async def scale_service(
         service=ref,
         decide=lambda state: decide_replicas(current=state.desired, replicas=body.replicas),
         audit=Audit(driver="api", caller=caller_address(request)),
+    )
+    return execution_dict(execution)
+
+
+@router.post(
+    "/{ref:path}/resources",
+    response_model=ExecutionOut,
+    operation_id="setResources",
+    responses=errors(
+        *BODY,
+        *ENGINE,
+        404,
+        said={
+            409: "not now, and why: a rollout runs on the service, or Swarm is updating it",
+            422: "a limit that cannot be (invalid_request); `field` names it: cpus, memory",
+        },
+    ),
+)
+async def set_resources(
+    ref: str, body: ResourcesRequest, request: Request, runtime: RuntimeDep
+) -> dict[str, object]:
+    """Set the CPU (cores) and memory limits of each replica: ``cpus``, ``memory`` or
+    both; ``null`` removes a limit, a limit not given stays. Local: each replica's
+    cgroup, no restart; Docker: a container update, no restart; Swarm: a service update,
+    which restarts every task. Recorded with driver ``api``, before and after in
+    ``details.resources``; refused (409) while a rollout runs on the service."""
+    execution = await change_resources(
+        runtime.executor,
+        ref,
+        body.change(),
+        Audit(driver="api", caller=caller_address(request)),
     )
     return execution_dict(execution)

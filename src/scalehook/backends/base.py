@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol, runtime_checkable
 
+from scalehook.domain.capacity import Capacity, Node
+from scalehook.domain.resources import Resources
 from scalehook.domain.selectors import Selector
 
 
@@ -118,6 +120,30 @@ class UpgradeResult:
     message: str
 
 
+Enforcement = Literal["engine", "cgroup2", "cgroup1", "none"]
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceResources:
+    """The CPU and memory limits of a service's replicas, and what holds them to it:
+    the engine (Docker, Swarm), a cgroup per replica (local), or nothing (``none``:
+    the limits are kept and shown, ``note`` says why nothing enforces them)."""
+
+    limits: Resources
+    enforced: Enforcement = "engine"
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ResourcesApplied:
+    """How a change of limits was applied, for its execution record."""
+
+    message: str
+    replicas: tuple[str, ...] = ()  # the replicas it was applied to in place
+    restarted: bool = False  # the replicas were replaced to apply it (Swarm rolls tasks)
+    enforced: Enforcement = "engine"
+
+
 @runtime_checkable
 class Backend(Protocol):
     """An engine that runs services: local processes, Docker, Swarm, Kubernetes."""
@@ -151,6 +177,33 @@ class Backend(Protocol):
         quick reading per replica, concurrently. CPU% is over the time since the
         previous call (at least ``sampling.MIN_WINDOW``): the first sample of a replica
         has ``cpu_percent=None``. Raises ``ServiceNotFound``, ``BackendUnavailable``."""
+        ...
+
+    async def resources(self, *, service: str) -> ServiceResources:
+        """The limits of the service's replicas: what a new replica gets (local: the
+        service's; Docker: its newest member's; Swarm: the spec's ``Resources.Limits``)."""
+        ...
+
+    async def set_resources(
+        self, *, service: str, cpus: float | None, memory: int | None
+    ) -> ResourcesApplied:
+        """Hold each replica of the service to ``cpus`` cores and ``memory`` bytes
+        (``None``: no limit), the running ones and those started later. Local and Docker
+        change running replicas in place; Swarm rolls its tasks (a restart of each).
+        Raises ``ServiceNotFound``, ``InvalidRequest`` (naming ``cpus`` or ``memory``),
+        ``BackendRefused`` (the engine or the kernel refused, nothing changed),
+        ``BackendUnavailable`` or ``BackendError``."""
+        ...
+
+    async def nodes(self) -> list[Node]:
+        """The machines that run this backend's replicas, each with what it holds now
+        and the most it may hold."""
+        ...
+
+    async def capacity(self, *, service: str) -> Capacity | None:
+        """The most replicas ``service`` may have now (the others' taken into account),
+        or None when nothing bounds it. Read under the target's lock by the executor,
+        which clamps a scale-up to it."""
         ...
 
     async def recreate(self, *, service: str, replica: str) -> Replica:

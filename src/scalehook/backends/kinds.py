@@ -84,7 +84,14 @@ class Kind(Generic[S]):
 
 def _local(name: str, settings: LocalSettings, context: Context) -> Backend:
     return LocalBackend(
-        name, settings.services, context.data_dir, clock=context.clock, hooks=context.hooks
+        name,
+        settings.services,
+        context.data_dir,
+        clock=context.clock,
+        hooks=context.hooks,
+        max_replicas=settings.max_replicas,
+        cgroups=settings.cgroups,
+        cgroup_parent=settings.cgroup_parent,
     )
 
 

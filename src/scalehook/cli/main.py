@@ -23,6 +23,7 @@ RESOURCES = (
     "apply",
     "receivers",
     "services",
+    "nodes",
     "hosts",
     "executions",
     "notifications",

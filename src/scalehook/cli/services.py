@@ -1,4 +1,5 @@
-"""``scalehook services``: see and scale the services of every backend."""
+"""``scalehook services``: see, scale and set the CPU and memory limits of the services
+of every backend."""
 
 from __future__ import annotations
 
@@ -71,6 +72,60 @@ def services_scale(state: State, service: str, replicas: int, as_json: bool) -> 
     """Set a service's replica count (recorded in the audit trail)."""
     body = {"replicas": replicas}
     emit(state.client.post(f"/v1/services/{service}/scale", body), as_json, EXECUTION_COLUMNS)
+
+
+RESOURCES_COLUMNS = [
+    ("CPUS", "cpus"),
+    ("MEMORY", "memory_text"),
+    ("ENFORCED", "enforced"),
+    ("NOTE", "note"),
+]
+NO_LIMIT = ("none", "null", "unlimited")
+
+
+def _limit(text: str | None) -> str | float | None:
+    """An option's value as the API takes it: ``none`` removes the limit (JSON null)."""
+    if text is None or text.strip().lower() in NO_LIMIT:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return text  # the server names what is wrong with it
+
+
+@services.command("resources")
+@click.argument("service")
+@click.option("--cpus", help="cores per replica, e.g. 0.5; 'none' removes the limit")
+@click.option("--memory", help="per replica: 256Mi, 1Gi, 512M or bytes; 'none' removes it")
+@json_option
+@pass_state
+def services_resources(
+    state: State, service: str, cpus: str | None, memory: str | None, as_json: bool
+) -> None:
+    """Show a service's CPU and memory limits, or set them with --cpus/--memory (a
+    limit not given stays; recorded in the audit trail)."""
+    if cpus is None and memory is None:
+        detail = state.client.get(f"/v1/services/{service}")
+        found = detail.get("resources")
+        if found is None:
+            raise click.ClickException(f"the limits of {service} cannot be read now")
+        emit(found, as_json, RESOURCES_COLUMNS)
+        return
+    body: dict[str, object] = {}
+    if cpus is not None:
+        cores = _limit(cpus)
+        body["cpus"] = cores
+    if memory is not None:
+        amount = _limit(memory)
+        body["memory"] = int(amount) if isinstance(amount, float) else amount
+    done = state.client.post(f"/v1/services/{service}/resources", body)
+    if as_json:
+        emit(done, True)
+        return
+    emit(done, False, EXECUTION_COLUMNS)
+    applied = (done.get("details") or {}).get("applied")
+    if applied:
+        click.echo(applied)
 
 
 command = services

@@ -20,6 +20,7 @@ Result = Literal[
     "scaled",
     "clamped",
     "noop",
+    "updated",  # a service's CPU or memory limits changed
     "failed",
     "deduped",
     "cooldown",

@@ -22,6 +22,11 @@ call per container.
 
 Every container scalehook stops (scale-down, a batch, a recreate) is first announced to
 the replica hooks (a load balancer drains it), for at most its stop grace.
+
+Limits change in place (``resources.py``: a container update, no restart) on every
+container of the service; clones copy them. The engine holds at most ``max_replicas``
+containers of all its services together (by default from its ``/info``: 16 per CPU, at
+most one per 128 MiB), and the executor clamps a scale-up to what is left.
 """
 
 from __future__ import annotations
@@ -38,7 +43,9 @@ from scalehook.backends.base import (
     Progress,
     Replica,
     ReplicaSample,
+    ResourcesApplied,
     RolloutEvent,
+    ServiceResources,
     ServiceState,
     UpgradeResult,
     UpgradeStrategy,
@@ -56,6 +63,7 @@ from scalehook.backends.docker.groups import (
 )
 from scalehook.backends.docker.pull import runnable
 from scalehook.backends.docker.replace import Batch, undo
+from scalehook.backends.docker.resources import limits_of, restore_body, update_body
 from scalehook.backends.docker.samples import Sampler
 from scalehook.backends.engine import (
     JSON,
@@ -71,10 +79,23 @@ from scalehook.backends.engine.registry_auth import RegistryAuth
 from scalehook.backends.engine.stats import engine_time
 from scalehook.backends.hooks import ReplicaHooks
 from scalehook.backends.rolling import IMAGE_LABEL, Replacement, rolling_upgrade, same_image, show
+from scalehook.domain.capacity import (
+    Capacity,
+    Node,
+    default_max_replicas,
+    describe_default,
+    machine_capacity,
+)
 from scalehook.domain.durations import Duration
 from scalehook.domain.images import ImageRef, InvalidImage, parse_image
+from scalehook.domain.resources import Resources
 from scalehook.domain.selectors import Selector
-from scalehook.errors import BackendError, BackendUnavailable, InvalidRequest, ReplicaNotFound
+from scalehook.errors import (
+    BackendError,
+    BackendUnavailable,
+    InvalidRequest,
+    ReplicaNotFound,
+)
 from scalehook.locks import KeyedLocks
 from scalehook.loops.clock import Clock, SystemClock
 
@@ -93,6 +114,12 @@ class DockerSettings(EngineSettings):
     stop_grace: Duration | None = Field(
         default=None,
         description="SIGKILL this long after the stop signal; default: the container's own",
+    )
+    max_replicas: int | None = Field(
+        default=None,
+        ge=1,
+        description="the most containers of all its services together; a scale past it is "
+        "clamped. Default: from the engine's /info, 16 per CPU, at most one per 128 MiB",
     )
 
 
@@ -208,6 +235,104 @@ class DockerBackend:
 
     async def samples(self, *, service: str) -> list[ReplicaSample]:
         return await self._sampler.samples(service, find=self._find)
+
+    # resources and capacity ------------------------------------------------------
+
+    async def resources(self, *, service: str) -> ServiceResources:
+        _name, found = await self._find(service)
+        record = await self._ops.inspect(found.newest.id)
+        limits = limits_of((record or {}).get("HostConfig") or {})
+        return ServiceResources(limits, enforced="engine")
+
+    async def set_resources(
+        self, *, service: str, cpus: float | None, memory: int | None
+    ) -> ResourcesApplied:
+        """A container update of every container of the service, no restart; all or
+        nothing (those done are put back when the engine refuses one)."""
+        name, _ = await self._find(service)
+        info = await self._client.get("/info")
+        engine_cpus = int(info.get("NCPU") or 0) or 1
+        if cpus is not None and cpus > engine_cpus:
+            raise InvalidRequest(
+                f"cpus {cpus:g}: the engine has {engine_cpus} CPU(s)", field="cpus"
+            )
+        target = Resources(cpus=cpus, memory=memory)
+        async with self._turns.hold(name):  # not while a batch or a recreate makes clones
+            name, found = await self._find(name)
+            records = await asyncio.gather(*(self._ops.inspect(c.id) for c in found.containers))
+            done: list[tuple[Container, JSON]] = []
+            try:
+                for container, record in zip(found.containers, records, strict=True):
+                    if record is None:
+                        continue  # gone meanwhile
+                    host = record.get("HostConfig") or {}
+                    body = update_body(host, target, engine_cpus=engine_cpus)
+                    if body:
+                        await self._update(container, body)
+                        done.append((container, host))
+            except EngineError as exc:
+                await self._restore(done)
+                raise exc.reworded(
+                    f"cannot set the limits of {name}: {exc.engine_text}; nothing was changed"
+                ) from exc
+            except BaseException:
+                await self._restore(done)
+                raise
+            self._sampler.forget()
+        changed = [c.name for c, _ in done]
+        return ResourcesApplied(
+            message=f"updated {len(changed)} of {len(found.containers)} container(s) in place, "
+            "no restart",
+            replicas=tuple(changed),
+        )
+
+    async def _update(self, container: Container, body: JSON) -> None:
+        try:
+            await self._client.request("POST", f"/containers/{container.id}/update", json=body)
+        except EngineNotFound:
+            return  # removed meanwhile: nothing to hold to a limit
+
+    async def _restore(self, done: list[tuple[Container, JSON]]) -> None:
+        for container, host in done:
+            try:
+                await self._update(container, restore_body(host))
+            except BackendError as exc:
+                log.error("%s: cannot put its limits back: %s", container.name, exc.message)
+
+    async def _most(self) -> tuple[int, str, JSON]:
+        info = await self._client.get("/info")
+        if self._settings.max_replicas is not None:
+            return self._settings.max_replicas, "max_replicas, as set", info
+        cpus, memory = int(info.get("NCPU") or 0) or 1, int(info.get("MemTotal") or 0)
+        return default_max_replicas(cpus, memory), describe_default(cpus, memory), info
+
+    async def capacity(self, *, service: str) -> Capacity | None:
+        listed = names(await self._groups())
+        name, _ = find(listed.values(), service, backend=self._name)
+        most, source, info = await self._most()
+        others = sum(len(g.members) for key, g in listed.items() if key != name)
+        where = f"the engine {info.get('Name') or self._client.address.display}"
+        return machine_capacity(most=most, others=others, where=where, source=source, service=name)
+
+    async def nodes(self) -> list[Node]:
+        listed = names(await self._groups())
+        most, source, info = await self._most()
+        counts = {key: len(g.members) for key, g in sorted(listed.items())}
+        return [
+            Node(
+                backend=self._name,
+                kind=self.kind,
+                id=str(info.get("ID") or self._client.address.display),
+                name=str(info.get("Name") or self._client.address.display),
+                cpus=float(int(info.get("NCPU") or 0)) or None,
+                memory=int(info.get("MemTotal") or 0) or None,
+                replicas=sum(counts.values()),
+                max_replicas=most,
+                bound="setting" if self._settings.max_replicas is not None else "default",
+                services=counts,
+                note=source,
+            )
+        ]
 
     # scaling ---------------------------------------------------------------------
 

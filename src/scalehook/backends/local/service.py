@@ -12,6 +12,10 @@ holds the members it replaces until it is done.
 Every replica scalehook stops (retired, replaced, recreated, or all of them when the
 service closes) is first announced to the replica hooks, which an external load
 balancer uses to drain it; that wait is bounded by ``stop_grace``.
+
+Every replica runs in a cgroup of its own (``cgroups.py``) with the service's CPU and
+memory limits as they are when it starts; a change of limits is written to the cgroup
+of every replica at once, and new replicas start with it.
 """
 
 from __future__ import annotations
@@ -24,9 +28,11 @@ from pathlib import Path
 from scalehook.backends.base import Replica, ServiceState
 from scalehook.backends.hooks import ReplicaHooks
 from scalehook.backends.local.balancer import Balancer
+from scalehook.backends.local.cgroups import CgroupError, Cgroups
 from scalehook.backends.local.replica import ReplicaProcess
 from scalehook.backends.local.spec import LocalServiceSpec
 from scalehook.backends.rolling import Replacement
+from scalehook.domain.resources import Resources
 from scalehook.errors import ReplicaNotFound
 
 log = logging.getLogger(__name__)
@@ -46,12 +52,16 @@ class LocalService:
         version: str | None = None,
         image: str | None = None,
         hooks: ReplicaHooks | None = None,
+        cgroups: Cgroups | None = None,
+        resources: Resources | None = None,
     ) -> None:
         self.spec = spec
         self.backend = backend
         self.ref = f"{backend}/{spec.name}"
         self._hooks = hooks or ReplicaHooks()
         self.desired = desired
+        self.cgroups = cgroups or Cgroups.none("no cgroups were asked for")
+        self.resources = resources or Resources()
         self.version = spec.version if version is None else version
         self.image = spec.image_of(self.version) if image is None else image
         self._log_dir = log_dir
@@ -80,6 +90,8 @@ class LocalService:
         await asyncio.gather(*(self._stop(r) for r in everything))
         if self._stops:
             await asyncio.gather(*self._stops, return_exceptions=True)
+        for replica in everything:
+            self.cgroups.release(self.spec.name, replica.id)
         if self.balancer is not None:
             await self.balancer.close()
 
@@ -111,7 +123,32 @@ class LocalService:
             on_change=self._replica_changed,
             version=version,
             image=image,
+            cgroup=self._cgroup,
         )
+
+    def _cgroup(self, replica: ReplicaProcess) -> tuple[str, ...]:
+        """The replica's cgroup, with the service's limits now (before each start)."""
+        return self.cgroups.prepare(self.spec.name, replica.id, self.resources)
+
+    def set_resources(self, limits: Resources) -> list[str]:
+        """Hold every replica to ``limits`` from now on: written to the cgroup of each
+        that has one (the others, and those started later, start with them). All or
+        nothing: when the kernel refuses one (``CgroupError``), those done go back."""
+        done: list[ReplicaProcess] = []
+        previous = self.resources
+        try:
+            for replica in self.processes():
+                self.cgroups.apply(self.spec.name, replica.id, limits)
+                done.append(replica)
+        except CgroupError:
+            for replica in done:
+                try:
+                    self.cgroups.apply(self.spec.name, replica.id, previous)
+                except CgroupError as exc:  # pragma: no cover - the old limits held before
+                    log.error("%s: cannot restore its limits: %s", replica.id, exc)
+            raise
+        self.resources = limits
+        return [r.id for r in done]
 
     def _retire(self, replica: ReplicaProcess) -> asyncio.Task[None]:
         self._retiring.add(replica)
@@ -128,6 +165,7 @@ class LocalService:
                 await self._hooks.before_stop(self.ref, self._replica(replica), grace=grace)
             await replica.stop(self.spec.stop_grace)
         finally:
+            self.cgroups.release(self.spec.name, replica.id)
             self._retiring.discard(replica)
 
     def _replica_changed(self, replica: ReplicaProcess) -> None:
