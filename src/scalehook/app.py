@@ -11,6 +11,7 @@ from scalehook.api import (
     executions,
     hooks,
     hosts,
+    policies,
     receivers,
     services,
     system,
@@ -41,6 +42,7 @@ def build_app(runtime: Runtime) -> FastAPI:
     for router in (
         hooks.router,
         receivers.router,
+        policies.router,
         services.router,
         execution_stream.router,  # before executions: /stream is not an execution id
         executions.router,

@@ -99,6 +99,19 @@ class ServerSettings(BaseModel):
     keep_alive: Annotated[Duration, Field(gt=0)] = 5.0
 
 
+class PrometheusSettings(BaseModel):
+    """Where policies' ``prometheus`` metrics send their PromQL instant queries."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(
+        pattern=r"^https?://[^\s/]+", description="e.g. http://127.0.0.1:9090 (no /api/v1)"
+    )
+    timeout: Annotated[Duration, Field(gt=0)] = Field(
+        default=5.0, description="longest wait for one query's answer"
+    )
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -123,6 +136,9 @@ class Settings(BaseModel):
     server: ServerSettings = Field(default_factory=ServerSettings)
     hooks: HookSettings = Field(default_factory=HookSettings)
     hosts: HostsSettings | None = Field(default=None, description="host scaling (Swarm nodes)")
+    prometheus: PrometheusSettings | None = Field(
+        default=None, description="the Prometheus that policies' prometheus metrics query"
+    )
     log_level: LogLevel = "info"
 
     @model_validator(mode="after")

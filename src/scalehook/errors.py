@@ -21,6 +21,7 @@ fails on a class missing here, or on a status that differs)::
     |-- Forbidden                 403 a UI session's change sent without its CSRF token
     |-- NotFound                  404 no such thing
     |   |-- ReceiverNotFound      404 no receiver has this id, name or trigger URL
+    |   |-- PolicyNotFound        404 no policy has this id or name
     |   |-- ServiceNotFound       404 no backend has the service, or there is no such backend
     |   `-- ReplicaNotFound       404 the service has no replica of that id
     |-- Conflict                  409 the target's state forbids it (a host name taken)
@@ -54,10 +55,12 @@ without root, a cloud that does not offer the image or size). A plain ``BackendE
 (502) is an error answer that may pass later (the engine's 500, a conflict, a pull that
 failed); ``BackendUnavailable`` (503) a failure that a retry is likely to get past.
 
-Two more are not HTTP answers, so not in the tree: ``InvalidImage`` (a ``ValueError`` of
+Three more are not HTTP answers, so not in the tree: ``InvalidImage`` (a ``ValueError`` of
 the pure ``domain/images.py``; each use turns it into ``InvalidRequest`` 422 or
-``InvalidPayload`` 400 naming the field) and ``ClientError`` (``cli/client.py``: the
-command line's own, printed as one line with exit status 1).
+``InvalidPayload`` 400 naming the field), ``ClientError`` (``cli/client.py``: the
+command line's own, printed as one line with exit status 1) and ``SourceError``
+(``policies/sources/base.py``: a policy's metric that cannot be read now; the loop
+records why and holds, and at create a rejected query becomes ``InvalidRequest``).
 """
 
 from __future__ import annotations
@@ -115,6 +118,10 @@ class NotFound(ScalehookError):
 
 class ReceiverNotFound(NotFound):
     code = "receiver_not_found"
+
+
+class PolicyNotFound(NotFound):
+    code = "policy_not_found"
 
 
 class ServiceNotFound(NotFound):

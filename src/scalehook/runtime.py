@@ -14,6 +14,8 @@ from scalehook.executor import Executor
 from scalehook.hosts.settings import build_host_manager
 from scalehook.loops import Clock, Leadership, Loop, SoleLeadership, Supervisor, SystemClock
 from scalehook.metrics import Metrics
+from scalehook.policies.loop import PolicyLoop
+from scalehook.policies.sources import build_sources
 from scalehook.ratelimit import RateLimiter
 from scalehook.rollouts import ResumeRollouts
 from scalehook.store import Store
@@ -30,7 +32,7 @@ def build_backends(settings: Settings, clock: Clock) -> Backends:
 
 def build_loops(runtime: Runtime) -> list[Loop]:
     """Every loop this scalehook runs (a new loop is one line here)."""
-    return [ResumeRollouts(runtime.executor.rollouts)]
+    return [ResumeRollouts(runtime.executor.rollouts), runtime.policies]
 
 
 class Runtime:
@@ -59,6 +61,15 @@ class Runtime:
             name: RateLimiter(rate=limit.rate, burst=limit.burst, clock=self.clock.monotonic)
             for name, limit in settings.hooks.receivers.items()
         }
+        self.policy_sources = build_sources(clock=self.clock, prometheus=settings.prometheus)
+        self.policies = PolicyLoop(
+            store=self.store,
+            executor=self.executor,
+            backends=self.backends,
+            metrics=self.metrics,
+            clock=self.clock,
+            sources=self.policy_sources,
+        )
         self.leadership: Leadership = SoleLeadership()
         self.supervisor = Supervisor(self.leadership, self.clock, self.metrics)
         for loop in build_loops(self):
@@ -97,6 +108,8 @@ class Runtime:
         await self.supervisor.stop()
         await self.leadership.close()
         await self.executor.rollouts.stop()
+        for source in self.policy_sources.values():
+            await source.close()
         if self.hosts is not None:
             await self.hosts.close()
         await self.backends.close()

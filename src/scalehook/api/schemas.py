@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from scalehook.backends import Replica, ReplicaSample, ServiceState
+from scalehook.domain.durations import Duration
 from scalehook.domain.executions import Execution
 from scalehook.domain.receivers import Receiver, has_secret, public_config
 
@@ -215,3 +216,63 @@ class Health(BaseModel):
     version: str
     leader: bool = Field(description="this instance leads: the loops run here")
     instance: str = Field(description="this instance's id")
+
+
+class PolicyOut(BaseModel):
+    """A policy: each field as it was given, or its default; ``effective`` is the whole
+    policy as the loop evaluates it (defaults filled in, durations in seconds)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: int
+    name: str
+    service: str
+    min: int
+    max: int
+    interval: Any
+    metrics: list[Any]
+    dry_run: bool
+    paused: bool
+    effective: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="what may fail until it changes (a Prometheus that cannot be reached)",
+    )
+    evaluations: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="GET of one policy: its last evaluations, newest first (time, values, "
+        "recommendation, what was done, errors), kept in memory on the instance that "
+        "leads, at most 20; null on an instance that does not lead",
+    )
+
+
+class SampleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    value: float | None = Field(allow_inf_nan=False, description="null: no sample yet")
+    ready: bool = True
+    age: Duration = Field(default=3600.0, description="time since the replica started")
+
+
+class SimulationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    policy: dict[str, Any] = Field(description="a policy body, as for POST /v1/policies")
+    current: int = Field(strict=True, ge=0, le=10_000, description="replicas now")
+    samples: dict[str, list[SampleIn]] = Field(
+        default_factory=dict,
+        description="by metric name: one entry per replica (per-replica metrics), or one "
+        "entry (a service-wide metric such as a Prometheus query)",
+    )
+
+
+class SimulationOut(BaseModel):
+    current: int
+    recommendation: int
+    desired: int
+    metrics: list[dict[str, Any]]
+    winner: str | None
+    limited_by: list[str]
+    reasons: list[str]

@@ -1,4 +1,4 @@
-"""Receivers, executions, alert memory, rollouts and settings, kept in SQL through
+"""Receivers, policies, executions, alert memory, rollouts and settings, kept in SQL through
 SQLAlchemy 2.
 
 ``Store`` opens the database (``database.py``: SQLite on the loop's thread, or the
@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from scalehook.store.database import Database, Transaction
 from scalehook.store.executions import ExecutionRepository
 from scalehook.store.incidents import IncidentRepository
+from scalehook.store.policies import PolicyRepository
 from scalehook.store.receivers import ReceiverRepository
 from scalehook.store.rollouts import RolloutRepository
 from scalehook.store.sessions import SessionRepository
@@ -30,6 +31,7 @@ class Store:
         self.db = Database(url, on_loop=on_loop)
         self.incidents = IncidentRepository(self.db)
         self.receivers = ReceiverRepository(self.db, self.incidents)
+        self.policies = PolicyRepository(self.db)
         self.executions = ExecutionRepository(self.db, self.incidents)
         self.rollouts = RolloutRepository(self.db)
         self.settings = SettingRepository(self.db)

@@ -5,7 +5,9 @@ An "image" here is ``<repository>:<version>`` (the repository is the service's
 ``image`` in ``scalehook.yaml``, or its name): upgrading changes the version that
 replicas get as ``{tag}`` / ``$TAG``, rolled out batch by batch by ``backends.rolling``.
 A recreate swaps one replica for a new one on its version (``service.py``); samples
-read each replica's process and children (``samples.py``).
+read each replica's process and children (``samples.py``). The balancer's counts are
+``balancer_stats`` (``BalancerStats``); a service at zero replicas is woken through the
+callback given to ``on_wake`` (``Wakeable``) when a connection arrives.
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ from scalehook.backends.base import (
     Progress,
     Replica,
     ReplicaSample,
+    ServiceConnections,
     ServiceState,
     UpgradeResult,
     UpgradeStrategy,
+    WakeCallback,
 )
 from scalehook.backends.local.samples import ProcessSampler
 from scalehook.backends.local.service import LocalService
@@ -56,6 +60,7 @@ class LocalBackend:
         self._services: dict[str, LocalService] = {}
         self._state: LocalState | None = None
         self._sampler = ProcessSampler()
+        self._waker: WakeCallback | None = None
 
     @property
     def name(self) -> str:
@@ -83,7 +88,9 @@ class LocalBackend:
                 on_process=state.set_process,
                 version=version,
                 image=image,
+                clock=self._clock,
             )
+            self._set_waker(service)
             try:
                 await service.start()
             except OSError as exc:
@@ -210,6 +217,20 @@ class LocalBackend:
 
     async def samples(self, *, service: str) -> list[ReplicaSample]:
         return self._sampler.samples(service, self._service(service).processes())
+
+    # policies' seams -------------------------------------------------------------------
+
+    async def balancer_stats(self, *, service: str) -> ServiceConnections:
+        return self._service(service).connections()
+
+    def on_wake(self, callback: WakeCallback | None) -> None:
+        self._waker = callback
+        for service in self._services.values():
+            self._set_waker(service)
+
+    def _set_waker(self, service: LocalService) -> None:
+        callback, name = self._waker, service.spec.name
+        service.waker = None if callback is None else (lambda: callback(name))
 
 
 def _version(image: str) -> str | None:

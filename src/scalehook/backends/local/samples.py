@@ -91,6 +91,7 @@ class ProcessSampler:
             memory_limit=None,
             sampled_at=datetime.now(UTC),
             window=window,
+            leaving=replica.state in ("stopping", "exited"),
         )
 
     def _measure(self, key: Key) -> tuple[CpuReading, int] | None:

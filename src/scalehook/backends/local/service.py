@@ -8,21 +8,27 @@ A recreate swaps one member for a new one on the same version in one step (the o
 one leaves the balancer and starts stopping, the new one starts, at once), so the
 count of members never changes. Rollout batches and recreates take turns: a batch
 holds the members it replaces until it is done.
+
+At zero replicas, a connection to the balancer is a wake signal: the service calls its
+``waker`` (a policy's, registered through ``LocalBackend.on_wake``) once, and the
+balancer holds that connection, and those that follow, until a replica is ready (up
+to ``wake_timeout``), so the first request after idle gets its answer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
-from scalehook.backends.base import Replica, ServiceState
+from scalehook.backends.base import Replica, ReplicaConnections, ServiceConnections, ServiceState
 from scalehook.backends.local.balancer import Balancer
 from scalehook.backends.local.replica import ReplicaProcess
 from scalehook.backends.local.spec import LocalServiceSpec
 from scalehook.backends.rolling import Replacement
-from scalehook.errors import ReplicaNotFound
+from scalehook.errors import BackendUnsupported, ReplicaNotFound
+from scalehook.loops.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +46,10 @@ class LocalService:
         on_process: Callable[[str, int | None], None],
         version: str | None = None,
         image: str | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.spec = spec
+        self.clock: Clock = clock or SystemClock()
         self.backend = backend
         self.desired = desired
         self.version = spec.version if version is None else version
@@ -54,9 +62,14 @@ class LocalService:
         self._stops: set[asyncio.Task[None]] = set()
         self._changed = asyncio.Event()  # set whenever a replica changes state
         self._turns = asyncio.Lock()  # one batch or recreate at a time
+        self.waker: Callable[[], Awaitable[bool]] | None = None  # asks for a replica at zero
+        self._waking: asyncio.Task[bool] | None = None  # a wake asked for, no replica ready yet
+        self._wakes: set[asyncio.Task[bool]] = set()
         self.balancer: Balancer | None = None
         if spec.port is not None:
-            self.balancer = Balancer(spec.host, spec.port, self.ready_replicas)
+            self.balancer = Balancer(
+                spec.host, spec.port, self.ready_replicas, clock=self.clock, hold=self.hold
+            )
 
     async def start(self) -> None:
         if self.balancer is not None:
@@ -119,7 +132,71 @@ class LocalService:
 
     def _replica_changed(self, replica: ReplicaProcess) -> None:
         self._on_process(replica.id, replica.pid)
+        if replica.ready:
+            self._waking = None  # woken: connections go to it from now on
         self._changed.set()
+
+    # waking from zero ------------------------------------------------------------------
+
+    async def hold(self) -> bool:
+        """A connection found no ready replica: at zero replicas (or while a wake is
+        under way), ask for a replica once and wait for one to be ready, up to
+        ``wake_timeout``. True once one is; False at once when no one wakes this
+        service (no waker, or it declines), as when replicas are down for another reason."""
+        waking = self._waking
+        if self.desired == 0 and (waking is None or waking.done()):
+            if self.waker is None:
+                return False
+            waking = asyncio.create_task(self._wake(self.waker), name=f"wake {self.spec.name}")
+            self._waking = waking
+            self._wakes.add(waking)
+            waking.add_done_callback(self._wakes.discard)
+        elif waking is None:
+            return False
+        wake = waking
+
+        def settled() -> bool:
+            declined = wake.done() and not wake.result()
+            return bool(self.ready_replicas()) or declined
+
+        await self._wait(settled, self.spec.wake_timeout)
+        return bool(self.ready_replicas())
+
+    async def _wake(self, waker: Callable[[], Awaitable[bool]]) -> bool:
+        try:
+            woken = await waker()
+        except Exception:
+            log.exception("waking %s failed", self.spec.name)
+            woken = False
+        if not woken and self._waking is asyncio.current_task():
+            self._waking = None
+        self._changed.set()  # waiting connections look again
+        return woken
+
+    def connections(self) -> ServiceConnections:
+        """What the balancer counts, per member and surge replica."""
+        balancer = self.balancer
+        if balancer is None:
+            raise BackendUnsupported(
+                f"service {self.spec.name!r} has no load balancer: give it a port in scalehook.yaml"
+            )
+        serving = [*self._replicas.values(), *self._surge.values()]
+        balancer.forget({r.id for r in serving})
+        return ServiceConnections(
+            replicas=tuple(
+                ReplicaConnections(
+                    replica=r.id,
+                    ready=r.ready,
+                    active=balancer.connections(r.id),
+                    total=balancer.total(r.id),
+                    last_connection=balancer.last(r.id),
+                )
+                for r in sorted(serving, key=lambda r: r.index)
+            ),
+            waiting=balancer.waiting,
+            last_connection=balancer.last_connection,
+            sampled_at=self.clock.now(),
+        )
 
     async def _wait_ready(self, replicas: Sequence[ReplicaProcess], seconds: float) -> bool:
         """True once every replica is ready; False if one is not after ``seconds``."""

@@ -1,0 +1,180 @@
+"""/v1/policies: autoscaling policies, their last evaluations, and simulating one."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Response
+
+from scalehook.api.deps import RuntimeDep, require_admin
+from scalehook.api.schemas import (
+    BODY_ERRORS,
+    ErrorOut,
+    PolicyOut,
+    SimulationIn,
+    SimulationOut,
+)
+from scalehook.domain.policy_records import PolicyId, PolicyRecord
+from scalehook.domain.receivers import parse_id
+from scalehook.errors import InvalidRequest
+from scalehook.policies.rules import PolicySpec, Sample, simulate
+from scalehook.policies.state import evaluation_json
+from scalehook.policies.validation import check_policy, parse_spec
+from scalehook.runtime import Runtime
+
+router = APIRouter(
+    prefix="/v1/policies",
+    tags=["policies"],
+    dependencies=[Depends(require_admin)],
+    responses={401: {"model": ErrorOut}, 422: {"model": ErrorOut}},
+)
+
+PolicyBody = Annotated[
+    dict[str, Any],
+    Body(
+        description="a policy: name, service, min, max, interval, metrics, behavior, "
+        "tolerance, cpu_initialization, on_error, dry_run, paused (see the README)"
+    ),
+]
+
+
+async def find(runtime: Runtime, ident: str) -> PolicyRecord:
+    """A policy by id (digits) or by name."""
+    policy_id = parse_id(ident)
+    if policy_id is not None:
+        return await runtime.store.policies.get(PolicyId(policy_id))
+    return await runtime.store.policies.by_name(ident)
+
+
+def shown(
+    record: PolicyRecord,
+    spec: PolicySpec,
+    *,
+    warnings: list[str] | None = None,
+    evaluations: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """A policy as the API shows it: each field as it was given (so a file applied
+    again compares equal), or its default; ``effective`` is what the loop evaluates."""
+    effective = spec.model_dump(mode="json", by_alias=True)
+    fields = {key: record.body.get(key, value) for key, value in effective.items()}
+    return {
+        **fields,
+        "id": record.id,
+        "effective": effective,
+        "created_at": record.created_at,
+        "updated_at": record.updated_at,
+        "warnings": warnings or [],
+        "evaluations": evaluations,
+    }
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=PolicyOut,
+    operation_id="createPolicy",
+    responses={
+        **BODY_ERRORS,
+        404: {"model": ErrorOut},
+        409: {"model": ErrorOut, "description": "the name is taken"},
+        503: {"model": ErrorOut, "description": "the service's engine cannot be reached"},
+    },
+)
+async def create_policy(body: PolicyBody, runtime: RuntimeDep) -> dict[str, Any]:
+    """Create a policy. A field that can never work is refused (422 naming it, e.g.
+    ``metrics[1].query`` for a query Prometheus rejects); what may pass later (a
+    Prometheus that is down) is a warning in the answer."""
+    spec = parse_spec(body)
+    warnings = await check_policy(spec, backends=runtime.backends, sources=runtime.policy_sources)
+    record = await runtime.store.policies.add(name=spec.name, service=spec.service, body=body)
+    runtime.policies.changed()
+    return shown(record, spec, warnings=warnings)
+
+
+@router.get("", response_model=list[PolicyOut], operation_id="listPolicies")
+async def list_policies(runtime: RuntimeDep) -> list[dict[str, Any]]:
+    found = []
+    for record in await runtime.store.policies.all():
+        found.append(shown(record, parse_spec(record.body)))
+    return found
+
+
+@router.post(
+    "/simulate",
+    response_model=SimulationOut,
+    operation_id="simulatePolicy",
+    responses={**BODY_ERRORS},
+)
+async def simulate_policy(body: SimulationIn, runtime: RuntimeDep) -> dict[str, Any]:
+    """What a policy would decide from the given samples, at ``current`` replicas; acts on
+    nothing, reads no engine (the service need not exist)."""
+    spec = parse_spec(body.policy, prefix="policy.")
+    names = {m.name for m in spec.metrics}
+    for name in body.samples:
+        if name not in names:
+            raise InvalidRequest(
+                f"samples.{name}: the policy has no metric named {name!r} "
+                f"(it has {', '.join(sorted(names))})",
+                field=f"samples.{name}",
+            )
+    samples = {
+        name: [Sample(value=s.value, ready=s.ready, age=s.age) for s in given]
+        for name, given in body.samples.items()
+    }
+    evaluation = simulate(spec, current=body.current, samples=samples, now=runtime.clock.now())
+    return evaluation_json(evaluation)
+
+
+@router.get(
+    "/{ident}",
+    response_model=PolicyOut,
+    operation_id="getPolicy",
+    responses={404: {"model": ErrorOut}},
+)
+async def get_policy(ident: str, runtime: RuntimeDep) -> dict[str, Any]:
+    """A policy, with its last evaluations (time, values, recommendation, what was done,
+    errors), newest first: kept in memory on the instance that leads, at most 20 (a
+    restart starts them again); ``evaluations`` is null on an instance that does not
+    lead."""
+    record = await find(runtime, ident)
+    return shown(
+        record, parse_spec(record.body), evaluations=runtime.policies.evaluations(record.id)
+    )
+
+
+@router.patch(
+    "/{ident}",
+    response_model=PolicyOut,
+    operation_id="updatePolicy",
+    responses={
+        **BODY_ERRORS,
+        404: {"model": ErrorOut},
+        409: {"model": ErrorOut, "description": "the new name is taken"},
+        503: {"model": ErrorOut, "description": "the service's engine cannot be reached"},
+    },
+)
+async def update_policy(ident: str, body: PolicyBody, runtime: RuntimeDep) -> dict[str, Any]:
+    """Change fields of a policy (each given field replaces the stored one whole; null
+    puts it back to its default); checked as at create."""
+    record = await find(runtime, ident)
+    merged = {**record.body, **body}
+    merged = {key: value for key, value in merged.items() if value is not None}
+    spec = parse_spec(merged)
+    warnings = await check_policy(spec, backends=runtime.backends, sources=runtime.policy_sources)
+    if merged == record.body:
+        return shown(record, spec, warnings=warnings)
+    record = await runtime.store.policies.update(
+        record.id, name=spec.name, service=spec.service, body=merged
+    )
+    runtime.policies.changed()
+    return shown(record, spec, warnings=warnings)
+
+
+@router.delete(
+    "/{ident}", status_code=204, operation_id="deletePolicy", responses={404: {"model": ErrorOut}}
+)
+async def delete_policy(ident: str, runtime: RuntimeDep) -> Response:
+    record = await find(runtime, ident)
+    await runtime.store.policies.delete(record.id)
+    runtime.policies.changed()
+    return Response(status_code=204)
