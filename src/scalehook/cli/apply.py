@@ -5,6 +5,9 @@ of resource::
 
     receivers:
       - {name: web-up, driver: scaleService, config: {service: web, action: up, max: 5}}
+    policies:
+      - {name: web-cpu, service: web, min: 1, max: 10, metrics: [{name: cpu, source: engine,
+         metric: cpu, target: 60}]}
 
 Each object is created when no object of its kind has its name, changed (only the
 fields that differ) when one has, and left alone when it is the same: applying a file
@@ -86,7 +89,7 @@ class NamedResource:
             if self.shown is None or not isinstance(answer, dict):
                 return f"{label}: created"
             title, key = self.shown
-            return f"{label}: created ({title} {answer.get(key)})"
+            return f"{label}: created ({title} {answer.get(key)})" + _warned(answer)
         changes = self._changes(item, current)
         secrets = self._secrets(item)
         if not changes and not secrets:
@@ -97,10 +100,10 @@ class NamedResource:
         body = dict(changes)
         if secrets:
             body["config"] = {**body.get("config", {}), **secrets}
-        self._send(client, "PATCH", f"{self.path}/{name}", body, where)
+        answer = self._send(client, "PATCH", f"{self.path}/{name}", body, where)
         if not changes:
             return f"{label}: unchanged (secret re-sent)"
-        return f"{label}: updated ({', '.join(sorted(changes))})"
+        return f"{label}: updated ({', '.join(sorted(changes))})" + _warned(answer)
 
     def _find(self, client: Client, name: str) -> dict[str, Any] | None:
         try:
@@ -141,6 +144,12 @@ class NamedResource:
             raise ClientError(f"{where}: {exc}", status=exc.status) from exc
 
 
+def _warned(answer: Any) -> str:
+    """The warnings an answer carries (a policy whose Prometheus is down), on the line."""
+    warnings = answer.get("warnings") if isinstance(answer, dict) else None
+    return "".join(f"; warning: {w}" for w in warnings or [])
+
+
 RECEIVERS = NamedResource(
     section="receivers",
     noun="receiver",
@@ -150,7 +159,26 @@ RECEIVERS = NamedResource(
     shown=("trigger URL", "url"),
 )
 
-APPLIERS: tuple[Applier, ...] = (RECEIVERS,)
+POLICIES = NamedResource(
+    section="policies",
+    noun="policy",
+    path="/v1/policies",
+    fields=(
+        "service",
+        "min",
+        "max",
+        "interval",
+        "metrics",
+        "behavior",
+        "tolerance",
+        "cpu_initialization",
+        "on_error",
+        "dry_run",
+        "paused",
+    ),
+)
+
+APPLIERS: tuple[Applier, ...] = (RECEIVERS, POLICIES)
 """Every kind of resource a file may declare, applied in this order."""
 
 

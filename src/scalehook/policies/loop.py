@@ -99,6 +99,8 @@ class PolicyLoop:
         self.running = False
         self._states: dict[PolicyId, PolicyState] = {}
         self._changed = asyncio.Event()
+        self._sleeper: asyncio.Task[Any] | None = None  # the scheduler, while it sleeps
+        self._poked = False  # its sleep was cut short by ``changed``
         self._batches: set[asyncio.Task[None]] = set()
 
     # what the API asks ------------------------------------------------------------------
@@ -106,6 +108,9 @@ class PolicyLoop:
     def changed(self) -> None:
         """A policy was created, changed or deleted here: read them again now."""
         self._changed.set()
+        if self._sleeper is not None and not self._poked:
+            self._poked = True
+            self._sleeper.cancel()
 
     def evaluations(self, policy: PolicyId) -> list[dict[str, Any]] | None:
         """The policy's last evaluations, newest first; None when this instance does
@@ -160,21 +165,33 @@ class PolicyLoop:
                 if not state.busy and not state.spec.paused:
                     due.append(state)
             if due:
-                task = asyncio.create_task(self._batch(due), name="policies batch")
+                task = asyncio.create_task(
+                    self._batch(due, self.clock.now()), name="policies batch"
+                )
                 self._batches.add(task)
                 task.add_done_callback(self._batches.discard)
             wake = min((s.due for s in self._states.values()), default=refresh_at)
             await self._sleep_until(min(wake, refresh_at))
 
     async def _sleep_until(self, when: float) -> None:
-        """Sleep on the clock until ``when``, or until a policy changes."""
-        sleeping = asyncio.ensure_future(self.clock.sleep(when - self.clock.monotonic()))
-        changed = asyncio.ensure_future(self._changed.wait())
+        """Sleep on the clock until ``when``; ``changed`` cuts the sleep short (it
+        cancels this task's sleep, and only that: a cancel from outside still stops)."""
+        task = asyncio.current_task()
+        assert task is not None
+        self._sleeper = task
         try:
-            await asyncio.wait({sleeping, changed}, return_when=asyncio.FIRST_COMPLETED)
+            await self.clock.sleep(when - self.clock.monotonic())
+        except asyncio.CancelledError:
+            if not self._poked or task.uncancel() > 0:
+                raise
         finally:
-            sleeping.cancel()
-            changed.cancel()
+            self._sleeper = None
+            self._poked = False
+
+    async def quiet(self) -> None:
+        """Return once no batch of evaluations runs (for tests and benchmarks)."""
+        while self._batches:
+            await asyncio.gather(*self._batches, return_exceptions=True)
 
     # the policies, from the store --------------------------------------------------------
 
@@ -241,13 +258,13 @@ class PolicyLoop:
 
     # a batch ---------------------------------------------------------------------------
 
-    async def _batch(self, states: list[PolicyState]) -> None:
+    async def _batch(self, states: list[PolicyState], now: datetime) -> None:
+        """Evaluate ``states`` as of ``now`` (when they fell due)."""
         for state in states:
             state.busy = True
         acting: list[asyncio.Task[None]] = []
         try:
-            await self._resolve([s for s in states if s.target is None])
-            now = self.clock.now()
+            await self._resolve([s for s in states if s.target is None], now)
             results: dict[Hashable, object] = {}
             waiting: dict[Hashable, list[PolicyState]] = {}
             pending: dict[int, int] = {}
@@ -285,7 +302,7 @@ class PolicyLoop:
             for state in states:
                 state.busy = False
 
-    async def _resolve(self, states: list[PolicyState]) -> None:
+    async def _resolve(self, states: list[PolicyState], now: datetime) -> None:
         """Find the services of policies that have none yet (each name once)."""
         services = {s.spec.service for s in states}
         if not services:
@@ -294,7 +311,6 @@ class PolicyLoop:
             *(resolve_target(self.backends, s) for s in services), return_exceptions=True
         )
         targets = dict(zip(services, found, strict=True))
-        now = self.clock.now()
         for state in states:
             target = targets[state.spec.service]
             if isinstance(target, Target):
