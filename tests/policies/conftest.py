@@ -12,7 +12,9 @@ from scalehook.testing import ServerProcess, free_port, wait_until
 APPS = Path(__file__).resolve().parents[1] / "apps"
 BURN_APP = APPS / "burn_app.py"
 EXAMPLE_APP = Path(__file__).resolve().parents[2] / "examples" / "local" / "app.py"
-LOAD_EXPORTER = Path(__file__).resolve().parents[2] / "examples" / "alertmanager" / "load_exporter.py"
+LOAD_EXPORTER = (
+    Path(__file__).resolve().parents[2] / "examples" / "alertmanager" / "load_exporter.py"
+)
 
 
 def policy(name: str, service: str, *metrics: dict[str, Any], **fields: Any) -> dict[str, Any]:
@@ -64,11 +66,12 @@ def wait_evaluations(
     server: ServerProcess, name: str, count: int, *, timeout: float = 60.0, what: str = ""
 ) -> list[dict[str, Any]]:
     """The policy's evaluations, once it has at least ``count`` of them."""
-    return wait_until(
-        lambda: (found := evaluations(server, name)) and len(found) >= count and found,
-        timeout=timeout,
-        what=what or f"{count} evaluations of {name}",
-    )
+
+    def enough() -> list[dict[str, Any]]:
+        found = evaluations(server, name)
+        return found if len(found) >= count else []
+
+    return wait_until(enough, timeout=timeout, what=what or f"{count} evaluations of {name}")
 
 
 def desired(server: ServerProcess, service: str) -> int:

@@ -66,9 +66,7 @@ class Lab:
     def times(self, record: PolicyRecord) -> list[float]:
         """Seconds since START of each evaluation, oldest first."""
         found = self.loop.evaluations(record.id) or []
-        return [
-            (datetime.fromisoformat(e["at"]) - START).total_seconds() for e in reversed(found)
-        ]
+        return [(datetime.fromisoformat(e["at"]) - START).total_seconds() for e in reversed(found)]
 
     def evaluations(self, record: PolicyRecord) -> list[dict[str, Any]]:
         return list(reversed(self.loop.evaluations(record.id) or []))
@@ -242,7 +240,9 @@ async def test_scale_to_zero_counts_idle_from_the_last_connection(
             connections(target=5),
             min=0,
             max=3,
-            behavior={"down": {"stabilization": "10s", "rules": [{"percent": 100, "period": "1s"}]}},
+            behavior={
+                "down": {"stabilization": "10s", "rules": [{"percent": 100, "period": "1s"}]}
+            },
         )
     )
     for _ in range(5):
