@@ -4,8 +4,11 @@ evaluations (every wait polls with a deadline; nothing asserts a time)."""
 from __future__ import annotations
 
 import sys
+import threading
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from scalehook.testing import ServerProcess, free_port, wait_until
 
@@ -83,3 +86,53 @@ def policy_executions(server: ServerProcess, name: str) -> list[dict[str, Any]]:
         "/v1/executions", params={"receiver": name, "limit": 200}
     ).json()
     return found
+
+
+def burn_service(**overrides: Any) -> dict[str, Any]:
+    """A local service whose replicas spend CPU per request (``/work?ms=N``)."""
+    service: dict[str, Any] = {
+        "command": [sys.executable, str(BURN_APP)],
+        "replicas": 1,
+        "port": free_port(),
+        "readiness": {"http": "GET / HTTP/1.0", "interval": "100ms", "timeout": "1s"},
+        "stop_grace": "2s",
+    }
+    service.update(overrides)
+    return service
+
+
+class Load:
+    """A load generator: ``workers`` threads, each sending ``GET url`` in turn, with a
+    pause of ``think`` seconds after each answer, until ``stop``. Counts the answers."""
+
+    def __init__(self, url: str, *, workers: int = 2, think: float = 0.05) -> None:
+        self.url = url
+        self.think = think
+        self.answers: dict[int, int] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(workers)]
+
+    def __enter__(self) -> Load:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(30)
+
+    def _run(self) -> None:
+        with httpx.Client(timeout=30) as client:
+            while not self._stop.is_set():
+                try:
+                    status = client.get(self.url).status_code
+                except httpx.HTTPError:
+                    status = 0
+                with self._lock:
+                    self.answers[status] = self.answers.get(status, 0) + 1
+                self._stop.wait(self.think)
