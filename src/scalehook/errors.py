@@ -54,10 +54,13 @@ without root, a cloud that does not offer the image or size). A plain ``BackendE
 (502) is an error answer that may pass later (the engine's 500, a conflict, a pull that
 failed); ``BackendUnavailable`` (503) a failure that a retry is likely to get past.
 
-Two more are not HTTP answers, so not in the tree: ``InvalidImage`` (a ``ValueError`` of
+Three more are not HTTP answers, so not in the tree: ``InvalidImage`` (a ``ValueError`` of
 the pure ``domain/images.py``; each use turns it into ``InvalidRequest`` 422 or
-``InvalidPayload`` 400 naming the field) and ``ClientError`` (``cli/client.py``: the
-command line's own, printed as one line with exit status 1).
+``InvalidPayload`` 400 naming the field), ``CronError`` (a ``ValueError`` of the pure
+``domain/policies/cron.py``: a cron expression or time zone that cannot be used; in a
+policy it becomes the field's error, so ``parse_policy`` answers ``InvalidRequest`` 422
+naming ``metrics[i].cron``) and ``ClientError`` (``cli/client.py``: the command line's
+own, printed as one line with exit status 1).
 """
 
 from __future__ import annotations
