@@ -55,12 +55,15 @@ without root, a cloud that does not offer the image or size). A plain ``BackendE
 (502) is an error answer that may pass later (the engine's 500, a conflict, a pull that
 failed); ``BackendUnavailable`` (503) a failure that a retry is likely to get past.
 
-Three more are not HTTP answers, so not in the tree: ``InvalidImage`` (a ``ValueError`` of
+Four more are not HTTP answers, so not in the tree: ``InvalidImage`` (a ``ValueError`` of
 the pure ``domain/images.py``; each use turns it into ``InvalidRequest`` 422 or
-``InvalidPayload`` 400 naming the field), ``ClientError`` (``cli/client.py``: the
-command line's own, printed as one line with exit status 1) and ``SourceError``
-(``policies/sources/base.py``: a policy's metric that cannot be read now; the loop
-records why and holds, and at create a rejected query becomes ``InvalidRequest``).
+``InvalidPayload`` 400 naming the field), ``CronError`` (a ``ValueError`` of the pure
+``domain/policies/cron.py``: a cron expression or time zone that cannot be used; in a
+policy it becomes the field's error, so ``parse_policy`` answers ``InvalidRequest`` 422
+naming ``metrics[i].cron``), ``SourceError`` (``policies/sources/base.py``: a policy's
+metric that cannot be read now; the loop records why and holds, and at create a query
+Prometheus rejects becomes ``InvalidRequest``) and ``ClientError`` (``cli/client.py``:
+the command line's own, printed as one line with exit status 1).
 """
 
 from __future__ import annotations

@@ -114,7 +114,7 @@ def test_bad_input_is_a_422_naming_the_field(
 
 def test_min_above_max_and_a_cron_that_does_not_parse_are_refused(server: ServerProcess) -> None:
     answer = create(server, policy("bounds", "web", cpu(), min=4, max=2))
-    assert answer.status_code == 422 and answer.json()["field"] in ("min", "max"), answer.text
+    assert answer.status_code == 422 and answer.json()["field"] == "min", answer.text
     schedule = {"name": "day", "type": "schedule", "cron": "0 25 * * *", "duration": "1h",
                 "replicas": 2}  # fmt: skip
     answer = create(server, policy("cron", "web", cpu(), schedule))

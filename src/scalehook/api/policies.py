@@ -17,9 +17,9 @@ from scalehook.api.schemas import (
 from scalehook.domain.policy_records import PolicyId, PolicyRecord
 from scalehook.domain.receivers import parse_id
 from scalehook.errors import InvalidRequest
-from scalehook.policies.rules import PolicySpec, Sample, simulate
+from scalehook.policies.rules import PolicySpec, parse_spec, simulate
 from scalehook.policies.state import evaluation_json
-from scalehook.policies.validation import check_policy, parse_spec
+from scalehook.policies.validation import check_policy
 from scalehook.runtime import Runtime
 
 router = APIRouter(
@@ -55,7 +55,7 @@ def shown(
 ) -> dict[str, Any]:
     """A policy as the API shows it: each field as it was given (so a file applied
     again compares equal), or its default; ``effective`` is what the loop evaluates."""
-    effective = spec.model_dump(mode="json", by_alias=True)
+    effective = spec.as_json()
     fields = {key: record.body.get(key, value) for key, value in effective.items()}
     return {
         **fields,
@@ -117,11 +117,7 @@ async def simulate_policy(body: SimulationIn, runtime: RuntimeDep) -> dict[str, 
                 f"(it has {', '.join(sorted(names))})",
                 field=f"samples.{name}",
             )
-    samples = {
-        name: [Sample(value=s.value, ready=s.ready, age=s.age) for s in given]
-        for name, given in body.samples.items()
-    }
-    evaluation = simulate(spec, current=body.current, samples=samples, now=runtime.clock.now())
+    evaluation = simulate(spec, current=body.current, samples=body.samples, now=runtime.clock.now())
     return evaluation_json(evaluation)
 
 

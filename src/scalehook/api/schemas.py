@@ -8,8 +8,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from scalehook.backends import Replica, ReplicaSample, ServiceState
-from scalehook.domain.durations import Duration
 from scalehook.domain.executions import Execution
+from scalehook.domain.policies import Sample
 from scalehook.domain.receivers import Receiver, has_secret, public_config
 
 
@@ -248,20 +248,12 @@ class PolicyOut(BaseModel):
     )
 
 
-class SampleIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    value: float | None = Field(allow_inf_nan=False, description="null: no sample yet")
-    ready: bool = True
-    age: Duration = Field(default=3600.0, description="time since the replica started")
-
-
 class SimulationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     policy: dict[str, Any] = Field(description="a policy body, as for POST /v1/policies")
     current: int = Field(strict=True, ge=0, le=10_000, description="replicas now")
-    samples: dict[str, list[SampleIn]] = Field(
+    samples: dict[str, list[Sample]] = Field(
         default_factory=dict,
         description="by metric name: one entry per replica (per-replica metrics), or one "
         "entry (a service-wide metric such as a Prometheus query)",

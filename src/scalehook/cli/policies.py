@@ -80,7 +80,7 @@ def parse_metric(text: str) -> dict[str, Any]:
 
 
 def metrics_from(
-    metrics: tuple[str, ...], shorthands: dict[str, float | None]
+    metrics: tuple[str, ...], shorthands: dict[str, float | str | None]
 ) -> list[dict[str, Any]]:
     found = [parse_metric(m) for m in metrics]
     for name, target in shorthands.items():
@@ -115,7 +115,9 @@ def shared_options(func: Any) -> Any:
             help="a metric: name=queue,source=prometheus,query=...,target=100, or a JSON object",
         ),
         click.option("--cpu", type=float, help="target CPU % per replica (source engine)"),
-        click.option("--memory", type=float, help="target memory per replica (source engine)"),
+        click.option(
+            "--memory", help="target memory per replica, bytes or a size: 256Mi (source engine)"
+        ),
         click.option(
             "--connections", type=float, help="target open connections per replica (balancer)"
         ),
@@ -144,7 +146,7 @@ def body_from(
     interval: str | None,
     metrics: tuple[str, ...],
     cpu: float | None,
-    memory: float | None,
+    memory: str | None,
     connections: float | None,
     rate: float | None,
     on_error: str | None,

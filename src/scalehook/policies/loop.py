@@ -225,7 +225,6 @@ class PolicyLoop:
             if known.spec.service != spec.service:
                 known.target = None
                 known.history = History()
-                known.seeded = False
             known.record, known.spec = record, spec
             known.metric_names = tuple(m.name for m in spec.metrics)
             known.dry_run_at = known.held_at = None
@@ -433,21 +432,12 @@ class PolicyLoop:
     ) -> tuple[Evaluation, History]:
         """The rules' evaluation against ``service``'s count now, with the idle rule of
         scale to zero; and the history it started from."""
-        history = state.history
-        if not state.seeded:  # a restart never cuts a stabilization window short
-            history.recommendations.append((now, service.desired))
-            state.seeded = True
-        history = _pruned(history, now)
+        history = _pruned(state.history, now)
         evaluation = evaluate(
             state.spec,
             current=service.desired,
             readings=readings,
-            history=dataclasses.replace(
-                history,
-                recommendations=list(history.recommendations),
-                scalings=list(history.scalings),
-                streaks=dict(history.streaks),
-            ),
+            history=history,
             now=now,
             rollout_in_progress=self.executor.rollouts.heading(service.ref) is not None,
         )

@@ -2,10 +2,12 @@
 spec, the history its stabilization and rate rules read, when it is due next, and its
 last evaluations (``KEPT`` of them) for ``GET /v1/policies/{name}``.
 
-A restart (or a new leader) forgets the recommendations and the last evaluations; it
-rebuilds the rate rules' scale events from the audit trail, and counts the current
-count as recommended at its first evaluation, so that neither a rate rule nor a
-stabilization window is cut short by a restart.
+A restart (or a new leader) forgets the recommendations, the threshold streaks, the
+count of failed evaluations in a row (``on_error``'s fallback starts counting again) and
+the last evaluations. It rebuilds the rate rules' scale events from the audit trail,
+and its first evaluation counts the current count as recommended (the rules' ``History
+.started``), so that neither a rate rule nor the down stabilization window is cut
+short by a restart.
 """
 
 from __future__ import annotations
@@ -51,24 +53,7 @@ class EvaluationRecord:
 
 def evaluation_json(evaluation: Evaluation) -> dict[str, Any]:
     """An evaluation as the API and the execution's details show it."""
-    return {
-        "current": evaluation.current,
-        "recommendation": evaluation.recommendation,
-        "desired": evaluation.desired,
-        "metrics": [
-            {
-                "name": m.name,
-                "value": m.value,
-                "candidate": m.candidate,
-                "reason": m.reason,
-                "error": m.error,
-            }
-            for m in evaluation.metrics
-        ],
-        "winner": evaluation.winner,
-        "limited_by": list(evaluation.limited_by),
-        "reasons": list(evaluation.reasons),
-    }
+    return evaluation.details()
 
 
 @dataclass(eq=False)
@@ -81,7 +66,6 @@ class PolicyState:
     target: Target | None = None  # the service, once resolved
     due: float = 0.0  # the clock's monotonic time of the next evaluation
     busy: bool = False  # an evaluation (and its action) is under way
-    seeded: bool = False  # the current count was counted as a recommendation
     dry_run_at: int | None = None  # the count the last dry-run record would have set
     held_at: int | None = None  # the count the last "held" record would have set
     metric_names: tuple[str, ...] = ()

@@ -4,8 +4,10 @@ local backend's own balancer; HAProxy's stats implement the same seam).
 
 A rate is the change of a replica's connection counter since the previous reading of
 it (at least ``MIN_WINDOW`` apart, as CPU% is): the first reading of a replica has no
-rate (``None``, never 0). The service's last connection (``activity``) is what the
-scale-to-zero rule measures idle from.
+rate (``None``, never 0). At zero replicas there is no replica to read: the reading is
+the connections the balancer holds for the service (its wake signal, a service-wide
+value). The service's last connection (``activity``) is what the scale-to-zero rule
+measures idle from.
 """
 
 from __future__ import annotations
@@ -72,6 +74,8 @@ class BalancerSource(MetricSource):
     def reading(self, metric: SourcedMetric, fetched: object) -> Reading:
         assert isinstance(fetched, BalancerReading)
         stats = fetched.connections
+        if not stats.replicas:
+            return Reading(name=metric.name, value=float(stats.waiting))
         values = []
         for replica in stats.replicas:
             value: float | None

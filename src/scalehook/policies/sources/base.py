@@ -18,8 +18,6 @@ from typing import Protocol
 from scalehook.backends import Backend
 from scalehook.policies.rules import Reading
 
-MIB = 1024 * 1024
-
 
 class SourcedMetric(Protocol):
     """A metric of a policy that a source reads (target and threshold metrics)."""
@@ -38,6 +36,9 @@ class SourcedMetric(Protocol):
 
     @property
     def url(self) -> str | None: ...
+
+    @property
+    def unit(self) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,10 +1,10 @@
 """``engine``: ``cpu`` and ``memory`` per replica, from the backend's samples.
 
 ``cpu`` is percent of one core, or of the replica's CPU limit where it has one (a
-replica limited to half a core that uses half a core is at 100); ``memory`` is percent
-of the replica's memory limit where it has one, else MiB. A replica without a sample
-keeps ``None`` (the rules treat it as HPA does, never as 0); replicas being stopped are
-left out.
+replica limited to half a core that uses half a core is at 100); ``memory`` is bytes,
+or with ``unit: percent`` percent of the replica's memory limit (a replica without a
+limit then has no sample). A replica without a sample keeps ``None`` (the rules treat it
+as HPA does, never as 0); replicas being stopped are left out.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Hashable
 from scalehook.backends import ReplicaSample
 from scalehook.errors import InvalidRequest
 from scalehook.policies.rules import Reading, ReplicaValue
-from scalehook.policies.sources.base import MIB, MetricSource, SourcedMetric, Target
+from scalehook.policies.sources.base import MetricSource, SourcedMetric, Target
 
 
 class EngineSource(MetricSource):
@@ -32,7 +32,7 @@ class EngineSource(MetricSource):
         values = tuple(
             ReplicaValue(
                 replica=s.replica,
-                value=value_of(metric.metric or "cpu", s),
+                value=value_of(metric.metric or "cpu", s, percent=metric.unit == "percent"),
                 ready=s.ready,
                 started_at=s.started_at,
                 ready_since=s.ready_since,
@@ -53,8 +53,9 @@ class EngineSource(MetricSource):
         return []
 
 
-def value_of(metric: str, sample: ReplicaSample) -> float | None:
-    """A replica's value of ``cpu`` or ``memory``; None when it has no sample yet."""
+def value_of(metric: str, sample: ReplicaSample, *, percent: bool = False) -> float | None:
+    """A replica's value of ``cpu`` or ``memory`` (bytes, or ``percent`` of its limit);
+    None when it has none."""
     if metric == "cpu":
         if sample.cpu_percent is None:
             return None
@@ -63,6 +64,8 @@ def value_of(metric: str, sample: ReplicaSample) -> float | None:
         return sample.cpu_percent
     if sample.memory_bytes is None:
         return None
-    if sample.memory_limit:
-        return round(sample.memory_bytes / sample.memory_limit * 100.0, 3)
-    return round(sample.memory_bytes / MIB, 3)
+    if not percent:
+        return float(sample.memory_bytes)
+    if not sample.memory_limit:
+        return None
+    return round(sample.memory_bytes / sample.memory_limit * 100.0, 3)
