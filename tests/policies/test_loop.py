@@ -43,6 +43,25 @@ class Lab:
     loop: PolicyLoop
     port: int
     prometheus: PrometheusSettings | None = None
+    task: asyncio.Task[None] | None = None
+
+    async def restart(self) -> None:
+        """Stop the loop and start a new one on the same store (a restart, or a new
+        leader): it knows only what the store holds."""
+        assert self.task is not None
+        self.task.cancel()
+        await asyncio.gather(self.task, return_exceptions=True)
+        self.loop = PolicyLoop(
+            store=self.store,
+            executor=self.executor,
+            backends=Backends([self.backend]),
+            metrics=self.metrics,
+            clock=self.clock,
+            sources=build_sources(clock=self.clock, prometheus=self.prometheus),
+            refresh=30.0,
+        )
+        self.task = asyncio.create_task(self.loop.run())
+        await self.settle()
 
     async def add(self, body: dict[str, Any]) -> PolicyRecord:
         record = await self.store.policies.add(
@@ -91,7 +110,7 @@ def web(port: int, replicas: int) -> LocalServiceSpec:
 
 @pytest.fixture
 async def lab(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Lab]]]:
-    labs: list[tuple[Lab, asyncio.Task[None]]] = []
+    labs: list[Lab] = []
 
     async def start(replicas: int = 1, prometheus: PrometheusSettings | None = None) -> Lab:
         clock = ManualClock(START)
@@ -114,15 +133,16 @@ async def lab(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Lab]]]:
         )
         made = Lab(clock, store, backend, executor, metrics, loop, port, prometheus)
         await until(lambda: ready(backend, replicas))
-        task = asyncio.create_task(loop.run())
-        labs.append((made, task))
+        made.task = asyncio.create_task(loop.run())
+        labs.append(made)
         await made.settle()
         return made
 
     yield start
-    for made, task in labs:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+    for made in labs:
+        assert made.task is not None
+        made.task.cancel()
+        await asyncio.gather(made.task, return_exceptions=True)
         await made.backend.close()
         await made.store.close()
 
@@ -283,3 +303,73 @@ async def test_no_policy_no_wake_the_connection_is_closed_at_once(
     await made.add(policy("asleep", "web", connections(target=5), min=0, max=3, paused=True))
     assert await asyncio.wait_for(get(made.port), 5) == b""  # closed, not held for 30s
     assert await made.desired() == 0
+
+
+async def test_a_restart_remembers_the_rate_rules_scale_events(
+    lab: Callable[..., Awaitable[Lab]],
+) -> None:
+    made = await lab()
+    held = [await asyncio.open_connection("127.0.0.1", made.port) for _ in range(4)]
+    try:
+        await until(lambda: connections_open(made, 4))
+        body = policy(
+            "burst",
+            "web",
+            connections(target=1),
+            min=1,
+            max=5,
+            behavior={"up": {"rules": [{"replicas": 1, "period": "60s"}]}},
+        )
+        record = await made.add(body)
+        assert await made.desired() == 2  # wants 4; one more per minute
+        first = made.evaluations(record)[-1]
+        assert first["action"] == "scaled" and first["recommendation"] == 4
+
+        await made.restart()
+        for _ in range(5):
+            await made.tick(10.0)
+        assert await made.desired() == 2  # the scale event came back from the trail
+        last = made.evaluations(record)[-1]
+        assert (last["recommendation"], last["desired"]) == (4, 2), last
+        assert any("rule" in label for label in last["limited_by"]), last
+        await made.tick(15.0)  # 65s after the first scale-up
+        assert await made.desired() == 3
+    finally:
+        for _, writer in held:
+            writer.close()
+
+
+async def connections_open(made: Lab, count: int) -> bool:
+    stats = await made.backend.balancer_stats(service="web")
+    return sum(r.active for r in stats.replicas) == count
+
+
+async def test_a_schedule_raises_the_floor_while_its_window_is_open(
+    lab: Callable[..., Awaitable[Lab]],
+) -> None:
+    made = await lab()  # Monday 07:00 UTC
+    window = {"name": "office", "type": "schedule", "cron": "0 8 * * 1-5", "duration": "10h",
+              "replicas": 3, "timezone": "UTC"}  # fmt: skip
+    record = await made.add(
+        policy(
+            "office",
+            "web",
+            connections(target=50),
+            window,
+            interval="60s",
+            behavior={"down": {"stabilization": "120s"}},
+        )
+    )
+    for _ in range(59):  # 07:59
+        await made.tick(60.0)
+    assert await made.desired() == 1
+    await made.tick(60.0)  # 08:00
+    assert await made.desired() == 3
+    scaled = made.evaluations(record)[-1]
+    assert scaled["action"] == "scaled" and scaled["winner"] == "office"
+    for _ in range(600):  # 18:00, the window closes
+        await made.tick(60.0)
+    assert await made.desired() == 3  # the down window holds it
+    for _ in range(3):
+        await made.tick(60.0)
+    assert await made.desired() == 1

@@ -27,7 +27,7 @@ import contextlib
 import dataclasses
 import logging
 import math
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -53,7 +53,14 @@ from scalehook.policies.rules import (
     sources_of,
 )
 from scalehook.policies.sources import MetricSource, SourceError, Target
-from scalehook.policies.state import EvaluationRecord, PolicyState, evaluation_json
+from scalehook.policies.state import (
+    EvaluationRecord,
+    PolicyState,
+    Series,
+    compact,
+    evaluation_json,
+    summary,
+)
 from scalehook.policies.validation import resolve_target
 from scalehook.recording import Audit
 from scalehook.store import Store
@@ -102,6 +109,7 @@ class PolicyLoop:
         self._sleeper: asyncio.Task[Any] | None = None  # the scheduler, while it sleeps
         self._poked = False  # its sleep was cut short by ``changed``
         self._batches: set[asyncio.Task[None]] = set()
+        self._version: tuple[int, int, datetime | None] | None = None
 
     # what the API asks ------------------------------------------------------------------
 
@@ -152,8 +160,9 @@ class PolicyLoop:
         while True:
             now = self.clock.monotonic()
             if self._changed.is_set() or now >= refresh_at:
+                asked = self._changed.is_set()
                 self._changed.clear()
-                await self._reload()
+                await self._reload(check=not asked)
                 refresh_at = self.clock.monotonic() + self.refresh
                 now = self.clock.monotonic()
             due: list[PolicyState] = []
@@ -195,8 +204,15 @@ class PolicyLoop:
 
     # the policies, from the store --------------------------------------------------------
 
-    async def _reload(self, *, start: bool = False) -> None:
+    async def _reload(self, *, start: bool = False, check: bool = False) -> None:
+        """Take in the policies as the store holds them; with ``check``, only if their
+        count, highest id or last change moved (another instance changed them)."""
         try:
+            if check:
+                version = await self.store.policies.version()
+                if version == self._version:
+                    return
+            self._version = await self.store.policies.version()
             records = await self.store.policies.all()
         except Exception:
             log.exception("cannot read the policies; keeping the ones known")
@@ -222,6 +238,8 @@ class PolicyLoop:
                 continue
             if known.name != spec.name or known.metric_names != tuple(m.name for m in spec.metrics):
                 self.metrics.forget_policy(known.name, known.metric_names)
+                known.series = None
+            known.keys = None  # planned again from the new spec
             if known.spec.service != spec.service:
                 known.target = None
                 known.history = History()
@@ -265,6 +283,7 @@ class PolicyLoop:
         try:
             await self._resolve([s for s in states if s.target is None], now)
             results: dict[Hashable, object] = {}
+            shared: dict[Hashable, Reading] = {}  # readings that policies share
             waiting: dict[Hashable, list[PolicyState]] = {}
             pending: dict[int, int] = {}
             tasks: dict[asyncio.Task[object], Hashable] = {}
@@ -272,7 +291,7 @@ class PolicyLoop:
                 if state.target is None:
                     state.busy = False
                     continue
-                keys = self._keys(state, state.target)
+                keys = state.keys or self._plan(state, state.target)
                 pending[id(state)] = len(keys)
                 for key, (source, target) in keys.items():
                     waiting.setdefault(key, []).append(state)
@@ -288,7 +307,7 @@ class PolicyLoop:
                     for state in waiting.pop(key, []):
                         pending[id(state)] -= 1
                         if pending[id(state)] == 0:
-                            action = self._evaluate(state, results, now)
+                            action = self._evaluate(state, results, shared, now)
                             if action is not None:
                                 acting.append(asyncio.create_task(action))
             if acting:
@@ -313,21 +332,26 @@ class PolicyLoop:
         for state in states:
             target = targets[state.spec.service]
             if isinstance(target, Target):
-                state.target = target
+                state.target, state.keys = target, None
                 continue
             text = target.message if isinstance(target, ScalehookError) else repr(target)
             state.keep(EvaluationRecord(now, "error", f"service: {text}"))
 
-    def _keys(
+    def _plan(
         self, state: PolicyState, target: Target
     ) -> dict[Hashable, tuple[MetricSource | None, Target]]:
+        """What the policy's evaluations fetch (kept until its spec or service changes):
+        the service's state, and each sourced metric's key."""
         keys: dict[Hashable, tuple[MetricSource | None, Target]] = {
             (_STATE, target.ref): (None, target)
         }
+        plan = []
         for _, metric in sources_of(state.spec):
-            source = self.sources.get(metric.source)
-            if source is not None:
-                keys[source.key(metric, target)] = (source, target)
+            source = self.sources[metric.source]
+            key = source.key(metric, target)
+            keys[key] = (source, target)
+            plan.append((source, metric, key))
+        state.keys, state.plan = keys, plan
         return keys
 
     async def _fetch(self, source: MetricSource | None, key: Hashable, target: Target) -> object:
@@ -349,7 +373,13 @@ class PolicyLoop:
 
     # one policy ------------------------------------------------------------------------
 
-    def _evaluate(self, state: PolicyState, results: dict[Hashable, object], now: datetime) -> Any:
+    def _evaluate(
+        self,
+        state: PolicyState,
+        results: dict[Hashable, object],
+        shared: dict[Hashable, Reading],
+        now: datetime,
+    ) -> Any:
         """Evaluate one policy from the batch's results; return the coroutine of its
         action when it must act (None when it need not)."""
         target = state.target
@@ -358,12 +388,12 @@ class PolicyLoop:
         if not isinstance(service, ServiceState):
             why = service.message if isinstance(service, SourceError) else "not read"
             state.keep(EvaluationRecord(now, "error", f"cannot read {target.ref}: {why}"))
-            state.target = None  # resolved again next time: it may have moved
+            state.target = state.keys = None  # resolved again next time: it may have moved
             state.busy = False
             return None
-        readings, activity = self._readings(state, target, results)
+        readings, activity = self._readings(state, results, shared)
         try:
-            evaluation, history = self._decide(state, service, readings, activity, now)
+            evaluation = self._decide(state, service, readings, activity, now)
         except Exception as exc:  # the rules must never stop the loop
             log.exception("evaluating policy %s failed", state.name)
             state.keep(EvaluationRecord(now, "error", f"evaluation failed: {exc}"))
@@ -372,48 +402,49 @@ class PolicyLoop:
         self._observe(state, evaluation)
         current = service.desired
         if evaluation.desired == current:
-            state.history = _with_scalings(evaluation.history, history.scalings)
+            state.history = evaluation.history
             state.dry_run_at = None
             if self.executor.rollouts.heading(target.ref) is not None and (
                 _bounded(state.spec, evaluation.recommendation) != current
             ):
                 return self._held(state, target, evaluation, now)
             state.held_at = None
-            state.keep(EvaluationRecord(now, "none", _summary(evaluation), evaluation))
+            state.keep(EvaluationRecord(now, "none", "", evaluation))
             state.busy = False
             return None
         if state.spec.dry_run:
-            state.history = _with_scalings(evaluation.history, history.scalings)
+            state.history = evaluation.history
             if state.dry_run_at == evaluation.desired:
                 state.keep(
-                    EvaluationRecord(now, "dry_run", _summary(evaluation) + " (recorded before)",
+                    EvaluationRecord(now, "dry_run", summary(evaluation) + " (recorded before)",
                                      evaluation),
                 )  # fmt: skip
                 state.busy = False
                 return None
-            return self._apply(state, readings, activity, history, now, dry_run=True)
-        return self._apply(state, readings, activity, history, now, dry_run=False)
+            return self._apply(state, readings, activity, now, dry_run=True)
+        return self._apply(state, readings, activity, now, dry_run=False)
 
     def _readings(
-        self, state: PolicyState, target: Target, results: dict[Hashable, object]
+        self, state: PolicyState, results: dict[Hashable, object], shared: dict[Hashable, Reading]
     ) -> tuple[dict[str, Reading], Activity]:
         """Each sourced metric's reading, and the last connection its balancer metrics
         saw."""
         readings: dict[str, Reading] = {}
         activity = Activity()
-        for _, metric in sources_of(state.spec):
-            source = self.sources.get(metric.source)
-            if source is None:
-                readings[metric.name] = Reading(name=metric.name, error="no such source")
-                continue
-            fetched = results.get(source.key(metric, target))
+        for source, metric, key in state.plan:
+            fetched = results.get(key)
             if isinstance(fetched, SourceError) or fetched is None:
                 why = fetched.message if isinstance(fetched, SourceError) else "not read"
                 readings[metric.name] = Reading(name=metric.name, error=why)
                 self.metrics.policy_errors.labels(state.name, metric.name).inc()
                 continue
             try:
-                readings[metric.name] = source.reading(metric, fetched)
+                known = shared.get((key, source.shape(metric)))
+                if known is None:
+                    known = shared[(key, source.shape(metric))] = source.reading(metric, fetched)
+                if known.name != metric.name:
+                    known = Reading(metric.name, known.replicas, known.value, known.error)
+                readings[metric.name] = known
             except Exception as exc:
                 log.exception("reading %s of policy %s failed", metric.name, state.name)
                 readings[metric.name] = Reading(name=metric.name, error=f"{exc}")
@@ -429,18 +460,18 @@ class PolicyLoop:
         readings: dict[str, Reading],
         activity: Activity,
         now: datetime,
-    ) -> tuple[Evaluation, History]:
+    ) -> Evaluation:
         """The rules' evaluation against ``service``'s count now, with the idle rule of
-        scale to zero; and the history it started from."""
-        history = _pruned(state.history, now)
+        scale to zero."""
         evaluation = evaluate(
             state.spec,
             current=service.desired,
             readings=readings,
-            history=history,
+            history=state.history,
             now=now,
             rollout_in_progress=self.executor.rollouts.heading(service.ref) is not None,
         )
+        compact(evaluation.history)
         if activity.reads_balancer:
             floor, why = idle_floor(
                 desired=evaluation.desired,
@@ -457,14 +488,13 @@ class PolicyLoop:
                     limited_by=(*evaluation.limited_by, "idle"),
                     reasons=(*evaluation.reasons, why),
                 )
-        return evaluation, history
+        return evaluation
 
     async def _apply(
         self,
         state: PolicyState,
         readings: dict[str, Reading],
         activity: Activity,
-        history: History,
         now: datetime,
         *,
         dry_run: bool,
@@ -473,10 +503,10 @@ class PolicyLoop:
         decided: list[Evaluation] = []
 
         def decide(service: ServiceState) -> ScaleDecision:
-            evaluation, _ = self._decide(state, service, readings, activity, now)
+            evaluation = self._decide(state, service, readings, activity, now)
             decided.append(evaluation)
             moves = evaluation.desired != service.desired
-            message = _summary(evaluation) if moves else (
+            message = summary(evaluation) if moves else (
                 f"already at {service.desired}: the count changed meanwhile"
             )  # fmt: skip
             return ScaleDecision(
@@ -495,7 +525,7 @@ class PolicyLoop:
         except ScalehookError as exc:
             evaluation = decided[-1] if decided else None
             if evaluation is not None:
-                state.history = _with_scalings(evaluation.history, history.scalings)
+                state.history = evaluation.history  # no scale event: it failed
             state.keep(
                 EvaluationRecord(
                     now, "failed", f"scaling failed: {exc.message}", evaluation, exc.execution_id
@@ -505,16 +535,15 @@ class PolicyLoop:
         finally:
             state.busy = False
         evaluation = decided[-1]
-        scalings = list(history.scalings)
+        state.history = evaluation.history
         if dry_run:
             state.dry_run_at = evaluation.desired
             action = "dry_run"
         elif execution.before is not None and execution.after != execution.before:
-            scalings.append((now, execution.before, evaluation.desired))
+            state.history = evaluation.history.scaled(now, execution.before, evaluation.desired)
             action = "scaled"
         else:
             action = "noop"
-        state.history = _with_scalings(evaluation.history, scalings)
         state.keep(EvaluationRecord(now, action, execution.message, evaluation, execution.id))
 
     async def _held(
@@ -544,15 +573,30 @@ class PolicyLoop:
             state.busy = False
 
     def _observe(self, state: PolicyState, evaluation: Evaluation) -> None:
-        self.metrics.policy_evaluations.labels(state.name).inc()
-        self.metrics.policy_desired.labels(state.name).set(evaluation.desired)
+        """The evaluation's figures in ``/metrics`` (each series' child kept per policy:
+        looking a child up by its labels costs more than setting it)."""
+        series = state.series
+        if series is None:
+            metrics = self.metrics
+            series = state.series = Series(
+                metrics.policy_evaluations.labels(state.name),
+                metrics.policy_desired.labels(state.name),
+            )
+        series.evaluations.inc()
+        series.desired.set(evaluation.desired)
         for outcome in evaluation.metrics:
-            gauge = self.metrics.policy_value
+            child = series.values.get(outcome.name)
             if outcome.value is None:
-                with contextlib.suppress(KeyError):
-                    gauge.remove(state.name, outcome.name)
+                if child is not None:
+                    del series.values[outcome.name]
+                    with contextlib.suppress(KeyError):
+                        self.metrics.policy_value.remove(state.name, outcome.name)
+            elif child is None:
+                child = self.metrics.policy_value.labels(state.name, outcome.name)
+                series.values[outcome.name] = child
+                child.set(outcome.value)
             else:
-                gauge.labels(state.name, outcome.name).set(outcome.value)
+                child.set(outcome.value)
 
     # waking from zero ------------------------------------------------------------------
 
@@ -638,28 +682,3 @@ def _spec(record: PolicyRecord) -> PolicySpec | None:
 
 def _bounded(spec: PolicySpec, count: int) -> int:
     return min(max(count, spec.min), spec.max)
-
-
-def _pruned(history: History, now: datetime) -> History:
-    """The history without what no rule looks at any more (older than ``REMEMBER``)."""
-    oldest = now - timedelta(seconds=REMEMBER)
-    if history.scalings and history.scalings[0][0] < oldest:
-        history.scalings[:] = [s for s in history.scalings if s[0] >= oldest]
-    if history.recommendations and history.recommendations[0][0] < oldest:
-        history.recommendations[:] = [r for r in history.recommendations if r[0] >= oldest]
-    return history
-
-
-def _with_scalings(history: History, scalings: Iterable[tuple[datetime, int, int]]) -> History:
-    """``history`` with the scale events that really happened (the rules' evaluation
-    does not know whether its count was applied)."""
-    return dataclasses.replace(history, scalings=list(scalings))
-
-
-def _summary(evaluation: Evaluation) -> str:
-    text = f"{evaluation.current} -> {evaluation.desired}"
-    if evaluation.winner:
-        text += f" (by {evaluation.winner})"
-    if evaluation.reasons:
-        text += ": " + "; ".join(evaluation.reasons)
-    return text

@@ -13,13 +13,14 @@ short by a restart.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from scalehook.domain.policy_records import PolicyRecord
-from scalehook.policies.rules import Evaluation, History, PolicySpec
-from scalehook.policies.sources import Target
+from scalehook.policies.rules import Evaluation, History, PolicySpec, ReadMetric
+from scalehook.policies.sources import MetricSource, Target
 
 KEPT = 20
 """Evaluations kept per policy (in memory, on the leader)."""
@@ -35,15 +36,18 @@ be read)."""
 class EvaluationRecord:
     at: datetime
     action: Action
-    message: str
+    message: str  # empty: the evaluation's summary (made when shown)
     evaluation: Evaluation | None = None
     execution_id: int | None = None
 
     def to_json(self) -> dict[str, Any]:
+        message = self.message
+        if not message and self.evaluation is not None:
+            message = summary(self.evaluation)
         record: dict[str, Any] = {
             "at": self.at.isoformat(),
             "action": self.action,
-            "message": self.message,
+            "message": message,
             "execution_id": self.execution_id,
         }
         if self.evaluation is not None:
@@ -51,9 +55,49 @@ class EvaluationRecord:
         return record
 
 
+def compact(history: History) -> History:
+    """``history`` with only the latest recommendation of each count, in time order.
+
+    Stabilization asks one thing of the recommendations: the lowest and the highest
+    count recommended after a cutoff (``behavior.stabilize``). A count has an entry after
+    the cutoff exactly when its latest entry is after it, so the earlier entries of a
+    count never change an answer: dropped, a policy at a steady count keeps one entry
+    instead of one per evaluation of its window (300 at 1 s), and each evaluation copies
+    and scans that much less."""
+    recommendations = history.recommendations
+    if len(recommendations) < 2:
+        return history
+    latest: dict[int, tuple[datetime, int]] = {}
+    for entry in recommendations:
+        latest[entry[1]] = entry
+    if len(latest) == len(recommendations):
+        return history
+    history.recommendations = sorted(latest.values(), key=lambda entry: entry[0])
+    return history
+
+
+def summary(evaluation: Evaluation) -> str:
+    """One line for people: the counts, the winner and the reasons."""
+    text = f"{evaluation.current} -> {evaluation.desired}"
+    if evaluation.winner:
+        text += f" (by {evaluation.winner})"
+    if evaluation.reasons:
+        text += ": " + "; ".join(evaluation.reasons)
+    return text
+
+
 def evaluation_json(evaluation: Evaluation) -> dict[str, Any]:
     """An evaluation as the API and the execution's details show it."""
     return evaluation.details()
+
+
+@dataclass
+class Series:
+    """A policy's series in ``/metrics``: the children of each family, by metric."""
+
+    evaluations: Any
+    desired: Any
+    values: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(eq=False)
@@ -69,6 +113,10 @@ class PolicyState:
     dry_run_at: int | None = None  # the count the last dry-run record would have set
     held_at: int | None = None  # the count the last "held" record would have set
     metric_names: tuple[str, ...] = ()
+    # what its evaluations fetch and read, once its service is resolved (loop._plan)
+    keys: dict[Hashable, tuple[MetricSource | None, Target]] | None = None
+    plan: list[tuple[MetricSource, ReadMetric, Hashable]] = field(default_factory=list)
+    series: Series | None = None  # its children in /metrics
 
     @property
     def name(self) -> str:

@@ -6,13 +6,13 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import RowMapping, delete, insert, select, update
+from sqlalchemy import RowMapping, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from scalehook.domain.policy_records import PolicyId, PolicyRecord
 from scalehook.errors import Conflict, PolicyNotFound
 from scalehook.store import tables
-from scalehook.store.database import Database, Transaction, new_id, utc
+from scalehook.store.database import Database, Transaction, new_id, utc, utc_or_none
 
 
 class PolicyRepository:
@@ -55,6 +55,16 @@ class PolicyRepository:
         async with self._db.read() as conn:
             rows = (await conn.execute(select(t).order_by(t.c.id))).mappings()
             return [_policy(row) for row in rows]
+
+    async def version(self) -> tuple[int, int, datetime | None]:
+        """How many policies there are, the highest id and the last change: a cheap
+        question to ask before reading them all again."""
+        t = tables.policies
+        async with self._db.read() as conn:
+            row: Any = (
+                await conn.execute(select(func.count(), func.max(t.c.id), func.max(t.c.updated_at)))
+            ).one()
+        return int(row[0]), int(row[1] or 0), utc_or_none(row[2])
 
     async def update(
         self,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -47,10 +47,10 @@ class Target:
 
     backend: Backend
     name: str
+    ref: str = field(init=False)  # backend/name
 
-    @property
-    def ref(self) -> str:
-        return f"{self.backend.name}/{self.name}"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ref", f"{self.backend.name}/{self.name}")
 
 
 class SourceError(Exception):
@@ -83,6 +83,11 @@ class MetricSource(ABC):
     @abstractmethod
     def reading(self, metric: SourcedMetric, fetched: object) -> Reading:
         """The metric's reading from what was fetched for its key."""
+
+    def shape(self, metric: SourcedMetric) -> Hashable:
+        """What of ``metric`` (besides its name) its reading depends on: metrics of one
+        key and one shape share one reading per batch (many policies, one service)."""
+        return (metric.metric, metric.unit)
 
     async def check(self, metric: SourcedMetric, target: Target, *, field: str) -> list[str]:
         """At create: raise ``InvalidRequest`` naming ``field``'s part at fault when the
