@@ -207,3 +207,33 @@ def test_a_rollout_in_progress_holds_the_policy(server: ServerProcess, tmp_path:
     )
     scaled = [e for e in policy_executions(server, "shop-min") if e["result"] == "scaled"]
     assert [(e["before"], e["after"]) for e in scaled] == [(2, 3)]
+
+
+def test_the_policy_answer_says_why_it_last_scaled(server: ServerProcess) -> None:
+    assert desired(server, "web") == 1
+    body = policy("why", "web", connections(target=5), min=2, max=2)
+    assert create(server, body).status_code == 201
+
+    def scaled() -> dict[str, Any]:
+        found: dict[str, Any] = server.client.get("/v1/policies/why").json()["last_scaling"] or {}
+        return found
+
+    last = wait_until(scaled, timeout=60, what="the policy's first scaling")
+    assert (last["driver"], last["receiver_name"], last["result"]) == ("policy", "why", "scaled")
+    assert (last["before"], last["after"]) == (1, 2)
+    details = last["details"]
+    assert details["policy"] == "why" and details["desired"] == 2
+    (metric,) = details["metrics"]
+    assert metric["name"] == "conns" and metric["value"] is not None, metric
+    assert "min 2" in details["limited_by"], details
+    assert details["reasons"], details
+    assert "policy why: 1 -> 2" in last["message"], last
+    assert last == server.client.get(f"/v1/executions/{last['id']}").json()
+    answer = server.client.get("/v1/policies/why").json()
+    acted = [e for e in answer["evaluations"] if e["execution_id"] == last["id"]]
+    assert [e["action"] for e in acted] == ["scaled"], answer["evaluations"]
+    assert acted[0]["limited_by"] == details["limited_by"]
+    assert acted[0]["metrics"] == details["metrics"]
+    listed = server.client.get("/v1/policies").json()
+    assert all(p["last_scaling"] is None for p in listed)  # only one policy's answer reads it
+    server.client.delete("/v1/policies/why")

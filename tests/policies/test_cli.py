@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from scalehook.testing import ServerProcess
+from scalehook.testing import ServerProcess, wait_until
 from tests.cli.test_cli import run
 from tests.policies.conftest import app_service, connections, policy, wait_evaluations
 
@@ -41,6 +41,7 @@ def test_a_policy_through_the_cli(server: ServerProcess, tmp_path: Path) -> None
     text = run(server, "policies", "show", "cli-cpu").stdout
     assert "last evaluations (newest first, kept in memory by the leader)" in text
     assert "ACTION" in text and "cpu=" in text
+    assert "last scaling: none in the audit trail" in text
 
     paused = run(server, "policies", "pause", "cli-cpu").stdout
     assert re.search(r"^paused:\s+yes$", paused, re.MULTILINE), paused
@@ -118,3 +119,19 @@ def test_apply_policies_is_idempotent(server: ServerProcess, tmp_path: Path) -> 
     assert refused.returncode == 1 and "policies[0]" in refused.stderr
     shown = json.loads(run(server, "policies", "show", "applied", "--json").stdout)
     assert shown["min"] == 1
+
+
+def test_show_says_why_the_policy_last_scaled(server: ServerProcess) -> None:
+    run(
+        server, "policies", "create", "cli-why", "--service", "web", "--min", "2", "--max",
+        "2", "--interval", "1s", "--cpu", "60",
+    )  # fmt: skip
+
+    def shown() -> str:
+        text = run(server, "policies", "show", "cli-why").stdout
+        return text if "last scaling: none" not in text else ""
+
+    text = wait_until(shown, timeout=60, what="the policy's first scaling")
+    assert re.search(r"^last scaling: \S+ 1 -> 2 \(execution \d+\)$", text, re.MULTILINE), text
+    assert "limited by: min 2" in text, text
+    run(server, "policies", "delete", "cli-why")

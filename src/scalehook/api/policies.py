@@ -13,6 +13,7 @@ from scalehook.api.schemas import (
     PolicyOut,
     SimulationIn,
     SimulationOut,
+    execution_dict,
 )
 from scalehook.domain.policy_records import PolicyId, PolicyRecord
 from scalehook.domain.receivers import parse_id
@@ -52,6 +53,7 @@ def shown(
     *,
     warnings: list[str] | None = None,
     evaluations: list[dict[str, Any]] | None = None,
+    last_scaling: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A policy as the API shows it: each field as it was given (so a file applied
     again compares equal), or its default; ``effective`` is what the loop evaluates."""
@@ -65,6 +67,7 @@ def shown(
         "updated_at": record.updated_at,
         "warnings": warnings or [],
         "evaluations": evaluations,
+        "last_scaling": last_scaling,
     }
 
 
@@ -131,10 +134,16 @@ async def get_policy(ident: str, runtime: RuntimeDep) -> dict[str, Any]:
     """A policy, with its last evaluations (time, values, recommendation, what was done,
     errors), newest first: kept in memory on the instance that leads, at most 20 (a
     restart starts them again); ``evaluations`` is null on an instance that does not
-    lead."""
+    lead. ``last_scaling`` is the newest execution by which it moved the count, from the
+    audit trail (on any instance): its ``details`` say why (each metric's value and
+    candidate, the winner, the rules that limited it, the reasons)."""
     record = await find(runtime, ident)
+    last = await runtime.store.executions.last_scaling(driver="policy", receiver_name=record.name)
     return shown(
-        record, parse_spec(record.body), evaluations=runtime.policies.evaluations(record.id)
+        record,
+        parse_spec(record.body),
+        evaluations=runtime.policies.evaluations(record.id),
+        last_scaling=None if last is None else execution_dict(last),
     )
 
 

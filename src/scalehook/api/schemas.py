@@ -246,6 +246,11 @@ class PolicyOut(BaseModel):
         "recommendation, what was done, errors), kept in memory on the instance that "
         "leads, at most 20; null on an instance that does not lead",
     )
+    last_scaling: ExecutionOut | None = Field(
+        default=None,
+        description="GET of one policy: the newest execution by which it moved the count "
+        "(from the audit trail, on any instance); its details say why",
+    )
 
 
 class SimulationIn(BaseModel):

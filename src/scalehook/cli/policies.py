@@ -237,9 +237,21 @@ def policies_show(state: State, policy: str, as_json: bool) -> None:
         emit(found, True)
         return
     evaluations = found.pop("evaluations", None)
+    last = found.pop("last_scaling", None)
     found.pop("effective", None)
     found.pop("warnings", None)
     emit_record(found, False)
+    if last is None:
+        click.echo("\nlast scaling: none in the audit trail")
+    else:
+        details = last.get("details", {})
+        click.echo(f"\nlast scaling: {last['started_at']} {last['before']} -> {last['after']} "
+                   f"(execution {last['id']})")  # fmt: skip
+        click.echo(f"  values: {_values(details.get('metrics', []))}")
+        click.echo(f"  winner: {details.get('winner') or '-'}; limited by: "
+                   f"{', '.join(details.get('limited_by', [])) or '-'}")  # fmt: skip
+        for reason in details.get("reasons", []):
+            click.echo(f"  {reason}")
     if evaluations is None:
         click.echo("\nlast evaluations: not known here (this instance does not lead)")
         return
@@ -247,12 +259,16 @@ def policies_show(state: State, policy: str, as_json: bool) -> None:
     rows = [
         {
             **e,
-            "values": ",".join(f"{m['name']}={_value(m)}" for m in e.get("metrics", [])),
+            "values": _values(e.get("metrics", [])),
             "limits": ",".join(e.get("limited_by", [])),
         }
         for e in evaluations
     ]
     click.echo(render(rows, EVALUATION_COLUMNS) if rows else "(none yet)")
+
+
+def _values(metrics: list[dict[str, Any]]) -> str:
+    return ",".join(f"{m['name']}={_value(m)}" for m in metrics)
 
 
 def _value(metric: dict[str, Any]) -> str:
@@ -295,6 +311,7 @@ def _patch(state: State, policy: str, body: dict[str, Any], as_json: bool) -> No
         emit(changed, True)
         return
     changed.pop("evaluations", None)
+    changed.pop("last_scaling", None)
     changed.pop("effective", None)
     warnings = changed.pop("warnings", None) or []
     emit_record(changed, False)
@@ -389,6 +406,8 @@ def policies_simulate(
         click.echo(f"  {reason}")
 
 
-_SHOWN_ONLY = frozenset({"id", "effective", "created_at", "updated_at", "warnings", "evaluations"})
+_SHOWN_ONLY = frozenset(
+    {"id", "effective", "created_at", "updated_at", "warnings", "evaluations", "last_scaling"}
+)
 
 command = policies
