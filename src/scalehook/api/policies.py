@@ -6,15 +6,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Response
 
+from scalehook.answers import AUTH, BODY, ENGINE, errors
 from scalehook.api.deps import RuntimeDep, require_admin
-from scalehook.api.schemas import (
-    BODY_ERRORS,
-    ErrorOut,
-    PolicyOut,
-    SimulationIn,
-    SimulationOut,
-    execution_dict,
-)
+from scalehook.api.schemas import PolicyOut, SimulationIn, SimulationOut, execution_dict
 from scalehook.domain.policy_records import PolicyId, PolicyRecord
 from scalehook.domain.receivers import parse_id
 from scalehook.errors import InvalidRequest
@@ -27,8 +21,15 @@ router = APIRouter(
     prefix="/v1/policies",
     tags=["policies"],
     dependencies=[Depends(require_admin)],
-    responses={401: {"model": ErrorOut}, 422: {"model": ErrorOut}},
+    responses=errors(*AUTH),
 )
+TAKEN = {
+    409: "the name is taken (conflict), or the engine as configured cannot serve the "
+    "service (backend_unsupported)",
+    422: "a field that will never work as sent; `field` names it (an unknown service or "
+    "metric, min > max, a duration or cron that does not parse, a target <= 0, a query "
+    "Prometheus rejects: metrics[1].query)",
+}
 
 PolicyBody = Annotated[
     dict[str, Any],
@@ -76,12 +77,7 @@ def shown(
     status_code=201,
     response_model=PolicyOut,
     operation_id="createPolicy",
-    responses={
-        **BODY_ERRORS,
-        404: {"model": ErrorOut},
-        409: {"model": ErrorOut, "description": "the name is taken"},
-        503: {"model": ErrorOut, "description": "the service's engine cannot be reached"},
-    },
+    responses=errors(*BODY, *ENGINE, said=TAKEN),
 )
 async def create_policy(body: PolicyBody, runtime: RuntimeDep) -> dict[str, Any]:
     """Create a policy. A field that can never work is refused (422 naming it, e.g.
@@ -106,7 +102,7 @@ async def list_policies(runtime: RuntimeDep) -> list[dict[str, Any]]:
     "/simulate",
     response_model=SimulationOut,
     operation_id="simulatePolicy",
-    responses={**BODY_ERRORS},
+    responses=errors(*BODY),
 )
 async def simulate_policy(body: SimulationIn, runtime: RuntimeDep) -> dict[str, Any]:
     """What a policy would decide from the given samples, at ``current`` replicas; acts on
@@ -128,7 +124,7 @@ async def simulate_policy(body: SimulationIn, runtime: RuntimeDep) -> dict[str, 
     "/{ident}",
     response_model=PolicyOut,
     operation_id="getPolicy",
-    responses={404: {"model": ErrorOut}},
+    responses=errors(404),
 )
 async def get_policy(ident: str, runtime: RuntimeDep) -> dict[str, Any]:
     """A policy, with its last evaluations (time, values, recommendation, what was done,
@@ -151,12 +147,7 @@ async def get_policy(ident: str, runtime: RuntimeDep) -> dict[str, Any]:
     "/{ident}",
     response_model=PolicyOut,
     operation_id="updatePolicy",
-    responses={
-        **BODY_ERRORS,
-        404: {"model": ErrorOut},
-        409: {"model": ErrorOut, "description": "the new name is taken"},
-        503: {"model": ErrorOut, "description": "the service's engine cannot be reached"},
-    },
+    responses=errors(*BODY, *ENGINE, 404, said=TAKEN),
 )
 async def update_policy(ident: str, body: PolicyBody, runtime: RuntimeDep) -> dict[str, Any]:
     """Change fields of a policy (each given field replaces the stored one whole; null
@@ -175,9 +166,7 @@ async def update_policy(ident: str, body: PolicyBody, runtime: RuntimeDep) -> di
     return shown(record, spec, warnings=warnings)
 
 
-@router.delete(
-    "/{ident}", status_code=204, operation_id="deletePolicy", responses={404: {"model": ErrorOut}}
-)
+@router.delete("/{ident}", status_code=204, operation_id="deletePolicy", responses=errors(404))
 async def delete_policy(ident: str, runtime: RuntimeDep) -> Response:
     record = await find(runtime, ident)
     await runtime.store.policies.delete(record.id)
