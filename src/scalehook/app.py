@@ -14,6 +14,7 @@ from scalehook.api import (
     nodes,
     notifications,
     openapi,
+    policies,
     receivers,
     services,
     system,
@@ -44,6 +45,7 @@ def build_app(runtime: Runtime) -> FastAPI:
     for router in (
         hooks.router,
         receivers.router,
+        policies.router,
         services.router,
         execution_stream.router,  # before executions: /stream is not an execution id
         executions.router,

@@ -111,6 +111,19 @@ class ServerSettings(BaseModel):
     keep_alive: Annotated[Duration, Field(gt=0)] = 5.0
 
 
+class PrometheusSettings(BaseModel):
+    """Where policies' ``prometheus`` metrics send their PromQL instant queries."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(
+        pattern=r"^https?://[^\s/]+", description="e.g. http://127.0.0.1:9090 (no /api/v1)"
+    )
+    timeout: Annotated[Duration, Field(gt=0)] = Field(
+        default=5.0, description="longest wait for one query's answer"
+    )
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -143,6 +156,9 @@ class Settings(BaseModel):
     balancers: dict[str, BalancerSettings] = Field(
         default_factory=dict,
         description="load balancers (HAProxy) whose backends scalehook keeps in step",
+    )
+    prometheus: PrometheusSettings | None = Field(
+        default=None, description="the Prometheus that policies' prometheus metrics query"
     )
     registries: dict[str, RegistryLogin] = Field(
         default_factory=dict,

@@ -21,6 +21,7 @@ fails on a class missing here, or on a status that differs)::
     |-- Forbidden                 403 a UI session's change sent without its CSRF token
     |-- NotFound                  404 no such thing
     |   |-- ReceiverNotFound      404 no receiver has this id, name or trigger URL
+    |   |-- PolicyNotFound        404 no policy has this id or name
     |   |-- ServiceNotFound       404 no backend has the service, or there is no such backend
     |   |-- NotificationNotFound  404 no notification has this id or name
     |   `-- ReplicaNotFound       404 the service has no replica of that id
@@ -62,11 +63,16 @@ without root, a cloud that does not offer the image or size). A plain ``BackendE
 (502) is an error answer that may pass later (the engine's 500, a conflict, a pull that
 failed); ``BackendUnavailable`` (503) a failure that a retry is likely to get past.
 
-Five more are not HTTP answers, so not in the tree: ``InvalidImage`` (a ``ValueError`` of
+Seven more are not HTTP answers, so not in the tree: ``InvalidImage`` (a ``ValueError`` of
 the pure ``domain/images.py``; each use turns it into ``InvalidRequest`` 422 or
 ``InvalidPayload`` 400 naming the field), ``_FieldError`` (a ``ValueError`` of
 ``domain/notifications.py``: a check across fields that names the one at fault; it
-becomes ``InvalidRequest`` 422 with that field), ``DeliveryFailed``
+becomes ``InvalidRequest`` 422 with that field), ``CronError`` (a ``ValueError`` of the
+pure ``domain/policies/cron.py``: a cron expression or time zone that cannot be used; in
+a policy it becomes the field's error, so ``parse_policy`` answers ``InvalidRequest`` 422
+naming ``metrics[i].cron``), ``SourceError`` (``policies/sources/base.py``: a policy's
+metric that cannot be read now; the loop records why and holds, and at create a query
+Prometheus rejects becomes ``InvalidRequest``), ``DeliveryFailed``
 (``notifications/base.py``: a try of a notification failed; kept as the delivery's last
 error, retried or not, never an answer), ``CgroupError`` (``backends/local/cgroups.py``:
 the kernel refused a limit; the local backend turns it into ``BackendRefused`` 422, or a
@@ -129,6 +135,10 @@ class NotFound(ScalehookError):
 
 class ReceiverNotFound(NotFound):
     code = "receiver_not_found"
+
+
+class PolicyNotFound(NotFound):
+    code = "policy_not_found"
 
 
 class ServiceNotFound(NotFound):

@@ -9,6 +9,7 @@ with ``set_services`` and ``set_hosts``.
 
 from __future__ import annotations
 
+import contextlib
 import platform
 from collections import Counter as Counter_
 from collections.abc import Iterable, Mapping
@@ -218,6 +219,42 @@ class Metrics:
             ["notification"],
             registry=self.registry,
         )
+
+        self.policy_value = Gauge(
+            "scalehook_policy_metric_value",
+            "The last value each metric of a policy read (its average per replica for "
+            "per-replica metrics); absent while it cannot be read",
+            ["policy", "metric"],
+            registry=self.registry,
+        )
+        self.policy_desired = Gauge(
+            "scalehook_policy_desired_replicas",
+            "The replica count a policy's last evaluation asked for",
+            ["policy"],
+            registry=self.registry,
+        )
+        self.policy_evaluations = Counter(
+            "scalehook_policy_evaluations",
+            "Evaluations of a policy",
+            ["policy"],
+            registry=self.registry,
+        )
+        self.policy_errors = Counter(
+            "scalehook_policy_errors",
+            "Metric reads of a policy that failed (the policy holds; never read as 0)",
+            ["policy", "metric"],
+            registry=self.registry,
+        )
+
+    def forget_policy(self, policy: str, metrics: Iterable[str]) -> None:
+        """Drop a deleted (or renamed) policy's series."""
+        for metric in metrics:
+            for family in (self.policy_value, self.policy_errors):
+                with contextlib.suppress(KeyError):
+                    family.remove(policy, metric)
+        for single in (self.policy_desired, self.policy_evaluations):
+            with contextlib.suppress(KeyError):
+                single.remove(policy)
 
     def observe(self, *, receiver: str, driver: str, result: str, seconds: float) -> None:
         self.triggers.labels(receiver, driver, result).inc()

@@ -21,6 +21,8 @@ from scalehook.loops import Clock, Leadership, Loop, SoleLeadership, Supervisor,
 from scalehook.metrics import Metrics
 from scalehook.notifications.delivery import DeliveryLoop
 from scalehook.notifications.enqueue import Enqueuer
+from scalehook.policies.loop import PolicyLoop
+from scalehook.policies.sources import build_sources
 from scalehook.ratelimit import RateLimiter
 from scalehook.rollouts import ResumeRollouts
 from scalehook.scrape import Scrape
@@ -51,6 +53,7 @@ def build_loops(runtime: Runtime) -> list[Loop]:
     """Every loop this scalehook runs (a new loop is one line here)."""
     return [
         ResumeRollouts(runtime.executor.rollouts),
+        runtime.policies,
         runtime.notifications,
         *([MembershipLoop(runtime.balancers, runtime.clock)] if runtime.balancers else []),
     ]
@@ -98,6 +101,15 @@ class Runtime:
             name: RateLimiter(rate=limit.rate, burst=limit.burst, clock=self.clock.monotonic)
             for name, limit in settings.hooks.receivers.items()
         }
+        self.policy_sources = build_sources(clock=self.clock, prometheus=settings.prometheus)
+        self.policies = PolicyLoop(
+            store=self.store,
+            executor=self.executor,
+            backends=self.backends,
+            metrics=self.metrics,
+            clock=self.clock,
+            sources=self.policy_sources,
+        )
         self.leadership: Leadership = SoleLeadership()
         # Notifications: matched and enqueued as each execution is recorded, sent by a loop.
         self.notifications = DeliveryLoop(
@@ -160,6 +172,8 @@ class Runtime:
         await self.supervisor.stop()
         await self.leadership.close()
         await self.executor.rollouts.stop()
+        for source in self.policy_sources.values():
+            await source.close()
         await self.scrape.close()
         if self.hosts is not None:
             await self.hosts.close()

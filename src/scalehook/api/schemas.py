@@ -13,6 +13,7 @@ from scalehook.backends import Replica, ReplicaSample, ServiceState
 from scalehook.backends.base import ServiceResources
 from scalehook.domain.capacity import Node
 from scalehook.domain.executions import execution_json
+from scalehook.domain.policies import Sample
 from scalehook.domain.receivers import Receiver, has_secret, public_config
 from scalehook.domain.resources import (
     KEEP,
@@ -337,3 +338,60 @@ class Health(BaseModel):
     version: str
     leader: bool = Field(description="this instance leads: the loops run here")
     instance: str = Field(description="this instance's id")
+
+
+class PolicyOut(BaseModel):
+    """A policy: each field as it was given, or its default; ``effective`` is the whole
+    policy as the loop evaluates it (defaults filled in, durations in seconds)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: int
+    name: str
+    service: str
+    min: int
+    max: int
+    interval: Any
+    metrics: list[Any]
+    dry_run: bool
+    paused: bool
+    effective: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="what may fail until it changes (a Prometheus that cannot be reached)",
+    )
+    evaluations: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="GET of one policy: its last evaluations, newest first (time, values, "
+        "recommendation, what was done, errors), kept in memory on the instance that "
+        "leads, at most 20; null on an instance that does not lead",
+    )
+    last_scaling: ExecutionOut | None = Field(
+        default=None,
+        description="GET of one policy: the newest execution by which it moved the count "
+        "(from the audit trail, on any instance); its details say why",
+    )
+
+
+class SimulationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    policy: dict[str, Any] = Field(description="a policy body, as for POST /v1/policies")
+    current: int = Field(strict=True, ge=0, le=10_000, description="replicas now")
+    samples: dict[str, list[Sample]] = Field(
+        default_factory=dict,
+        description="by metric name: one entry per replica (per-replica metrics), or one "
+        "entry (a service-wide metric such as a Prometheus query)",
+    )
+
+
+class SimulationOut(BaseModel):
+    current: int
+    recommendation: int
+    desired: int
+    metrics: list[dict[str, Any]]
+    winner: str | None
+    limited_by: list[str]
+    reasons: list[str]

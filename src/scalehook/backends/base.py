@@ -75,6 +75,7 @@ class ReplicaSample:
     memory_limit: int | None  # bytes; None: unlimited
     sampled_at: datetime  # when the sample was taken (the window's end)
     window: float | None  # seconds that cpu_percent covers
+    leaving: bool = False  # being stopped (scaled down, replaced): policies leave it out
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +143,61 @@ class ResourcesApplied:
     replicas: tuple[str, ...] = ()  # the replicas it was applied to in place
     restarted: bool = False  # the replicas were replaced to apply it (Swarm rolls tasks)
     enforced: Enforcement = "engine"
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicaConnections:
+    """What a load balancer in front of a service counts for one replica."""
+
+    replica: str  # the same id as Replica.id
+    ready: bool  # the balancer may send it connections now
+    active: int  # connections open to it now (in flight)
+    total: int  # connections it has been sent, ever: a counter (a rate is its change)
+    last_connection: datetime | None  # when it was last sent one (None: never)
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceConnections:
+    """A service's connections as its load balancer sees them, read at ``sampled_at``.
+
+    ``waiting`` are connections held for want of a ready replica (a service at zero
+    being woken); ``last_connection`` is the last one that arrived for the service,
+    whichever replica took it, or none did: it stays known when that replica is gone."""
+
+    replicas: tuple[ReplicaConnections, ...]
+    waiting: int
+    last_connection: datetime | None
+    sampled_at: datetime
+
+
+@runtime_checkable
+class BalancerStats(Protocol):
+    """A backend whose services sit behind a load balancer it can read (the local
+    backend's own balancer; HAProxy's stats for the backends it fronts). Policies'
+    ``balancer`` metrics (``connections``, ``rate``) and their idle rule read this."""
+
+    async def balancer_stats(self, *, service: str) -> ServiceConnections:
+        """The service's connections now: one entry per replica the balancer knows.
+        Raises ``ServiceNotFound``, or ``BackendUnsupported`` when this service has no
+        balancer (a local service without a port)."""
+        ...
+
+
+WakeCallback = Callable[[str], Awaitable[bool]]
+"""Called with a service's name when a connection arrives for it at zero replicas;
+returns whether someone is starting a replica (the connection is then held), False to
+close it at once."""
+
+
+@runtime_checkable
+class Wakeable(Protocol):
+    """A backend that holds a connection to a service at zero replicas and asks for a
+    replica (the local backend). The policy side registers the callback: backends never
+    import the executor or the policies."""
+
+    def on_wake(self, callback: WakeCallback | None) -> None:
+        """Register the callback (None: nobody wakes services; such connections close)."""
+        ...
 
 
 @runtime_checkable

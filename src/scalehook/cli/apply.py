@@ -7,6 +7,9 @@ of resource::
       - {name: web-up, driver: scaleService, config: {service: web, action: up, max: 5}}
     notifications:
       - {name: ops, type: webhook, url: "https://hooks.example/x", on: {result: failed}}
+    policies:
+      - {name: web-cpu, service: web, min: 1, max: 10, metrics: [{name: cpu, source: engine,
+         metric: cpu, target: 60}]}
 
 Each object is created when no object of its kind has its name, changed (only the
 fields that differ) when one has, and left alone when it is the same: applying a file
@@ -91,9 +94,9 @@ class NamedResource:
                 return f"{label}: would be created"
             answer = self._send(client, "POST", self.path, item, where)
             if self.shown is None or not isinstance(answer, dict):
-                return f"{label}: created"
+                return f"{label}: created" + _warned(answer)
             title, key = self.shown
-            return f"{label}: created ({title} {answer.get(key)})"
+            return f"{label}: created ({title} {answer.get(key)})" + _warned(answer)
         secret_paths = self._secret_paths(item)
         changes = self._changes(item, current, secret_paths)
         secrets = self._secrets(item, secret_paths)
@@ -108,10 +111,10 @@ class NamedResource:
                 body[key] = {**body.get(key, {}), **value}
             else:
                 body[key] = value
-        self._send(client, "PATCH", f"{self.path}/{name}", body, where)
+        answer = self._send(client, "PATCH", f"{self.path}/{name}", body, where)
         if not changes:
             return f"{label}: unchanged (secret re-sent)"
-        return f"{label}: updated ({', '.join(sorted(changes))})"
+        return f"{label}: updated ({', '.join(sorted(changes))})" + _warned(answer)
 
     def _secret_paths(self, item: Mapping[str, Any]) -> tuple[str, ...]:
         return self.secrets(item) if callable(self.secrets) else self.secrets
@@ -166,6 +169,12 @@ class NamedResource:
             raise ClientError(f"{where}: {exc}", status=exc.status) from exc
 
 
+def _warned(answer: Any) -> str:
+    """The warnings an answer carries (a policy whose Prometheus is down), on the line."""
+    warnings = answer.get("warnings") if isinstance(answer, dict) else None
+    return "".join(f"; warning: {w}" for w in warnings or [])
+
+
 RECEIVERS = NamedResource(
     section="receivers",
     noun="receiver",
@@ -209,7 +218,27 @@ NOTIFICATIONS = NamedResource(
     normal=_notification_normal,
 )
 
-APPLIERS: tuple[Applier, ...] = (RECEIVERS, NOTIFICATIONS)
+
+POLICIES = NamedResource(
+    section="policies",
+    noun="policy",
+    path="/v1/policies",
+    fields=(
+        "service",
+        "min",
+        "max",
+        "interval",
+        "metrics",
+        "behavior",
+        "tolerance",
+        "cpu_initialization",
+        "on_error",
+        "dry_run",
+        "paused",
+    ),
+)
+
+APPLIERS: tuple[Applier, ...] = (RECEIVERS, NOTIFICATIONS, POLICIES)
 """Every kind of resource a file may declare, applied in this order."""
 
 

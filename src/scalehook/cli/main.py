@@ -22,6 +22,7 @@ RESOURCES = (
     "config",
     "apply",
     "receivers",
+    "policies",
     "services",
     "nodes",
     "hosts",

@@ -27,6 +27,7 @@ Result = Literal[
     "label_mismatch",
     "ignored",
     "dry_run",
+    "held",  # a policy would move the count but may not now (a rollout runs on the service)
     "rejected",  # a hook call refused before acting: bad body, bad signature
     "upgrading",  # running: a rollout replacing replicas
     "rolling_back",  # running: a failed rollout restoring the previous image

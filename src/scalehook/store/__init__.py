@@ -1,5 +1,5 @@
-"""Receivers, executions, alert memory, rollouts, settings, sessions, notifications and
-their outbox, kept in SQL through SQLAlchemy 2.
+"""Receivers, policies, executions, alert memory, rollouts, settings, sessions,
+notifications and their outbox, kept in SQL through SQLAlchemy 2.
 
 ``Store`` opens the database (``database.py``: SQLite on the loop's thread, or the
 async engine for PostgreSQL) and holds one repository per table group. A new group is
@@ -17,6 +17,7 @@ from scalehook.store.executions import ExecutionRepository
 from scalehook.store.incidents import IncidentRepository
 from scalehook.store.notifications import NotificationRepository
 from scalehook.store.outbox import OutboxRepository
+from scalehook.store.policies import PolicyRepository
 from scalehook.store.receivers import ReceiverRepository
 from scalehook.store.rollouts import RolloutRepository
 from scalehook.store.sessions import SessionRepository
@@ -32,6 +33,7 @@ class Store:
         self.db = Database(url, on_loop=on_loop)
         self.incidents = IncidentRepository(self.db)
         self.receivers = ReceiverRepository(self.db, self.incidents)
+        self.policies = PolicyRepository(self.db)
         self.executions = ExecutionRepository(self.db, self.incidents)
         self.rollouts = RolloutRepository(self.db)
         self.settings = SettingRepository(self.db)

@@ -162,3 +162,17 @@ notification_deliveries = Table(
     Index("ix_notification_deliveries_notification", "notification_id", "status", "id"),
     sqlite_autoincrement=True,
 )
+
+# Autoscaling policies (domain/policy_records.py): the body as given, in JSON.
+policies = Table(
+    "policies",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("service", String(200), nullable=False),
+    Column("body", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_policies_service", "service"),
+    sqlite_autoincrement=True,
+)

@@ -8,7 +8,9 @@ A recreate swaps one replica for a new one on its version (``service.py``); samp
 read each replica's process and children (``samples.py``). CPU and memory limits are
 held by a cgroup per replica where scalehook may make one (``cgroups.py``), and the
 machine holds at most ``max_replicas`` replicas of all services together (by default
-from its CPUs and memory): the executor clamps a scale-up to what is left.
+from its CPUs and memory): the executor clamps a scale-up to what is left. The balancer's
+counts are ``balancer_stats`` (``BalancerStats``); a service at zero replicas is woken through the
+callback given to ``on_wake`` (``Wakeable``) when a connection arrives.
 """
 
 from __future__ import annotations
@@ -25,10 +27,12 @@ from scalehook.backends.base import (
     Replica,
     ReplicaSample,
     ResourcesApplied,
+    ServiceConnections,
     ServiceResources,
     ServiceState,
     UpgradeResult,
     UpgradeStrategy,
+    WakeCallback,
 )
 from scalehook.backends.hooks import ReplicaHooks
 from scalehook.backends.local.cgroups import CgroupError, Cgroups, instance_name
@@ -76,6 +80,7 @@ class LocalBackend:
             max_replicas=max_replicas, cgroups=cgroups, cgroup_parent=cgroup_parent
         )
         self._cgroups = Cgroups.none("not started")
+        self._waker: WakeCallback | None = None
 
     @property
     def name(self) -> str:
@@ -108,7 +113,9 @@ class LocalBackend:
                 hooks=self._hooks,
                 cgroups=self._cgroups,
                 resources=state.resources(name),
+                clock=self._clock,
             )
+            self._set_waker(service)
             try:
                 await service.start()
             except OSError as exc:
@@ -343,6 +350,20 @@ class LocalBackend:
                 note=source,
             )
         ]
+
+    # policies' seams -------------------------------------------------------------------
+
+    async def balancer_stats(self, *, service: str) -> ServiceConnections:
+        return self._service(service).connections()
+
+    def on_wake(self, callback: WakeCallback | None) -> None:
+        self._waker = callback
+        for service in self._services.values():
+            self._set_waker(service)
+
+    def _set_waker(self, service: LocalService) -> None:
+        callback, name = self._waker, service.spec.name
+        service.waker = None if callback is None else (lambda: callback(name))
 
 
 def _version(image: str) -> str | None:

@@ -3,6 +3,11 @@
 Each connection goes to the ready replica with the fewest open connections (round
 robin among equals); a replica that refuses is skipped for the next one. Bytes are
 piped both ways until either side closes.
+
+It counts what policies read (``BalancerStats``): connections open per replica, the
+connections each was ever sent, when each and the service last got one. A connection
+that finds no ready replica is handed to ``hold`` (the service's: at zero replicas it
+asks for one and waits for it to be ready), and sent on if one is, else closed.
 """
 
 from __future__ import annotations
@@ -10,8 +15,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from typing import Protocol
+
+from scalehook.loops.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
 
@@ -30,14 +38,28 @@ class Target(Protocol):
 
 
 class Balancer:
-    def __init__(self, host: str, port: int, targets: Callable[[], Sequence[Target]]) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        targets: Callable[[], Sequence[Target]],
+        *,
+        clock: Clock | None = None,
+        hold: Callable[[], Awaitable[bool]] | None = None,
+    ) -> None:
         self.host = host
         self.port = port
         self._targets = targets
+        self._clock: Clock = clock or SystemClock()
+        self._hold = hold
         self._server: asyncio.Server | None = None
         self._active: dict[str, int] = {}
+        self._totals: dict[str, int] = {}
+        self._last: dict[str, datetime] = {}
         self._turn = 0
         self._connections: set[asyncio.Task[None]] = set()
+        self.waiting = 0  # connections held for want of a ready replica
+        self.last_connection: datetime | None = None  # the last to arrive, for any replica
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(
@@ -57,7 +79,22 @@ class Balancer:
             self._server = None
 
     def connections(self, key: str) -> int:
+        """Connections open to the replica ``key`` now."""
         return self._active.get(key, 0)
+
+    def total(self, key: str) -> int:
+        """Connections the replica ``key`` has been sent, ever."""
+        return self._totals.get(key, 0)
+
+    def last(self, key: str) -> datetime | None:
+        """When the replica ``key`` was last sent a connection."""
+        return self._last.get(key)
+
+    def forget(self, keep: set[str]) -> None:
+        """Drop the counts of replicas that are gone."""
+        for table in (self._totals, self._last):
+            for key in set(table) - keep:
+                del table[key]
 
     def _order(self) -> list[Target]:
         ready = [t for t in self._targets() if t.address is not None]
@@ -78,7 +115,17 @@ class Balancer:
             writer.close()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        for target in self._order():
+        self.last_connection = self._clock.now()
+        order = self._order()
+        if not order and self._hold is not None:
+            self.waiting += 1
+            try:
+                found = await self._hold()
+            finally:
+                self.waiting -= 1
+            if found:
+                order = self._order()
+        for target in order:
             address = target.address
             if address is None:
                 continue
@@ -89,6 +136,8 @@ class Balancer:
             except (OSError, TimeoutError):
                 continue
             self._active[target.key] = self._active.get(target.key, 0) + 1
+            self._totals[target.key] = self._totals.get(target.key, 0) + 1
+            self._last[target.key] = self._clock.now()
             try:
                 await _splice(reader, writer, up_reader, up_writer)
             finally:

@@ -99,6 +99,7 @@ class ProcessSampler:
             memory_limit=limits.memory,
             sampled_at=datetime.now(UTC),
             window=window,
+            leaving=replica.state in ("stopping", "exited"),
         )
 
     def _measure(self, key: Key) -> tuple[CpuReading, int] | None:

@@ -16,16 +16,21 @@ balancer uses to drain it; that wait is bounded by ``stop_grace``.
 Every replica runs in a cgroup of its own (``cgroups.py``) with the service's CPU and
 memory limits as they are when it starts; a change of limits is written to the cgroup
 of every replica at once, and new replicas start with it.
+
+At zero replicas, a connection to the balancer is a wake signal: the service calls its
+``waker`` (a policy's, registered through ``LocalBackend.on_wake``) once, and the
+balancer holds that connection, and those that follow, until a replica is ready (up
+to ``wake_timeout``), so the first request after idle gets its answer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
-from scalehook.backends.base import Replica, ServiceState
+from scalehook.backends.base import Replica, ReplicaConnections, ServiceConnections, ServiceState
 from scalehook.backends.hooks import ReplicaHooks
 from scalehook.backends.local.balancer import Balancer
 from scalehook.backends.local.cgroups import CgroupError, Cgroups
@@ -33,7 +38,8 @@ from scalehook.backends.local.replica import ReplicaProcess
 from scalehook.backends.local.spec import LocalServiceSpec
 from scalehook.backends.rolling import Replacement
 from scalehook.domain.resources import Resources
-from scalehook.errors import ReplicaNotFound
+from scalehook.errors import BackendUnsupported, ReplicaNotFound
+from scalehook.loops.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +60,10 @@ class LocalService:
         hooks: ReplicaHooks | None = None,
         cgroups: Cgroups | None = None,
         resources: Resources | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.spec = spec
+        self.clock: Clock = clock or SystemClock()
         self.backend = backend
         self.ref = f"{backend}/{spec.name}"
         self._hooks = hooks or ReplicaHooks()
@@ -72,9 +80,14 @@ class LocalService:
         self._stops: set[asyncio.Task[None]] = set()
         self._changed = asyncio.Event()  # set whenever a replica changes state
         self._turns = asyncio.Lock()  # one batch or recreate at a time
+        self.waker: Callable[[], Awaitable[bool]] | None = None  # asks for a replica at zero
+        self._waking: asyncio.Task[bool] | None = None  # a wake asked for, no replica ready yet
+        self._wakes: set[asyncio.Task[bool]] = set()
         self.balancer: Balancer | None = None
         if spec.port is not None:
-            self.balancer = Balancer(spec.host, spec.port, self.ready_replicas)
+            self.balancer = Balancer(
+                spec.host, spec.port, self.ready_replicas, clock=self.clock, hold=self.hold
+            )
 
     async def start(self) -> None:
         if self.balancer is not None:
@@ -170,8 +183,72 @@ class LocalService:
 
     def _replica_changed(self, replica: ReplicaProcess) -> None:
         self._on_process(replica.id, replica.pid)
+        if replica.ready:
+            self._waking = None  # woken: connections go to it from now on
         self._changed.set()
         self._hooks.changed(self.ref)
+
+    # waking from zero ------------------------------------------------------------------
+
+    async def hold(self) -> bool:
+        """A connection found no ready replica: at zero replicas (or while a wake is
+        under way), ask for a replica once and wait for one to be ready, up to
+        ``wake_timeout``. True once one is; False at once when no one wakes this
+        service (no waker, or it declines), as when replicas are down for another reason."""
+        waking = self._waking
+        if self.desired == 0 and (waking is None or waking.done()):
+            if self.waker is None:
+                return False
+            waking = asyncio.create_task(self._wake(self.waker), name=f"wake {self.spec.name}")
+            self._waking = waking
+            self._wakes.add(waking)
+            waking.add_done_callback(self._wakes.discard)
+        elif waking is None:
+            return False
+        wake = waking
+
+        def settled() -> bool:
+            declined = wake.done() and not wake.result()
+            return bool(self.ready_replicas()) or declined
+
+        await self._wait(settled, self.spec.wake_timeout)
+        return bool(self.ready_replicas())
+
+    async def _wake(self, waker: Callable[[], Awaitable[bool]]) -> bool:
+        try:
+            woken = await waker()
+        except Exception:
+            log.exception("waking %s failed", self.spec.name)
+            woken = False
+        if not woken and self._waking is asyncio.current_task():
+            self._waking = None
+        self._changed.set()  # waiting connections look again
+        return woken
+
+    def connections(self) -> ServiceConnections:
+        """What the balancer counts, per member and surge replica."""
+        balancer = self.balancer
+        if balancer is None:
+            raise BackendUnsupported(
+                f"service {self.spec.name!r} has no load balancer: give it a port in scalehook.yaml"
+            )
+        serving = [*self._replicas.values(), *self._surge.values()]
+        balancer.forget({r.id for r in serving})
+        return ServiceConnections(
+            replicas=tuple(
+                ReplicaConnections(
+                    replica=r.id,
+                    ready=r.ready,
+                    active=balancer.connections(r.id),
+                    total=balancer.total(r.id),
+                    last_connection=balancer.last(r.id),
+                )
+                for r in sorted(serving, key=lambda r: r.index)
+            ),
+            waiting=balancer.waiting,
+            last_connection=balancer.last_connection,
+            sampled_at=self.clock.now(),
+        )
 
     async def _wait_ready(self, replicas: Sequence[ReplicaProcess], seconds: float) -> bool:
         """True once every replica is ready; False if one is not after ``seconds``."""

@@ -63,6 +63,11 @@ class LocalServiceSpec(BaseModel):
     cwd: str | None = None
     readiness: Readiness = Field(default_factory=Readiness)
     stop_grace: Duration = 10.0
+    wake_timeout: Duration = Field(
+        default=30.0,
+        description="at zero replicas, how long the balancer holds a connection while one "
+        "replica is started (a policy with min 0 wakes it); then the connection is closed",
+    )
     image: str | None = Field(
         default=None,
         description="e.g. acme/app:1: the repository a registry push must name to upgrade "
