@@ -8,7 +8,7 @@ never an SDK's.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol, runtime_checkable
@@ -48,6 +48,10 @@ class Replica:
     started_at: datetime | None = None
     image: str | None = None
     restarts: int = 0
+    # The engine's own HEALTHCHECK verdict: "healthy", "unhealthy" or "starting"; None
+    # when there is none, or the engine does not say (local processes, Swarm tasks).
+    health: str | None = None
+    health_output: str | None = None  # what its last check printed, and its exit code
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +113,17 @@ Progress = Callable[[RolloutEvent], Awaitable[None]]
 class UpgradeResult:
     outcome: UpgradeOutcome
     message: str
+
+
+@runtime_checkable
+class Routing(Protocol):
+    """A backend with a load balancer of its own (local): scalehook's health checks
+    tell it which replicas may take new connections."""
+
+    def route_to(self, *, service: str, replicas: Collection[str] | None) -> None:
+        """New connections of ``service`` go only to ``replicas`` (ids) among the ready
+        ones; ``None``: to every ready replica (the service has no health check)."""
+        ...
 
 
 @runtime_checkable

@@ -490,6 +490,7 @@ def _replica(container: Container, record: JSON | None, *, service: str) -> Repl
         return Replica(id=container.name, service=service, state="gone", ready=False)
     status = record.get("State") or {}
     started = status.get("StartedAt") or ""
+    health = status.get("Health") or {}
     return Replica(
         id=container.name,
         service=service,
@@ -500,7 +501,18 @@ def _replica(container: Container, record: JSON | None, *, service: str) -> Repl
         started_at=engine_time(started),
         image=container.image,
         restarts=int(record.get("RestartCount") or 0),
+        health=str(health.get("Status")) if health.get("Status") else None,
+        health_output=_last_check(health),
     )
+
+
+def _last_check(health: JSON) -> str | None:
+    """What the container's last HEALTHCHECK run printed, with its exit code."""
+    log = health.get("Log") or []
+    if not log:
+        return None
+    output = " ".join(str(log[-1].get("Output") or "").split())[:200]
+    return f"exit {log[-1].get('ExitCode')}{': ' + output if output else ''}"
 
 
 def _address(container: Container, record: JSON) -> str | None:

@@ -5,14 +5,16 @@ An "image" here is ``<repository>:<version>`` (the repository is the service's
 ``image`` in ``scalehook.yaml``, or its name): upgrading changes the version that
 replicas get as ``{tag}`` / ``$TAG``, rolled out batch by batch by ``backends.rolling``.
 A recreate swaps one replica for a new one on its version (``service.py``); samples
-read each replica's process and children (``samples.py``).
+read each replica's process and children (``samples.py``). Its balancer drains a
+replica before it stops, and sends traffic only to the replicas scalehook's health
+check calls healthy (``route_to``, the ``Routing`` seam).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 from scalehook.backends.base import (
@@ -134,6 +136,10 @@ class LocalBackend:
 
     async def recreate(self, *, service: str, replica: str) -> Replica:
         return await self._service(service).recreate(replica)
+
+    def route_to(self, *, service: str, replicas: Collection[str] | None) -> None:
+        """The ``Routing`` seam: new connections only to these replicas (None: all ready)."""
+        self._service(service).routable = None if replicas is None else frozenset(replicas)
 
     # rolling upgrades ------------------------------------------------------------------
 

@@ -2,7 +2,8 @@
 
 Each connection goes to the ready replica with the fewest open connections (round
 robin among equals); a replica that refuses is skipped for the next one. Bytes are
-piped both ways until either side closes.
+piped both ways until either side closes. ``drained`` waits until a replica that no
+longer gets new connections has none open (it is then safe to stop).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class Balancer:
         self._active: dict[str, int] = {}
         self._turn = 0
         self._connections: set[asyncio.Task[None]] = set()
+        self._released = asyncio.Condition()  # notified whenever a connection ends
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(
@@ -58,6 +60,16 @@ class Balancer:
 
     def connections(self, key: str) -> int:
         return self._active.get(key, 0)
+
+    async def drained(self, key: str, timeout: float) -> bool:
+        """Wait until ``key`` has no open connection (True), or ``timeout`` seconds pass
+        (False). The caller has taken it out of the targets already."""
+        try:
+            async with asyncio.timeout(timeout), self._released:
+                await self._released.wait_for(lambda: not self._active.get(key))
+        except TimeoutError:
+            return not self._active.get(key)
+        return True
 
     def _order(self) -> list[Target]:
         ready = [t for t in self._targets() if t.address is not None]
@@ -96,6 +108,8 @@ class Balancer:
                 if not self._active[target.key]:
                     del self._active[target.key]
                 up_writer.close()
+                async with self._released:
+                    self._released.notify_all()
             return
         log.debug("no ready replica for connection on port %d", self.port)
 

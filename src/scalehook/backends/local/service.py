@@ -8,6 +8,12 @@ A recreate swaps one member for a new one on the same version in one step (the o
 one leaves the balancer and starts stopping, the new one starts, at once), so the
 count of members never changes. Rollout batches and recreates take turns: a batch
 holds the members it replaces until it is done.
+
+A replica that leaves (scale-down, recreate, a rollout's batch) is drained first: no
+new connections, and its open ones get up to ``stop_grace`` to finish before SIGTERM.
+With a health check, new connections go only to the replicas it calls healthy
+(``routable``, set by scalehook's health loop through ``LocalBackend.route_to``); when
+none is, to every ready one, as a cloud load balancer fails open.
 """
 
 from __future__ import annotations
@@ -54,6 +60,8 @@ class LocalService:
         self._stops: set[asyncio.Task[None]] = set()
         self._changed = asyncio.Event()  # set whenever a replica changes state
         self._turns = asyncio.Lock()  # one batch or recreate at a time
+        self._draining: set[ReplicaProcess] = set()  # retiring, waiting for connections
+        self.routable: frozenset[str] | None = None  # healthy replica ids; None: no check
         self.balancer: Balancer | None = None
         if spec.port is not None:
             self.balancer = Balancer(spec.host, spec.port, self.ready_replicas)
@@ -75,8 +83,12 @@ class LocalService:
             await self.balancer.close()
 
     def ready_replicas(self) -> list[ReplicaProcess]:
-        """Members and surge replicas that are ready: what the balancer may use."""
-        return [r for r in (*self._replicas.values(), *self._surge.values()) if r.ready]
+        """Members and surge replicas that are ready, and healthy where a health check
+        says (every ready one when it calls none healthy): what the balancer may use."""
+        ready = [r for r in (*self._replicas.values(), *self._surge.values()) if r.ready]
+        if self.routable is None:
+            return ready
+        return [r for r in ready if r.id in self.routable] or ready
 
     def reconcile(self) -> None:
         """Start or retire members until there are ``desired`` of them.
@@ -113,9 +125,28 @@ class LocalService:
 
     async def _stop(self, replica: ReplicaProcess) -> None:
         try:
+            await self._drain(replica)
             await replica.stop(self.spec.stop_grace)
         finally:
             self._retiring.discard(replica)
+
+    async def _drain(self, replica: ReplicaProcess) -> None:
+        """Wait (up to ``stop_grace``) until the balancer has no connection open to a
+        replica it no longer sends new ones to."""
+        if self.balancer is None or not self.balancer.connections(replica.key):
+            return
+        self._draining.add(replica)
+        self._changed.set()
+        try:
+            if not await self.balancer.drained(replica.key, self.spec.stop_grace):
+                log.warning(
+                    "replica %s still had %d connection(s) after stop_grace (%.1fs); stopping it",
+                    replica.id,
+                    self.balancer.connections(replica.key),
+                    self.spec.stop_grace,
+                )
+        finally:
+            self._draining.discard(replica)
 
     def _replica_changed(self, replica: ReplicaProcess) -> None:
         self._on_process(replica.id, replica.pid)
@@ -287,7 +318,7 @@ class LocalService:
         return Replica(
             id=r.id,
             service=self.spec.name,
-            state=r.state,
+            state="draining" if r in self._draining else r.state,
             ready=r.ready,
             address=f"{r.spec.host}:{r.port}" if r.port is not None else None,
             pid=r.pid,
