@@ -1,5 +1,5 @@
-"""Receivers, executions, alert memory, rollouts and settings, kept in SQL through
-SQLAlchemy 2.
+"""Receivers, executions, alert memory, rollouts, settings, sessions and health
+checks, kept in SQL through SQLAlchemy 2.
 
 ``Store`` opens the database (``database.py``: SQLite on the loop's thread, or the
 async engine for PostgreSQL) and holds one repository per table group. A new group is
@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 
 from scalehook.store.database import Database, Transaction
 from scalehook.store.executions import ExecutionRepository
+from scalehook.store.healthchecks import HealthCheckRepository
 from scalehook.store.incidents import IncidentRepository
 from scalehook.store.receivers import ReceiverRepository
 from scalehook.store.rollouts import RolloutRepository
@@ -34,6 +35,7 @@ class Store:
         self.rollouts = RolloutRepository(self.db)
         self.settings = SettingRepository(self.db)
         self.sessions = SessionRepository(self.db)
+        self.healthchecks = HealthCheckRepository(self.db)
 
     async def open(self) -> None:
         """Connect and run the migrations."""

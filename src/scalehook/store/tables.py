@@ -121,3 +121,14 @@ sessions = Table(
     Column("admin", String(64), nullable=False),
     Index("ix_sessions_expires_at", "expires_at"),
 )
+
+# Health checks set through the API (domain/healthchecks.py), one per service ref
+# (backend/name); checks declared in scalehook.yaml are not kept here.
+healthchecks = Table(
+    "healthchecks",
+    metadata,
+    Column("service", String(200), primary_key=True),
+    Column("spec", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
