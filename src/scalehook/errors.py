@@ -22,7 +22,8 @@ fails on a class missing here, or on a status that differs)::
     |-- NotFound                  404 no such thing
     |   |-- ReceiverNotFound      404 no receiver has this id, name or trigger URL
     |   |-- ServiceNotFound       404 no backend has the service, or there is no such backend
-    |   `-- ReplicaNotFound       404 the service has no replica of that id
+    |   |-- ReplicaNotFound       404 the service has no replica of that id
+    |   `-- HealthCheckNotFound   404 the service has no health check
     |-- Conflict                  409 the target's state forbids it (a host name taken)
     |   `-- DataDirInUse          409 another running scalehook holds the data dir (datadir.py)
     |-- RateLimited               429 over the receiver's rate; Retry-After says when
@@ -187,3 +188,9 @@ class NotRecreatable(InvalidRequest):
     """The engine cannot replace that replica (e.g. a Swarm task on another node)."""
 
     code = "not_recreatable"
+
+
+class HealthCheckNotFound(NotFound):
+    """The service has no health check (neither set through the API nor in the file)."""
+
+    code = "healthcheck_not_found"

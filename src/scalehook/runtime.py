@@ -11,6 +11,7 @@ from scalehook.backends.kinds import build_backend
 from scalehook.config import Settings
 from scalehook.datadir import DataDirLock
 from scalehook.executor import Executor
+from scalehook.health import Health
 from scalehook.hosts.settings import build_host_manager
 from scalehook.loops import Clock, Leadership, Loop, SoleLeadership, Supervisor, SystemClock
 from scalehook.metrics import Metrics
@@ -30,7 +31,10 @@ def build_backends(settings: Settings, clock: Clock) -> Backends:
 
 def build_loops(runtime: Runtime) -> list[Loop]:
     """Every loop this scalehook runs (a new loop is one line here)."""
-    return [ResumeRollouts(runtime.executor.rollouts)]
+    return [
+        ResumeRollouts(runtime.executor.rollouts),
+        runtime.health.loop,
+    ]
 
 
 class Runtime:
@@ -51,6 +55,14 @@ class Runtime:
         )
         self.executor = Executor(
             self.store, self.backends, self.metrics, clock=self.clock, hosts=self.hosts
+        )
+        self.health = Health(
+            store=self.store,
+            backends=self.backends,
+            executor=self.executor,
+            metrics=self.metrics,
+            clock=self.clock,
+            declared=settings.declared_health_checks(),
         )
         self.limiter = RateLimiter(
             rate=settings.hooks.rate, burst=settings.hooks.burst, clock=self.clock.monotonic
@@ -96,6 +108,7 @@ class Runtime:
         self.stopping.set()
         await self.supervisor.stop()
         await self.leadership.close()
+        await self.health.close()
         await self.executor.rollouts.stop()
         if self.hosts is not None:
             await self.hosts.close()

@@ -40,15 +40,18 @@ async def list_services(
 
 @router.get("/{ref:path}", response_model=ServiceDetail, responses={404: {"model": ErrorOut}})
 async def get_service(ref: str, runtime: RuntimeDep) -> ServiceDetail:
-    """A service with its replicas: readiness, and a sample of each (CPU% since the
-    previous sample, so the first one after a replica starts has none; memory; limits)."""
+    """A service with its replicas: readiness, a sample of each (CPU% since the
+    previous sample, so the first one after a replica starts has none; memory; limits)
+    and, where the service has a health check, each replica's health."""
     backend, name = await runtime.backends.resolve(ref)
     state = await backend.get_service(service=name)
     replicas = await backend.replicas(service=name)
     samples = {s.replica: s for s in await backend.samples(service=name)}
+    health = runtime.health.replicas(state.ref) or {}
     return ServiceDetail(
         **ServiceOut.of(state).model_dump(),
-        replicas=[ReplicaOut.of(r, samples.get(r.id)) for r in replicas],
+        replicas=[ReplicaOut.of(r, samples.get(r.id), health.get(r.id)) for r in replicas],
+        health_check=runtime.health.check_of(state.ref),
     )
 
 

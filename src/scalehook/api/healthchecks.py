@@ -1,0 +1,64 @@
+"""Health checks: ``/v1/services/{name}/healthcheck`` (set whole, read, delete) and
+``/v1/healthchecks`` (every check in force, the file's included)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Response
+
+from scalehook.api.deps import RuntimeDep, require_admin
+from scalehook.api.schemas import BODY_ERRORS, ErrorOut, HealthCheckOut
+from scalehook.domain.healthchecks import HealthCheckSpec
+
+router = APIRouter(
+    tags=["healthchecks"],
+    dependencies=[Depends(require_admin)],
+    responses={401: {"model": ErrorOut}, 503: {"model": ErrorOut}},
+)
+
+
+@router.get(
+    "/v1/healthchecks", response_model=list[HealthCheckOut], operation_id="listHealthChecks"
+)
+async def list_health_checks(runtime: RuntimeDep) -> list[HealthCheckOut]:
+    """Every check in force: set through the API, or declared in scalehook.yaml."""
+    now = runtime.clock.monotonic()
+    return [HealthCheckOut.of(view, now=now) for view in await runtime.health.list()]
+
+
+@router.put(
+    "/v1/services/{ref:path}/healthcheck",
+    response_model=HealthCheckOut,
+    operation_id="putHealthCheck",
+    responses={**BODY_ERRORS, 404: {"model": ErrorOut}, 422: {"model": ErrorOut}},
+)
+async def put_health_check(ref: str, body: HealthCheckSpec, runtime: RuntimeDep) -> HealthCheckOut:
+    """Set the service's health check (the whole check: fields left out take their
+    defaults). It replaces one declared in scalehook.yaml while it exists."""
+    view = await runtime.health.put(ref, body)
+    return HealthCheckOut.of(view, now=runtime.clock.monotonic())
+
+
+@router.get(
+    "/v1/services/{ref:path}/healthcheck",
+    response_model=HealthCheckOut,
+    operation_id="getHealthCheck",
+    responses={404: {"model": ErrorOut}},
+)
+async def get_health_check(ref: str, runtime: RuntimeDep) -> HealthCheckOut:
+    """The service's check, where it comes from, and each replica's health."""
+    view = await runtime.health.get(ref)
+    return HealthCheckOut.of(view, now=runtime.clock.monotonic())
+
+
+@router.delete(
+    "/v1/services/{ref:path}/healthcheck",
+    status_code=204,
+    response_class=Response,
+    operation_id="deleteHealthCheck",
+    responses={404: {"model": ErrorOut}, 409: {"model": ErrorOut}},
+)
+async def delete_health_check(ref: str, runtime: RuntimeDep) -> Response:
+    """Delete the check set through the API (one declared in scalehook.yaml then applies
+    again; that one cannot be deleted here: 409)."""
+    await runtime.health.delete(ref)
+    return Response(status_code=204)
