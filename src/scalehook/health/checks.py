@@ -124,7 +124,10 @@ class Health:
 
     async def put(self, service: str, spec: HealthCheckSpec) -> CheckView:
         """Set the service's check (whole), after checking it against the service."""
-        backend, name = await self.backends.resolve(service)
+        try:
+            backend, name = await self.backends.resolve(service)
+        except ServiceNotFound as exc:
+            raise ServiceNotFound(exc.message, field="service") from exc
         state = await backend.get_service(service=name)
         ref = state.ref
         if spec.docker and backend.kind == "local":

@@ -81,6 +81,7 @@ class ServiceWatch:
         self.error: str | None = None  # why the last round could not read the service
         self.all_failing = False
         self.last_plan: Plan | None = None
+        self.checking: set[str] = set()  # replicas whose check is under way
         self._started: dict[str, datetime | None] = {}  # replica -> when it last started
         self._replacing: dict[str, str] = {}  # new replica -> the one it replaced
         self._recreating: asyncio.Task[None] | None = None
@@ -131,7 +132,7 @@ class ServiceWatch:
         self.error = None
         self._name = name
         watched = [r for r in replicas if r.state not in GOING]
-        results = await asyncio.gather(*(check(r, self.spec, clock) for r in watched))
+        results = await asyncio.gather(*(self._check(r) for r in watched))
         now, mono = clock.now(), clock.monotonic()
         seen = set()
         for replica, result in zip(watched, results, strict=True):
@@ -145,6 +146,13 @@ class ServiceWatch:
         self._route(backend, name)
         self._gauges()
         await self._act(backend, name, mono)
+
+    async def _check(self, replica: Replica) -> CheckResult:
+        self.checking.add(replica.id)
+        try:
+            return await check(replica, self.spec, self.deps.clock)
+        finally:
+            self.checking.discard(replica.id)
 
     def _judge(
         self, replica: Replica, result: CheckResult, now: datetime, mono: float
