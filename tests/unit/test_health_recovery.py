@@ -158,6 +158,32 @@ def test_a_lone_hung_replica_is_recreated_but_a_replacement_that_never_passed_is
     assert "web-2, made to replace web-1, has never passed" in stop.holds[0].message
 
 
+def test_a_failed_attempt_while_every_replica_fails_stops_the_recreations() -> None:
+    limits = Limits(5, 600, 0, 0)
+    replicas = [unhealthy("web-1"), unhealthy("web-2")]
+    stop = plan(
+        "recreate",
+        1,
+        replicas,
+        recreations=[0.0],
+        limits=limits,
+        now=100,
+        failed_attempt="web-3 was not ready within 4s",
+    )
+    assert stop.recreate is None and stop.holds[0].why == "everywhere"
+    assert "recreating one failed (web-3 was not ready within 4s)" in stop.holds[0].message
+    going = plan(
+        "recreate",
+        1,
+        [*replicas, healthy("web-4")],
+        recreations=[0.0],
+        limits=limits,
+        now=100,
+        failed_attempt="web-3 was not ready within 4s",
+    )
+    assert going.recreate is not None
+
+
 def test_a_replacement_still_reinitializing_holds_the_next() -> None:
     waiting = ReplicaHealth("web-3", "reinitializing", T0, 0.0, "recreated", replacing="web-1")
     decided = plan(

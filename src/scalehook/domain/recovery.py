@@ -105,9 +105,12 @@ def plan(
     limits: Limits,
     now: float,
     busy: bool = False,
+    failed_attempt: str | None = None,
 ) -> Plan:
     """What to do now about a service's replicas. ``busy``: a recreation of the
-    service is under way (nothing more starts until it is done)."""
+    service is under way (nothing more starts until it is done). ``failed_attempt``:
+    why a recreation failed since every replica began failing (the engine could not
+    make a replacement that passes, e.g. a broken image)."""
     failing = sorted((r for r in replicas if r.failing), key=lambda r: (r.entered, r.replica))
     healthy = sum(1 for r in replicas if r.state == "healthy")
     all_failing = bool(replicas) and len(failing) == len(replicas)
@@ -128,12 +131,15 @@ def plan(
     if busy or waiting:
         return Plan(None, (), all_failing, healthy)
     failed_again = [r for r in replicas if r.replacing is not None and not r.ever_healthy]
-    if all_failing and failed_again:
-        made = failed_again[0]
+    if all_failing and (failed_again or failed_attempt):
+        if failed_again:
+            made = failed_again[0]
+            tried = f"{made.replica}, made to replace {made.replacing}, has never passed"
+        else:
+            tried = f"recreating one failed ({failed_attempt})"
         message = (
-            f"every replica fails its check, and {made.replica}, made to replace "
-            f"{made.replacing}, has never passed: recreating more would not help, "
-            "so none is recreated until one passes"
+            f"every replica fails its check, and {tried}: recreating more would not "
+            "help, so none is recreated until one passes"
         )
         return Plan(
             None, tuple(Hold(r.replica, "everywhere", message) for r in failing), True, healthy

@@ -87,6 +87,7 @@ class ServiceWatch:
         self._recreating: asyncio.Task[None] | None = None
         self._reported: set[tuple[str, str]] = set()  # holds reported in this episode
         self._everywhere_reported = False
+        self._failed_attempt: str | None = None  # a recreation failed while all fail
         self._fresh = True  # the first round: replicas found serving get a head start
         self._routed: tuple[Backend, str] | None = None
         self._name = ref.partition("/")[2] or ref
@@ -175,7 +176,8 @@ class ServiceWatch:
             health = restarted(
                 health, now=now, mono=mono, why=f"restarted ({replica.restarts} restart(s) so far)"
             )
-        self._started[replica.id] = replica.started_at
+        if replica.started_at is not None:  # a task starting again has none for a while
+            self._started[replica.id] = replica.started_at
         before = health.state
         health = expire(observe(health, result, rules, mono=mono), rules, now=now, mono=mono)
         if result.ok is False:
@@ -214,6 +216,7 @@ class ServiceWatch:
             limits=Limits.of(self.spec),
             now=mono,
             busy=busy,
+            failed_attempt=self._failed_attempt,
         )
         self.last_plan = decided
         self.deps.metrics.health_all_failing.labels(self.ref).set(1 if decided.all_failing else 0)
@@ -223,6 +226,7 @@ class ServiceWatch:
         elif decided.healthy > 0 or not replicas:
             self.all_failing = False  # the episode ends once a replica is healthy
             self._everywhere_reported = False
+            self._failed_attempt = None
         if not (busy or _waiting(replicas)):
             await self._report_holds(decided.holds)
         if decided.recreate is not None:
@@ -325,6 +329,8 @@ class ServiceWatch:
         except ScalehookError as exc:
             self.deps.metrics.health_recreations.labels(self.ref, "failed").inc()
             log.error("%s: cannot recreate %s: %s", self.ref, failing.replica, exc.message)
+            if self.all_failing:
+                self._failed_attempt = exc.message
             return
         except Exception:
             self.deps.metrics.health_recreations.labels(self.ref, "failed").inc()
