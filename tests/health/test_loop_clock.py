@@ -138,6 +138,16 @@ async def test_a_hung_replica_is_unhealthy_at_its_third_failed_check_and_replace
 ) -> None:
     # found serving when the check began: one passing round each made them healthy
     assert {r: h.state for r, h in rig.states().items()} == {"web-1": "healthy", "web-2": "healthy"}
+    # what the balancers read: by ref, or by a bare name where it is unique
+    assert (
+        rig.health.states(REF)
+        == rig.health.states("web")
+        == {
+            "web-1": "healthy",
+            "web-2": "healthy",
+        }
+    )
+    assert rig.health.states("local/other") is None and rig.health.states("other") is None
     hung_pid = rig.pid("web-1")
     os.kill(hung_pid, signal.SIGSTOP)
     try:
