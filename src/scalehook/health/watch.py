@@ -295,7 +295,9 @@ class ServiceWatch:
 
     async def _recreate(self, backend: Backend, name: str, failing: ReplicaHealth) -> None:
         """Replace ``failing`` through the executor; the new replica is reinitializing."""
-        self.recreations.append(self.deps.clock.monotonic())
+        now = self.deps.clock.monotonic()
+        window = self.spec.recreation_window
+        self.recreations[:] = [t for t in self.recreations if now - t < window] + [now]
         healthy = sum(1 for h in self.states.values() if h.state == "healthy")
         details: dict[str, Any] = {
             "replica": failing.replica,
