@@ -9,18 +9,27 @@ are its only users.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from scalehook.domain.executions import Execution, ExecutionDraft, ExecutionId, Result
+from scalehook.domain.executions import (
+    Execution,
+    ExecutionDraft,
+    ExecutionId,
+    Result,
+    log_fields,
+)
 from scalehook.domain.incidents import IncidentMark
 from scalehook.domain.receivers import ReceiverId
 from scalehook.loops.clock import Clock
 from scalehook.metrics import Metrics
 from scalehook.store import Store
 from scalehook.store.database import Transaction
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +118,25 @@ class Recorder:
             marks=marks,
             dry_run=audit.dry_run,
         )
-        self._count(audit, result, seconds)
+        self.metrics.observe(
+            receiver=audit.receiver_name or "", driver=audit.driver, result=result, seconds=seconds
+        )
+        log.log(
+            logging.WARNING if result == "failed" else logging.INFO,
+            "execution %d: %s %s: %s: %s",
+            execution.id,
+            audit.receiver_name or audit.driver,
+            target or "-",
+            result,
+            message,
+            extra=log_fields(
+                execution_id=execution.id,
+                receiver=audit.receiver_name,
+                driver=audit.driver,
+                target=target,
+                result=result,
+            ),
+        )
         return execution
 
     async def begin(
@@ -160,8 +187,9 @@ class Recorder:
         details: Mapping[str, Any],
         count: bool = True,
     ) -> None:
-        """End a running execution with its outcome, its duration from ``audit``, and
-        (``count``) its metric."""
+        """End a running execution (a rollout) with its outcome, its duration from
+        ``audit``, and (``count``) its metrics: counted as an action, timed in the rollout
+        histogram (rollouts take minutes)."""
         seconds = self._seconds(audit)
         await self.store.executions.update(
             execution,
@@ -172,12 +200,12 @@ class Recorder:
             duration_ms=round(seconds * 1000, 3),
         )
         if count:
-            self._count(audit, result, seconds)
-
-    def _count(self, audit: Audit, result: Result, seconds: float) -> None:
-        self.metrics.observe(
-            receiver=audit.receiver_name or "", driver=audit.driver, result=result, seconds=seconds
-        )
+            self.metrics.observe_rollout(
+                receiver=audit.receiver_name or "",
+                driver=audit.driver,
+                result=result,
+                seconds=seconds,
+            )
 
 
 def audit_of(execution: Execution) -> Audit:

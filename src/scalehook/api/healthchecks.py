@@ -5,14 +5,22 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Response
 
+from scalehook.answers import AUTH, BODY, ENGINE, errors
 from scalehook.api.deps import RuntimeDep, require_admin
-from scalehook.api.schemas import BODY_ERRORS, ErrorOut, HealthCheckOut
+from scalehook.api.schemas import HealthCheckOut
 from scalehook.domain.healthchecks import HealthCheckSpec
+
+NO_CHECK = {404: "no such service, or it has no health check (not_found); `field`: service"}
+DECLARED = {
+    409: "the check is declared in scalehook.yaml (conflict: remove it there), or the "
+    "engine as configured cannot serve (backend_unsupported)",
+    **NO_CHECK,
+}
 
 router = APIRouter(
     tags=["healthchecks"],
     dependencies=[Depends(require_admin)],
-    responses={401: {"model": ErrorOut}, 503: {"model": ErrorOut}},
+    responses=errors(*AUTH),
 )
 
 
@@ -29,7 +37,16 @@ async def list_health_checks(runtime: RuntimeDep) -> list[HealthCheckOut]:
     "/v1/services/{ref:path}/healthcheck",
     response_model=HealthCheckOut,
     operation_id="putHealthCheck",
-    responses={**BODY_ERRORS, 404: {"model": ErrorOut}, 422: {"model": ErrorOut}},
+    responses=errors(
+        *BODY,
+        *ENGINE,
+        404,
+        said={
+            404: "no such service (not_found); `field`: service",
+            422: "a field that will never work as sent, alone or for this service (a "
+            "quorum above its desired count, docker on local processes); `field` names it",
+        },
+    ),
 )
 async def put_health_check(ref: str, body: HealthCheckSpec, runtime: RuntimeDep) -> HealthCheckOut:
     """Set the service's health check (the whole check: fields left out take their
@@ -42,7 +59,7 @@ async def put_health_check(ref: str, body: HealthCheckSpec, runtime: RuntimeDep)
     "/v1/services/{ref:path}/healthcheck",
     response_model=HealthCheckOut,
     operation_id="getHealthCheck",
-    responses={404: {"model": ErrorOut}},
+    responses=errors(404, *ENGINE, said=NO_CHECK),
 )
 async def get_health_check(ref: str, runtime: RuntimeDep) -> HealthCheckOut:
     """The service's check, where it comes from, and each replica's health."""
@@ -55,7 +72,7 @@ async def get_health_check(ref: str, runtime: RuntimeDep) -> HealthCheckOut:
     status_code=204,
     response_class=Response,
     operation_id="deleteHealthCheck",
-    responses={404: {"model": ErrorOut}, 409: {"model": ErrorOut}},
+    responses=errors(404, *ENGINE, said=DECLARED),
 )
 async def delete_health_check(ref: str, runtime: RuntimeDep) -> Response:
     """Delete the check set through the API (one declared in scalehook.yaml then applies

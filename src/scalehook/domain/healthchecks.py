@@ -37,17 +37,18 @@ def _written(seconds: float) -> str:
 
 Seconds = Annotated[
     float,
-    BeforeValidator(parse_duration),
+    BeforeValidator(parse_duration, json_schema_input_type=float | str),
     PlainSerializer(_written, return_type=str, when_used="json"),
 ]
 """A duration read as people write it (``2s``, ``1m30s``, ``0.5``) and shown back in
-that form (``"2s"``) in JSON."""
+that form (``"2s"``) in JSON: a number or a string either way, so the schema is one."""
 
 
 class HealthCheckSpec(BaseModel):
     """A health check of one service (Rancher Cattle's fields, our names)."""
 
-    model_config = ConfigDict(extra="forbid")
+    # one schema for what is sent and what is shown (a client generator needs one model)
+    model_config = ConfigDict(extra="forbid", json_schema_mode_override="validation")
 
     http: str | None = Field(
         default=None,
