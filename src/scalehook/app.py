@@ -9,6 +9,7 @@ from scalehook.api import (
     errors,
     execution_stream,
     executions,
+    healthchecks,
     hooks,
     hosts,
     nodes,
@@ -46,6 +47,7 @@ def build_app(runtime: Runtime) -> FastAPI:
         hooks.router,
         receivers.router,
         policies.router,
+        healthchecks.router,  # before services: /{name}/healthcheck is not a service name
         services.router,
         execution_stream.router,  # before executions: /stream is not an execution id
         executions.router,

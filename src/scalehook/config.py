@@ -33,6 +33,7 @@ from scalehook.backends.local.spec import SERVICE_NAME, LocalServiceSpec
 from scalehook.balancers.settings import BalancerSettings, check_names
 from scalehook.config_sources import Layers, read_environment, read_file
 from scalehook.domain.durations import Duration
+from scalehook.domain.healthchecks import HealthCheckSpec
 from scalehook.domain.masking import SecretUrl
 from scalehook.errors import ScalehookError
 from scalehook.hosts.settings import HostsSettings
@@ -229,6 +230,16 @@ class Settings(BaseModel):
                 "services: give the local services at the top or under their backend, not both"
             )
         local[0].services = self.services
+
+    def declared_health_checks(self) -> dict[str, HealthCheckSpec]:
+        """The health checks ``scalehook.yaml`` declares, by service ref (backend/name)."""
+        return {
+            f"{backend}/{name}": spec.health
+            for backend, settings in self.backends.items()
+            if isinstance(settings, LocalSettings)
+            for name, spec in settings.services.items()
+            if spec.health is not None
+        }
 
     def local_services(self) -> Iterator[LocalServiceSpec]:
         """Every service that runs on a local backend."""

@@ -24,7 +24,8 @@ fails on a class missing here, or on a status that differs)::
     |   |-- PolicyNotFound        404 no policy has this id or name
     |   |-- ServiceNotFound       404 no backend has the service, or there is no such backend
     |   |-- NotificationNotFound  404 no notification has this id or name
-    |   `-- ReplicaNotFound       404 the service has no replica of that id
+    |   |-- ReplicaNotFound       404 the service has no replica of that id
+    |   `-- HealthCheckNotFound   404 the service has no health check
     |-- Conflict                  409 the target's state forbids it (a host name taken)
     |   `-- DataDirInUse          409 another running scalehook holds the data dir (datadir.py)
     |-- RateLimited               429 over the receiver's rate; Retry-After says when
@@ -215,3 +216,9 @@ class NotRecreatable(InvalidRequest):
     """The engine cannot replace that replica (e.g. a Swarm task on another node)."""
 
     code = "not_recreatable"
+
+
+class HealthCheckNotFound(NotFound):
+    """The service has no health check (neither set through the API nor in the file)."""
+
+    code = "healthcheck_not_found"

@@ -246,6 +246,8 @@ class Metrics:
             registry=self.registry,
         )
 
+        self._health()
+
     def forget_policy(self, policy: str, metrics: Iterable[str]) -> None:
         """Drop a deleted (or renamed) policy's series."""
         for metric in metrics:
@@ -255,6 +257,48 @@ class Metrics:
         for single in (self.policy_desired, self.policy_evaluations):
             with contextlib.suppress(KeyError):
                 single.remove(policy)
+
+    def _health(self) -> None:
+        self.replica_health = Gauge(
+            "scalehook_replica_health",
+            "Replicas of a service with a health check, by health state",
+            ["service", "state"],
+            registry=self.registry,
+        )
+        self.health_all_failing = Gauge(
+            "scalehook_health_all_failing",
+            "1 while every replica of the service fails its health check, else 0",
+            ["service"],
+            registry=self.registry,
+        )
+        self.health_recreations = Counter(
+            "scalehook_health_recreations",
+            "Replicas a health check replaced, by result (recreated, failed)",
+            ["service", "result"],
+            registry=self.registry,
+        )
+        self.health_probe_failures = Counter(
+            "scalehook_health_probe_failures",
+            "Failed health checks of replicas, by reason (refused, timeout, status, "
+            "closed, unreachable, engine, error)",
+            ["service", "reason"],
+            registry=self.registry,
+        )
+        self.health_held = Counter(
+            "scalehook_health_held",
+            "Failing replicas left in place, once per episode, by why (strategy_none, "
+            "quorum, limit, everywhere)",
+            ["service", "why"],
+            registry=self.registry,
+        )
+
+    def forget_health(self, service: str) -> None:
+        """A service's check is gone: its gauges say nothing any more."""
+        for state in ("initializing", "healthy", "unhealthy", "reinitializing"):
+            with contextlib.suppress(KeyError):
+                self.replica_health.remove(service, state)
+        with contextlib.suppress(KeyError):
+            self.health_all_failing.remove(service)
 
     def observe(self, *, receiver: str, driver: str, result: str, seconds: float) -> None:
         self.triggers.labels(receiver, driver, result).inc()

@@ -10,12 +10,12 @@ from scalehook.backends import Backends
 from scalehook.backends.hooks import ReplicaHooks
 from scalehook.backends.kinds import RegistryAuth, build_backend
 from scalehook.balancers.loop import MembershipLoop
-from scalehook.balancers.membership import HealthView, NoHealth
 from scalehook.balancers.registry import Balancers
 from scalehook.config import Settings
 from scalehook.datadir import DataDirLock
 from scalehook.domain.selectors import Selector
 from scalehook.executor import Executor
+from scalehook.health import Health
 from scalehook.hosts.settings import build_host_manager
 from scalehook.loops import Clock, Leadership, Loop, SoleLeadership, Supervisor, SystemClock
 from scalehook.metrics import Metrics
@@ -56,6 +56,7 @@ def build_loops(runtime: Runtime) -> list[Loop]:
         runtime.policies,
         runtime.notifications,
         *([MembershipLoop(runtime.balancers, runtime.clock)] if runtime.balancers else []),
+        runtime.health.loop,
     ]
 
 
@@ -72,7 +73,23 @@ class Runtime:
         self.store.notifications.ttl = settings.notifications.refresh
         self.backends = build_backends(settings, self.clock)
         self.metrics = Metrics()
-        self.health: HealthView = NoHealth()  # health checks' view, once they exist
+        self.hosts = (
+            build_host_manager(settings.hosts, settings.data_dir, clock=self.clock)
+            if settings.hosts
+            else None
+        )
+        self.executor = Executor(
+            self.store, self.backends, self.metrics, clock=self.clock, hosts=self.hosts
+        )
+        self.health = Health(
+            store=self.store,
+            backends=self.backends,
+            executor=self.executor,
+            metrics=self.metrics,
+            clock=self.clock,
+            declared=settings.declared_health_checks(),
+        )
+        # Load balancers keep the ready replicas that health checks call healthy.
         self.balancers = Balancers(
             settings.balancers,
             backends=self.backends,
@@ -83,14 +100,6 @@ class Runtime:
         if self.balancers:
             self.backends.hooks.on_before_stop(self.balancers.before_stop)
             self.backends.hooks.on_changed(self.balancers.changed)
-        self.hosts = (
-            build_host_manager(settings.hosts, settings.data_dir, clock=self.clock)
-            if settings.hosts
-            else None
-        )
-        self.executor = Executor(
-            self.store, self.backends, self.metrics, clock=self.clock, hosts=self.hosts
-        )
         self.scrape = Scrape(
             self.backends, self.metrics, self.clock, hosts=self.hosts, groups=self.host_groups
         )
@@ -171,6 +180,7 @@ class Runtime:
         self.stopping.set()
         await self.supervisor.stop()
         await self.leadership.close()
+        await self.health.close()
         await self.executor.rollouts.stop()
         for source in self.policy_sources.values():
             await source.close()

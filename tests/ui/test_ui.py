@@ -7,6 +7,7 @@ and sign out."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -147,6 +148,18 @@ def test_a_service_page_shows_replicas_and_the_scaling_timeline(
     page.get_by_role("button", name="Scale down").click()
     expect(page.locator(".counts")).to_contain_text("1 desired · 1 running")
     assert page.evaluate("window.__same_page") is True
+
+    # with a health check, each replica's health, its reason on hover
+    expect(page.locator("tr[data-replica]")).to_have_count(1)  # the one scaled down is gone
+    health = page.locator("tr[data-replica] td[data-label='Health']")
+    expect(health).to_have_text("\u2013")  # an en dash: no check
+    check = {"http": "GET / HTTP/1.0", "interval": "500ms", "timeout": "500ms", "strategy": "none"}
+    assert server.client.put("/v1/services/web/healthcheck", json=check).status_code == 200
+    try:
+        expect(health).to_have_text("healthy", timeout=15_000)
+        expect(health).to_have_attribute("title", re.compile(r"^passed \d+ check"))
+    finally:
+        server.client.delete("/v1/services/web/healthcheck")
     no_page_errors(page)
 
 

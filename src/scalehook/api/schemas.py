@@ -13,6 +13,8 @@ from scalehook.backends import Replica, ReplicaSample, ServiceState
 from scalehook.backends.base import ServiceResources
 from scalehook.domain.capacity import Node
 from scalehook.domain.executions import execution_json
+from scalehook.domain.health import CheckResult, HealthState, ReplicaHealth
+from scalehook.domain.healthchecks import HealthCheckSpec
 from scalehook.domain.policies import Sample
 from scalehook.domain.receivers import Receiver, has_secret, public_config
 from scalehook.domain.resources import (
@@ -23,6 +25,7 @@ from scalehook.domain.resources import (
     parse_memory,
 )
 from scalehook.drivers import DRIVERS, Driver
+from scalehook.health import CheckView
 
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]*$"
 
@@ -173,6 +176,89 @@ class ServiceOut(BaseModel):
         )
 
 
+class CheckOut(BaseModel):
+    ok: bool | None = Field(description="passed, failed, or null: no verdict (still starting)")
+    detail: str = Field(description="e.g. HTTP 200, connection refused, timeout after 2s ...")
+    at: datetime
+    duration_ms: float
+
+    @classmethod
+    def of(cls, result: CheckResult) -> CheckOut:
+        return cls(ok=result.ok, detail=result.detail, at=result.at, duration_ms=result.duration_ms)
+
+
+class ReplicaHealthOut(BaseModel):
+    replica: str
+    state: HealthState = Field(description="initializing, healthy, unhealthy or reinitializing")
+    since: datetime = Field(description="when it entered this state")
+    reason: str = Field(description="why it is in this state")
+    passes: int = Field(description="passing checks in a row")
+    failures: int = Field(description="failed checks in a row")
+    overdue: bool = Field(description="still (re)initializing past its timeout (strategy none)")
+    replacing: str | None = Field(description="the replica it was made to replace")
+    last_check: CheckOut | None
+
+    @classmethod
+    def of(cls, health: ReplicaHealth) -> ReplicaHealthOut:
+        return cls(
+            replica=health.replica,
+            state=health.state,
+            since=health.since,
+            reason=health.reason,
+            passes=health.passes,
+            failures=health.failures,
+            overdue=health.overdue,
+            replacing=health.replacing,
+            last_check=None if health.last is None else CheckOut.of(health.last),
+        )
+
+
+class HealthCheckOut(BaseModel):
+    service: str = Field(description="the service's ref, backend/name")
+    source: Literal["api", "file"] = Field(
+        description="api: set through the API (it replaces the file's while it exists); "
+        "file: declared in scalehook.yaml"
+    )
+    check: HealthCheckSpec
+    declared: HealthCheckSpec | None = Field(
+        description="the check scalehook.yaml declares, when the API's replaces it"
+    )
+    created_at: datetime | None
+    updated_at: datetime | None
+    watched: bool = Field(description="this instance checks it now (it leads)")
+    checked_at: datetime | None = Field(description="when its replicas were last checked")
+    error: str | None = Field(description="why the last round could not read the service")
+    all_failing: bool = Field(description="every replica fails the check (reported once)")
+    held: list[str] = Field(description="why failing replicas are left in place, if they are")
+    recreations_in_window: int = Field(description="recreations in the last recreation_window")
+    replicas: list[ReplicaHealthOut]
+
+    @classmethod
+    def of(cls, view: CheckView, *, now: float) -> HealthCheckOut:
+        watch = view.watch
+        window = view.spec.recreation_window
+        plan = None if watch is None else watch.last_plan
+        return cls(
+            service=view.service,
+            source=view.source,
+            check=view.spec,
+            declared=view.declared,
+            created_at=view.created_at,
+            updated_at=view.updated_at,
+            watched=watch is not None,
+            checked_at=None if watch is None else watch.checked_at,
+            error=None if watch is None else watch.error,
+            all_failing=False if plan is None else plan.all_failing,
+            held=[] if plan is None else sorted({h.message for h in plan.holds}),
+            recreations_in_window=0
+            if watch is None
+            else sum(1 for t in watch.recreations if now - t < window),
+            replicas=[]
+            if watch is None
+            else [ReplicaHealthOut.of(h) for _, h in sorted(watch.states.items())],
+        )
+
+
 class ReplicaOut(BaseModel):
     id: str
     state: str
@@ -192,10 +278,18 @@ class ReplicaOut(BaseModel):
     memory_bytes: int | None
     memory_limit: int | None = Field(description="bytes it may use; null: no limit")
     sampled_at: datetime | None
+    health: ReplicaHealthOut | None = Field(
+        default=None,
+        description="its health check's verdict; null when the service has none, or this "
+        "replica has not been checked yet",
+    )
 
     @classmethod
-    def of(cls, replica: Replica, sample: ReplicaSample | None) -> ReplicaOut:
+    def of(
+        cls, replica: Replica, sample: ReplicaSample | None, health: ReplicaHealth | None = None
+    ) -> ReplicaOut:
         return cls(
+            health=None if health is None else ReplicaHealthOut.of(health),
             id=replica.id,
             state=replica.state,
             ready=replica.ready,
@@ -241,6 +335,9 @@ class ServiceDetail(ServiceOut):
         default=None, description="the replicas' CPU and memory limits (null: not readable)"
     )
     replicas: list[ReplicaOut]
+    health_check: HealthCheckSpec | None = Field(
+        default=None, description="the service's health check, if it has one"
+    )
 
 
 class ResourcesRequest(BaseModel):

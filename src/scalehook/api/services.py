@@ -83,8 +83,9 @@ async def list_services(
     responses=errors(404, 422, *ENGINE),
 )
 async def get_service(ref: str, runtime: RuntimeDep) -> ServiceDetail:
-    """A service with its replicas: readiness, and a sample of each (CPU% since the
-    previous sample, so the first one after a replica starts has none; memory; limits)."""
+    """A service with its replicas: readiness, a sample of each (CPU% since the
+    previous sample, so the first one after a replica starts has none; memory; limits)
+    and, where the service has a health check, each replica's health."""
     backend, name = await runtime.backends.resolve(ref)
     state = await backend.get_service(service=name)
     replicas = await backend.replicas(service=name)
@@ -93,10 +94,12 @@ async def get_service(ref: str, runtime: RuntimeDep) -> ServiceDetail:
         resources: ResourcesOut | None = ResourcesOut.of(await backend.resources(service=name))
     except ScalehookError:  # e.g. its last container went away meanwhile
         resources = None
+    health = runtime.health.replicas(state.ref) or {}
     return ServiceDetail(
         **ServiceOut.of(state).model_dump(),
         resources=resources,
-        replicas=[ReplicaOut.of(r, samples.get(r.id)) for r in replicas],
+        replicas=[ReplicaOut.of(r, samples.get(r.id), health.get(r.id)) for r in replicas],
+        health_check=runtime.health.check_of(state.ref),
     )
 
 

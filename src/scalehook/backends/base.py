@@ -8,7 +8,7 @@ never an SDK's.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol, runtime_checkable
@@ -57,6 +57,10 @@ class Replica:
     port: int | None = None
     networks: Mapping[str, str] = field(default_factory=dict)
     published: Mapping[int, str] = field(default_factory=dict)
+    # The engine's own HEALTHCHECK verdict: "healthy", "unhealthy" or "starting"; None
+    # when there is none, or the engine does not say (local processes, Swarm tasks).
+    health: str | None = None
+    health_output: str | None = None  # what its last check printed, and its exit code
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +201,17 @@ class Wakeable(Protocol):
 
     def on_wake(self, callback: WakeCallback | None) -> None:
         """Register the callback (None: nobody wakes services; such connections close)."""
+        ...
+
+
+@runtime_checkable
+class Routing(Protocol):
+    """A backend with a load balancer of its own (local): scalehook's health checks
+    tell it which replicas may take new connections."""
+
+    def route_to(self, *, service: str, replicas: Collection[str] | None) -> None:
+        """New connections of ``service`` go only to ``replicas`` (ids) among the ready
+        ones; ``None``: to every ready replica (the service has no health check)."""
         ...
 
 

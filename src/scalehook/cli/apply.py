@@ -18,7 +18,10 @@ does not name are never touched. ``--dry-run`` says what would change.
 
 A kind of resource is one ``Applier`` in ``APPLIERS``: most are a ``NamedResource``
 (a collection at ``path`` whose objects have a unique ``name``); a resource of another
-shape (one per service, say) implements ``apply`` itself.
+shape implements ``apply`` itself, as health checks do (one per service)::
+
+    healthchecks:
+      web: {http: "GET /healthz HTTP/1.0", interval: 2s, strategy: recreate}
 """
 
 from __future__ import annotations
@@ -238,7 +241,68 @@ POLICIES = NamedResource(
     ),
 )
 
-APPLIERS: tuple[Applier, ...] = (RECEIVERS, NOTIFICATIONS, POLICIES)
+
+@dataclass(frozen=True)
+class HealthChecks:
+    """``{service: check}``: each service's check is set whole (``PUT``) unless the
+    server's already reads the same (defaults filled, durations compared as seconds).
+    A check the file leaves out is not touched."""
+
+    section: str = "healthchecks"
+
+    def apply(self, client: Client, items: Any, *, dry_run: bool) -> list[str]:
+        from pydantic import ValidationError  # here: the CLI starts without pydantic
+
+        from scalehook.domain.healthchecks import normalized
+
+        if not isinstance(items, dict):
+            raise ClientError(f"{self.section}: write a mapping of service: check")
+        lines = []
+        for service, check in items.items():
+            where = f"{self.section}.{service}"
+            if not isinstance(check, dict):
+                raise ClientError(f"{where}: a health check is a mapping of its fields")
+            try:
+                wanted = normalized(check)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                field = ".".join(str(p) for p in first["loc"])
+                message = str(first["msg"]).removeprefix("Value error, ")
+                raise ClientError(f"{where}.{field}: {message}") from exc
+            lines.append(self._one(client, str(service), wanted, where=where, dry_run=dry_run))
+        return lines
+
+    @staticmethod
+    def _one(
+        client: Client, service: str, wanted: dict[str, Any], *, where: str, dry_run: bool
+    ) -> str:
+        from scalehook.domain.healthchecks import normalized
+
+        path = f"/v1/services/{service}/healthcheck"
+        label = f"health check of {service}"
+        try:
+            current = client.get(path)
+        except ClientError as exc:
+            if exc.status != 404 or "no health check" not in str(exc):
+                raise ClientError(f"{where}: {exc}", status=exc.status) from exc
+            current = None
+        if current is not None and current.get("source") == "api":
+            if normalized(current["check"]) == wanted:
+                return f"{label}: unchanged"
+            changed = sorted(k for k, v in wanted.items() if current["check"].get(k) != v)
+            if dry_run:
+                return f"{label}: would be updated ({', '.join(changed)})"
+            NamedResource._send(client, "PUT", path, wanted, where)
+            return f"{label}: updated ({', '.join(changed)})"
+        if dry_run:
+            return f"{label}: would be set"
+        NamedResource._send(client, "PUT", path, wanted, where)
+        return f"{label}: set"
+
+
+HEALTHCHECKS = HealthChecks()
+
+APPLIERS: tuple[Applier, ...] = (RECEIVERS, NOTIFICATIONS, POLICIES, HEALTHCHECKS)
 """Every kind of resource a file may declare, applied in this order."""
 
 

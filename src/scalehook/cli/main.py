@@ -24,6 +24,7 @@ RESOURCES = (
     "receivers",
     "policies",
     "services",
+    "healthchecks",
     "nodes",
     "hosts",
     "executions",

@@ -35,6 +35,8 @@ Result = Literal[
     "rolled_back",
     "paused",
     "superseded",  # a newer push for the same service took over
+    "recreated",  # a health check replaced an unhealthy replica
+    "unhealthy",  # a health check reports failing replicas it leaves in place
 ]
 Status = Literal["running", "done"]
 

@@ -1,5 +1,5 @@
-"""Receivers, policies, executions, alert memory, rollouts, settings, sessions,
-notifications and their outbox, kept in SQL through SQLAlchemy 2.
+"""Receivers, policies, executions, alert memory, rollouts, settings, sessions, health
+checks, notifications and their outbox, kept in SQL through SQLAlchemy 2.
 
 ``Store`` opens the database (``database.py``: SQLite on the loop's thread, or the
 async engine for PostgreSQL) and holds one repository per table group. A new group is
@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 
 from scalehook.store.database import Database, Transaction
 from scalehook.store.executions import ExecutionRepository
+from scalehook.store.healthchecks import HealthCheckRepository
 from scalehook.store.incidents import IncidentRepository
 from scalehook.store.notifications import NotificationRepository
 from scalehook.store.outbox import OutboxRepository
@@ -40,6 +41,7 @@ class Store:
         self.sessions = SessionRepository(self.db)
         self.notifications = NotificationRepository(self.db)
         self.outbox = OutboxRepository(self.db)
+        self.healthchecks = HealthCheckRepository(self.db)
 
     async def open(self) -> None:
         """Connect and run the migrations."""

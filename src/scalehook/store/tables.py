@@ -176,3 +176,14 @@ policies = Table(
     Index("ix_policies_service", "service"),
     sqlite_autoincrement=True,
 )
+
+# Health checks set through the API (domain/healthchecks.py), one per service ref
+# (backend/name); checks declared in scalehook.yaml are not kept here.
+healthchecks = Table(
+    "healthchecks",
+    metadata,
+    Column("service", String(200), primary_key=True),
+    Column("spec", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)

@@ -664,6 +664,7 @@ def _replica(container: Container, record: JSON | None, *, service: str) -> Repl
         for name, network in (settings.get("Networks") or {}).items()
         if (network or {}).get("IPAddress")
     }
+    health = status.get("Health") or {}
     return Replica(
         id=container.name,
         service=service,
@@ -677,6 +678,8 @@ def _replica(container: Container, record: JSON | None, *, service: str) -> Repl
         port=port,
         networks=networks,
         published=_published(settings.get("Ports") or {}),
+        health=str(health.get("Status")) if health.get("Status") else None,
+        health_output=_last_check(health),
     )
 
 
@@ -699,6 +702,15 @@ def _published(ports: JSON) -> dict[int, str]:
         host = str(first.get("HostIp") or "0.0.0.0")  # noqa: S104 - what the engine says
         found[int(number)] = f"{host}:{first.get('HostPort')}"
     return found
+
+
+def _last_check(health: JSON) -> str | None:
+    """What the container's last HEALTHCHECK run printed, with its exit code."""
+    log = health.get("Log") or []
+    if not log:
+        return None
+    output = " ".join(str(log[-1].get("Output") or "").split())[:200]
+    return f"exit {log[-1].get('ExitCode')}{': ' + output if output else ''}"
 
 
 def _address(container: Container, port: int | None) -> str | None:

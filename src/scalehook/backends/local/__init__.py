@@ -5,12 +5,15 @@ An "image" here is ``<repository>:<version>`` (the repository is the service's
 ``image`` in ``scalehook.yaml``, or its name): upgrading changes the version that
 replicas get as ``{tag}`` / ``$TAG``, rolled out batch by batch by ``backends.rolling``.
 A recreate swaps one replica for a new one on its version (``service.py``); samples
-read each replica's process and children (``samples.py``). CPU and memory limits are
+read each replica's process and children (``samples.py``). Its balancer drains a
+replica before it stops, and sends traffic only to the replicas scalehook's health
+check calls healthy (``route_to``, the ``Routing`` seam). CPU and memory limits are
 held by a cgroup per replica where scalehook may make one (``cgroups.py``), and the
 machine holds at most ``max_replicas`` replicas of all services together (by default
-from its CPUs and memory): the executor clamps a scale-up to what is left. The balancer's
-counts are ``balancer_stats`` (``BalancerStats``); a service at zero replicas is woken through the
-callback given to ``on_wake`` (``Wakeable``) when a connection arrives.
+from its CPUs and memory): the executor clamps a scale-up to what is left. The
+balancer's counts are ``balancer_stats`` (``BalancerStats``); a service at zero replicas
+is woken through the callback given to ``on_wake`` (``Wakeable``) when a connection
+arrives.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -190,6 +193,10 @@ class LocalBackend:
 
     async def recreate(self, *, service: str, replica: str) -> Replica:
         return await self._service(service).recreate(replica)
+
+    def route_to(self, *, service: str, replicas: Collection[str] | None) -> None:
+        """The ``Routing`` seam: new connections only to these replicas (None: all ready)."""
+        self._service(service).routable = None if replicas is None else frozenset(replicas)
 
     # rolling upgrades ------------------------------------------------------------------
 

@@ -2,7 +2,8 @@
 
 Each connection goes to the ready replica with the fewest open connections (round
 robin among equals); a replica that refuses is skipped for the next one. Bytes are
-piped both ways until either side closes.
+piped both ways until either side closes. ``drained`` waits until a replica that no
+longer gets new connections has none open (it is then safe to stop).
 
 It counts what policies read (``BalancerStats``): connections open per replica, the
 connections each was ever sent, when each and the service last got one. A connection
@@ -60,6 +61,7 @@ class Balancer:
         self._connections: set[asyncio.Task[None]] = set()
         self.waiting = 0  # connections held for want of a ready replica
         self.last_connection: datetime | None = None  # the last to arrive, for any replica
+        self._released = asyncio.Condition()  # notified whenever a connection ends
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(
@@ -95,6 +97,16 @@ class Balancer:
         for table in (self._totals, self._last):
             for key in set(table) - keep:
                 del table[key]
+
+    async def drained(self, key: str, timeout: float) -> bool:
+        """Wait until ``key`` has no open connection (True), or ``timeout`` seconds pass
+        (False). The caller has taken it out of the targets already."""
+        try:
+            async with asyncio.timeout(timeout), self._released:
+                await self._released.wait_for(lambda: not self._active.get(key))
+        except TimeoutError:
+            return not self._active.get(key)
+        return True
 
     def _order(self) -> list[Target]:
         ready = [t for t in self._targets() if t.address is not None]
@@ -145,6 +157,8 @@ class Balancer:
                 if not self._active[target.key]:
                     del self._active[target.key]
                 up_writer.close()
+                async with self._released:
+                    self._released.notify_all()
             return
         log.debug("no ready replica for connection on port %d", self.port)
 

@@ -10,8 +10,12 @@ count of members never changes. Rollout batches and recreates take turns: a batc
 holds the members it replaces until it is done.
 
 Every replica scalehook stops (retired, replaced, recreated, or all of them when the
-service closes) is first announced to the replica hooks, which an external load
-balancer uses to drain it; that wait is bounded by ``stop_grace``.
+service closes) is drained first: no new connections, and its open ones get up to
+``stop_grace`` to finish before SIGTERM; meanwhile it is announced to the replica
+hooks, which an external load balancer uses to drain it too (within the same grace).
+With a health check, new connections go only to the replicas it calls healthy
+(``routable``, set by scalehook's health loop through ``LocalBackend.route_to``); when
+none is, to every ready one, as a cloud load balancer fails open.
 
 Every replica runs in a cgroup of its own (``cgroups.py``) with the service's CPU and
 memory limits as they are when it starts; a change of limits is written to the cgroup
@@ -83,6 +87,8 @@ class LocalService:
         self.waker: Callable[[], Awaitable[bool]] | None = None  # asks for a replica at zero
         self._waking: asyncio.Task[bool] | None = None  # a wake asked for, no replica ready yet
         self._wakes: set[asyncio.Task[bool]] = set()
+        self._draining: set[ReplicaProcess] = set()  # retiring, waiting for connections
+        self.routable: frozenset[str] | None = None  # healthy replica ids; None: no check
         self.balancer: Balancer | None = None
         if spec.port is not None:
             self.balancer = Balancer(
@@ -109,8 +115,12 @@ class LocalService:
             await self.balancer.close()
 
     def ready_replicas(self) -> list[ReplicaProcess]:
-        """Members and surge replicas that are ready: what the balancer may use."""
-        return [r for r in (*self._replicas.values(), *self._surge.values()) if r.ready]
+        """Members and surge replicas that are ready, and healthy where a health check
+        says (every ready one when it calls none healthy): what the balancer may use."""
+        ready = [r for r in (*self._replicas.values(), *self._surge.values()) if r.ready]
+        if self.routable is None:
+            return ready
+        return [r for r in ready if r.id in self.routable] or ready
 
     def reconcile(self) -> None:
         """Start or retire members until there are ``desired`` of them.
@@ -173,13 +183,36 @@ class LocalService:
     async def _stop(self, replica: ReplicaProcess) -> None:
         """Announce the stop (a balancer drains the replica meanwhile), then stop it."""
         try:
-            if replica.running:
-                grace = self.spec.stop_grace
-                await self._hooks.before_stop(self.ref, self._replica(replica), grace=grace)
+            announce = (
+                self._hooks.before_stop(
+                    self.ref, self._replica(replica), grace=self.spec.stop_grace
+                )
+                if replica.running
+                else asyncio.sleep(0)
+            )
+            await asyncio.gather(announce, self._drain(replica))
             await replica.stop(self.spec.stop_grace)
         finally:
             self.cgroups.release(self.spec.name, replica.id)
             self._retiring.discard(replica)
+
+    async def _drain(self, replica: ReplicaProcess) -> None:
+        """Wait (up to ``stop_grace``) until the balancer has no connection open to a
+        replica it no longer sends new ones to."""
+        if self.balancer is None or not self.balancer.connections(replica.key):
+            return
+        self._draining.add(replica)
+        self._changed.set()
+        try:
+            if not await self.balancer.drained(replica.key, self.spec.stop_grace):
+                log.warning(
+                    "replica %s still had %d connection(s) after stop_grace (%.1fs); stopping it",
+                    replica.id,
+                    self.balancer.connections(replica.key),
+                    self.spec.stop_grace,
+                )
+        finally:
+            self._draining.discard(replica)
 
     def _replica_changed(self, replica: ReplicaProcess) -> None:
         self._on_process(replica.id, replica.pid)
@@ -416,7 +449,7 @@ class LocalService:
         return Replica(
             id=r.id,
             service=self.spec.name,
-            state=r.state,
+            state="draining" if r in self._draining else r.state,
             ready=r.ready,
             address=f"{r.spec.host}:{r.port}" if r.port is not None else None,
             pid=r.pid,

@@ -8,10 +8,11 @@ import shlex
 from typing import Literal
 
 import psutil
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from scalehook.domain.capacity import default_max_replicas, describe_default
 from scalehook.domain.durations import Duration
+from scalehook.domain.healthchecks import HealthCheckSpec
 from scalehook.domain.images import ImageRef, InvalidImage, parse_image, valid_tag
 
 SERVICE_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
@@ -75,6 +76,11 @@ class LocalServiceSpec(BaseModel):
         "the first version",
     )
     version: str = Field(default="latest", description="{tag} and $TAG of the replicas")
+    health: HealthCheckSpec | None = Field(
+        default=None,
+        description="a health check that heals (replaced by one set through the API, "
+        "while that exists)",
+    )
 
     @field_validator("command", mode="before")
     @classmethod
@@ -88,6 +94,20 @@ class LocalServiceSpec(BaseModel):
     def _not_empty(cls, value: list[str]) -> list[str]:
         if not value:
             raise ValueError("a command needs at least a program")
+        return value
+
+    @field_validator("health")
+    @classmethod
+    def _health(cls, value: HealthCheckSpec | None, info: ValidationInfo) -> HealthCheckSpec | None:
+        if value is None:
+            return None
+        if value.docker:
+            raise ValueError("docker: local processes have no HEALTHCHECK; use http or tcp")
+        replicas = info.data.get("replicas")
+        if value.strategy == "quorum" and isinstance(replicas, int) and value.quorum > replicas:
+            raise ValueError(
+                f"quorum: {value.quorum} is more than the {replicas} replica(s) declared"
+            )
         return value
 
     @field_validator("version")
