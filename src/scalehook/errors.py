@@ -22,8 +22,11 @@ fails on a class missing here, or on a status that differs)::
     |-- NotFound                  404 no such thing
     |   |-- ReceiverNotFound      404 no receiver has this id, name or trigger URL
     |   |-- ServiceNotFound       404 no backend has the service, or there is no such backend
-    |   `-- ReplicaNotFound       404 the service has no replica of that id
-    |-- Conflict                  409 the target's state forbids it (a host name taken)
+    |   |-- ReplicaNotFound       404 the service has no replica of that id
+    |   |-- RolloutNotFound       404 no rollout has this id
+    |   `-- RevisionNotFound      404 the service has no revision of that number
+    |-- Conflict                  409 the target's state forbids it (a host name taken, a
+    |   |                             rollback while a rollout runs, a pause of a finished one)
     |   `-- DataDirInUse          409 another running scalehook holds the data dir (datadir.py)
     |-- RateLimited               429 over the receiver's rate; Retry-After says when
     |   `-- RetryLater            503 the same, for senders that retry only 5xx (Alertmanager)
@@ -187,3 +190,13 @@ class NotRecreatable(InvalidRequest):
     """The engine cannot replace that replica (e.g. a Swarm task on another node)."""
 
     code = "not_recreatable"
+
+
+class RolloutNotFound(NotFound):
+    code = "rollout_not_found"
+
+
+class RevisionNotFound(NotFound):
+    """A rollback to a revision the service does not have (``field`` is ``revision``)."""
+
+    code = "revision_not_found"

@@ -1,4 +1,4 @@
-"""Receivers, executions, alert memory, rollouts and settings, kept in SQL through
+"""Receivers, executions, alert memory, rollouts, revisions and settings, kept in SQL through
 SQLAlchemy 2.
 
 ``Store`` opens the database (``database.py``: SQLite on the loop's thread, or the
@@ -16,6 +16,7 @@ from scalehook.store.database import Database, Transaction
 from scalehook.store.executions import ExecutionRepository
 from scalehook.store.incidents import IncidentRepository
 from scalehook.store.receivers import ReceiverRepository
+from scalehook.store.revisions import RevisionRepository
 from scalehook.store.rollouts import RolloutRepository
 from scalehook.store.sessions import SessionRepository
 from scalehook.store.settings import SettingRepository
@@ -32,6 +33,7 @@ class Store:
         self.receivers = ReceiverRepository(self.db, self.incidents)
         self.executions = ExecutionRepository(self.db, self.incidents)
         self.rollouts = RolloutRepository(self.db)
+        self.revisions = RevisionRepository(self.db)
         self.settings = SettingRepository(self.db)
         self.sessions = SessionRepository(self.db)
 
