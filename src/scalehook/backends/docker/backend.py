@@ -35,6 +35,7 @@ from scalehook.backends.base import (
     Progress,
     Replica,
     ReplicaSample,
+    RolloutControl,
     RolloutEvent,
     ServiceState,
     UpgradeResult,
@@ -307,6 +308,7 @@ class DockerBackend:
         previous: str | None,
         strategy: UpgradeStrategy,
         progress: Progress,
+        control: RolloutControl | None = None,
     ) -> UpgradeResult:
         """Batch by batch with ``backends.rolling``. Before the first batch: a batch that
         a stopped scalehook left unfinished is undone, start-first is refused for a
@@ -334,6 +336,7 @@ class DockerBackend:
                 strategy=strategy,
                 progress=progress,
                 clock=self._clock,
+                control=control,
             )
         finally:
             self._images.pop(name, None)

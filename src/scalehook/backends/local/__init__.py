@@ -19,6 +19,7 @@ from scalehook.backends.base import (
     Progress,
     Replica,
     ReplicaSample,
+    RolloutControl,
     ServiceState,
     UpgradeResult,
     UpgradeStrategy,
@@ -145,6 +146,7 @@ class LocalBackend:
         previous: str | None,
         strategy: UpgradeStrategy,
         progress: Progress,
+        control: RolloutControl | None = None,
     ) -> UpgradeResult:
         self._image_for(self._service(service), image)
         return await rolling_upgrade(
@@ -155,6 +157,7 @@ class LocalBackend:
             strategy=strategy,
             progress=progress,
             clock=self._clock,
+            control=control,
         )
 
     async def members(self, *, service: str) -> list[Replica]:
