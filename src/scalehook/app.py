@@ -12,6 +12,7 @@ from scalehook.api import (
     hooks,
     hosts,
     receivers,
+    rollouts,
     services,
     system,
 )
@@ -45,6 +46,7 @@ def build_app(runtime: Runtime) -> FastAPI:
         execution_stream.router,  # before executions: /stream is not an execution id
         executions.router,
         hosts.router,
+        rollouts.router,
         system.router,
     ):
         app.include_router(router)
