@@ -42,6 +42,9 @@ SECOND = 1_000_000_000  # the Engine API counts durations in nanoseconds
 HOLD = 30 * 86_400 * SECOND  # the update delay of a paused update
 ROLLBACK_STATES = frozenset({"rollback_started", "rollback_completed", "rollback_paused"})
 _ENDED = frozenset({"failed", "rejected", "complete"})  # "complete": it exited
+_AT_REST = frozenset(
+    {"running", "complete", "shutdown", "failed", "rejected", "remove", "orphaned"}
+)
 
 
 def update_config(strategy: UpgradeStrategy, *, rollback: bool = False) -> JSON:
@@ -179,7 +182,7 @@ class Observation:
     others: int = 0  # running tasks of another spec
     failed: JSON = None  # the task of the new spec that failed the update, if one did
     starting: tuple[JSON, ...] = ()  # tasks of the new spec started, not yet healthy
-    moving: int = 0  # tasks of the new spec meant to run that do not run yet
+    moving: int = 0  # tasks of the new spec on their way (stop-first: desired "ready" first)
 
 
 def observe(service: JSON, tasks: Sequence[JSON], *, image: str, force: int) -> Observation:
@@ -215,5 +218,11 @@ def observe(service: JSON, tasks: Sequence[JSON], *, image: str, force: int) -> 
         others=sum(1 for t in current if not new_spec(t) and task_state(t) == "running"),
         failed=(named or ended or [None])[0],
         starting=tuple(t for t in current if new_spec(t) and task_state(t) == "starting"),
-        moving=sum(1 for t in current if new_spec(t) and task_state(t) != "running"),
+        moving=sum(
+            1
+            for t in tasks
+            if new_spec(t)
+            and task_state(t) not in _AT_REST
+            and t.get("DesiredState") in ("running", "ready")
+        ),
     )

@@ -12,7 +12,8 @@ It obeys the rollout's control the way Swarm allows (``update.py`` says why):
 
 - **pause**: the update config's delay becomes ``HOLD``; Swarm's workers finish the task
   they have (each may take one more), then wait. Reported as holding once no task of
-  the new spec is on its way. **resume** writes the strategy's config again.
+  the new spec is on its way and every slot runs a task. **resume** writes the
+  strategy's config again.
 - **rollback**: Swarm's own rollback (``?rollback=previous``), or, once a pause made the
   spec before this one the same image, an update of its own to the previous image.
 - **cancel**: Swarm cannot stop an update and leave it where it is (every task is
@@ -187,7 +188,7 @@ class UpdateWatch:
             await progress(
                 RolloutEvent("rolling", "resumed: Swarm's update delay is the strategy's again")
             )
-        elif steer.paused and seen.moving == 0:
+        elif steer.paused and seen.moving == 0 and len(seen.updated) + seen.others >= seen.total:
             on = f"{len(seen.updated)} of {seen.total} task(s)"
             await steer.holding(f"with {on} on {show(image)}")
 
