@@ -359,14 +359,19 @@ class Rollouts:
                 f"there is nothing to {asked}"
             )
         rollout = self._running.get(record.target)
-        if rollout is None or rollout.rollout_id != record.id:
+        if rollout is not None and rollout.rollout_id != record.id:
+            raise Conflict(
+                f"rollout {rollout_id} of {record.target} is being superseded by rollout "
+                f"{rollout.rollout_id}: ask that one"
+            )
+        if rollout is None:
             raise Conflict(
                 f"rollout {rollout_id} of {record.target} is not running in this scalehook: "
                 "it resumes when this instance leads, or another instance runs it; ask that one"
             )
         control = rollout.control
-        refusal = control.refused.get("pause" if asked == "resume" else asked)
-        if refusal is not None and asked != "resume":
+        refusal = None if asked == "resume" else control.refused.get(asked)
+        if refusal is not None:
             raise Conflict(f"cannot {asked} rollout {rollout_id} now: {refusal}")
         who = f"by hand ({caller})" if caller else "by hand"
         if asked in ("pause", "resume"):

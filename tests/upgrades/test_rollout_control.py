@@ -244,3 +244,22 @@ def test_the_list_shows_running_and_recent_rollouts_and_commands_are_refused_whe
     twice = ask(server, ident, "rollback", status=409)
     assert "rolling back already" in twice["message"] or "rolled back already" in twice["message"]
     assert finished(server, second["id"])["result"] == "rolled_back"
+
+
+def test_a_superseded_rollout_is_not_steered_any_more(make_server: ServerFactory) -> None:
+    server = make_server({"services": {"web": release_service(replicas=2)}})
+    server.wait_for("web", ready=2)
+    first = upgrade(server, "2", batch_interval="2s")
+    ident = rollout_of(server, first)
+    after_first_batch(server, first)
+    ask(server, ident, "pause")
+    holding(server, ident)
+    second = upgrade(server, "4")
+    # while the old one lets go it is "being superseded", then it is done (superseded):
+    # either way the answer is 409 and names the newer rollout's part in it
+    for what in ("pause", "resume", "cancel", "rollback"):
+        refused = ask(server, ident, what, status=409)
+        assert "supersed" in refused["message"], refused
+    assert finished(server, first["id"])["result"] == "superseded"
+    assert finished(server, second["id"])["result"] == "upgraded"
+    assert settled_versions(server, "web", 2) == ["4", "4"]
