@@ -11,6 +11,7 @@ from scalehook.api import (
     executions,
     hooks,
     hosts,
+    openapi,
     receivers,
     rollouts,
     services,
@@ -52,6 +53,7 @@ def build_app(runtime: Runtime) -> FastAPI:
         app.include_router(router)
     ui.install(app)
     errors.install(app)
+    openapi.install(app)
     app.add_middleware(
         BodyLimit,
         max_body=runtime.settings.hooks.max_body,

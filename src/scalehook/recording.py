@@ -12,12 +12,19 @@ are its only users.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from scalehook.domain.executions import Execution, ExecutionDraft, ExecutionId, Result
+from scalehook.domain.executions import (
+    Execution,
+    ExecutionDraft,
+    ExecutionId,
+    Result,
+    log_fields,
+)
 from scalehook.domain.incidents import IncidentMark
 from scalehook.domain.receivers import ReceiverId
 from scalehook.domain.revisions import RevisionDraft
@@ -25,6 +32,8 @@ from scalehook.loops.clock import Clock
 from scalehook.metrics import Metrics
 from scalehook.store import Store
 from scalehook.store.database import Transaction
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +125,25 @@ class Recorder:
         else:
             async with self.store.transaction() as tx:
                 execution = await self._with_revision(draft, revision, marks=marks, tx=tx)
-        self._count(audit, result, seconds)
+        self.metrics.observe(
+            receiver=audit.receiver_name or "", driver=audit.driver, result=result, seconds=seconds
+        )
+        log.log(
+            logging.WARNING if result == "failed" else logging.INFO,
+            "execution %d: %s %s: %s: %s",
+            execution.id,
+            audit.receiver_name or audit.driver,
+            target or "-",
+            result,
+            message,
+            extra=log_fields(
+                execution_id=execution.id,
+                receiver=audit.receiver_name,
+                driver=audit.driver,
+                target=target,
+                result=result,
+            ),
+        )
         return execution
 
     async def _with_revision(
@@ -200,8 +227,9 @@ class Recorder:
         details: Mapping[str, Any],
         count: bool = True,
     ) -> None:
-        """End a running execution with its outcome (its revision's too), its duration
-        from ``audit``, and (``count``) its metric."""
+        """End a running execution (a rollout) with its outcome (its revision's too), its
+        duration from ``audit``, and (``count``) its metrics: counted as an action, timed in
+        the rollout histogram (rollouts take minutes)."""
         seconds = self._seconds(audit)
         async with self.store.transaction() as tx:
             await self.store.executions.update(
@@ -215,12 +243,12 @@ class Recorder:
             )
             await self.store.revisions.set_outcome(execution, result, at=self.clock.now(), tx=tx)
         if count:
-            self._count(audit, result, seconds)
-
-    def _count(self, audit: Audit, result: Result, seconds: float) -> None:
-        self.metrics.observe(
-            receiver=audit.receiver_name or "", driver=audit.driver, result=result, seconds=seconds
-        )
+            self.metrics.observe_rollout(
+                receiver=audit.receiver_name or "",
+                driver=audit.driver,
+                result=result,
+                seconds=seconds,
+            )
 
 
 def audit_of(execution: Execution) -> Audit:

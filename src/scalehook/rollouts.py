@@ -39,7 +39,7 @@ from typing import Any, Literal
 from scalehook.backends import Backend, Backends
 from scalehook.backends.base import Command, RolloutEvent, UpgradeStrategy
 from scalehook.backends.rolling import show
-from scalehook.domain.executions import Execution, ExecutionId, Result
+from scalehook.domain.executions import Execution, ExecutionId, Result, log_fields
 from scalehook.domain.images import InvalidImage, parse_image
 from scalehook.domain.revisions import RevisionDraft
 from scalehook.domain.rollout_views import Counts, RolloutView, view
@@ -97,6 +97,16 @@ class _Rollout:
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.task: asyncio.Task[None] | None = None
         self.control = control or Steering()
+
+    def fields(self, result: str) -> dict[str, Any]:
+        """Its structured log fields (``extra=``)."""
+        return log_fields(
+            execution_id=self.execution_id,
+            receiver=self.audit.receiver_name,
+            driver=self.audit.driver,
+            target=self.target,
+            result=result,
+        )
 
     @property
     def heading(self) -> str:
@@ -215,6 +225,13 @@ class Rollouts:
             )
             rollout.control.report = self._reporter(rollout)
             self._launch(rollout)
+            log.info(
+                "execution %d: rollout of %s started: %s",
+                execution.id,
+                plan.service,
+                message,
+                extra=rollout.fields("upgrading"),
+            )
             started.append((execution, rollout))
         if len(started) > 1:
             siblings = [{"service": r.target, "execution_id": e.id} for e, r in started]
@@ -230,6 +247,7 @@ class Rollouts:
             if predecessor.task is not None:
                 predecessor.task.cancel()
         self._running[rollout.target] = rollout
+        self.recorder.metrics.rollouts_running.set(len(self._running))
         rollout.task = asyncio.create_task(self._run(rollout), name=f"rollout {rollout.target}")
 
     # running -------------------------------------------------------------------------
@@ -277,12 +295,18 @@ class Rollouts:
         except ScalehookError as exc:
             await self._finish(rollout, "failed", exc.message)
         except Exception as exc:
-            log.exception("rollout of %s failed", rollout.target)
+            log.exception(
+                "execution %d: rollout of %s failed",
+                rollout.execution_id,
+                rollout.target,
+                extra=rollout.fields("failed"),
+            )
             await self._finish(rollout, "failed", f"internal error ({type(exc).__name__})")
         finally:
             rollout.done.set_result(None)
             if self._running.get(rollout.target) is rollout:
                 del self._running[rollout.target]
+            self.recorder.metrics.rollouts_running.set(len(self._running))
 
     async def _progress(self, rollout: _Rollout, event: RolloutEvent) -> None:
         now = self.clock.now().isoformat()
@@ -344,7 +368,15 @@ class Rollouts:
             message=f"{rollout.target}: {message}",
             details=rollout.details,
         )
-        log.info("rollout of %s: %s: %s", rollout.target, outcome, message)
+        log.log(
+            logging.WARNING if outcome in ("failed", "rolled_back") else logging.INFO,
+            "execution %d: rollout of %s: %s: %s",
+            rollout.execution_id,
+            rollout.target,
+            outcome,
+            message,
+            extra=rollout.fields(outcome),
+        )
 
     # control by hand ---------------------------------------------------------------
 
@@ -536,7 +568,13 @@ class Rollouts:
                 "resumed after scalehook restarted"
             ),
         )
-        log.warning("resuming the rollout of %s (%s)", record.target, doing)
+        log.warning(
+            "execution %d: resuming the rollout of %s (%s)",
+            record.execution_id,
+            record.target,
+            doing,
+            extra=rollout.fields("rolling_back" if mode == "rollback" else "upgrading"),
+        )
         self._launch(rollout)
         return rollout
 

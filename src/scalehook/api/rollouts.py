@@ -4,12 +4,13 @@ cancel, roll back). What each command does on each engine: ``rollouts.py``,
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
+from scalehook.answers import AUTH, errors
 from scalehook.api.deps import RuntimeDep, caller_address, require_admin, service_targets
-from scalehook.api.schemas import ErrorOut, RolloutOut
+from scalehook.api.schemas import RolloutOut
 from scalehook.domain.upgrades import RolloutId
 from scalehook.rollouts import Asked
 from scalehook.runtime import Runtime
@@ -20,17 +21,23 @@ router = APIRouter(
     prefix="/v1/rollouts",
     tags=["rollouts"],
     dependencies=[Depends(require_admin)],
-    responses={401: {"model": ErrorOut}},
+    responses=errors(*AUTH),
 )
 
 IdPath = Annotated[int, Path(ge=0, le=MAX_ID, description="the rollout's id")]
-_COMMAND: dict[int | str, dict[str, Any]] = {
-    404: {"model": ErrorOut, "description": "no rollout has this id"},
-    409: {"model": ErrorOut, "description": "not now, and why (it is done, rolling back...)"},
-}
+_COMMAND = errors(
+    404,
+    409,
+    422,
+    said={
+        404: "no rollout has this id (rollout_not_found)",
+        409: "not now, and why: it is done, superseded, being cancelled or rolled back, "
+        "or the engine cannot obey now (conflict)",
+    },
+)
 
 
-@router.get("", response_model=list[RolloutOut], operation_id="listRollouts")
+@router.get("", response_model=list[RolloutOut], operation_id="listRollouts", responses=errors(422))
 async def list_rollouts(
     runtime: RuntimeDep,
     service: Annotated[str | None, Query(description="service name or backend/name")] = None,
@@ -51,7 +58,7 @@ async def list_rollouts(
     "/{rollout_id}",
     response_model=RolloutOut,
     operation_id="getRollout",
-    responses={404: {"model": ErrorOut}},
+    responses=errors(404, 422, said={404: "no rollout has this id (rollout_not_found)"}),
 )
 async def get_rollout(rollout_id: IdPath, runtime: RuntimeDep) -> RolloutOut:
     return await _view(runtime, rollout_id)

@@ -8,10 +8,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from scalehook.answers import AUTH, BODY, ENGINE, errors
 from scalehook.api.deps import RuntimeDep, caller_address, require_admin, service_targets
 from scalehook.api.schemas import (
-    BODY_ERRORS,
-    ErrorOut,
     ExecutionOut,
     ReplicaOut,
     RevisionOut,
@@ -22,6 +21,7 @@ from scalehook.api.schemas import (
     UpgradeRequest,
     execution_dict,
 )
+from scalehook.backends.registry import none_read
 from scalehook.domain.decisions import decide_replicas
 from scalehook.domain.executions import Execution
 from scalehook.domain.revisions import live
@@ -29,20 +29,53 @@ from scalehook.domain.selectors import Selector
 from scalehook.manual_rollouts import rollback_by_hand, upgrade_by_hand
 from scalehook.recording import Audit
 
+UNAVAILABLE_HEADER = "X-Unavailable-Backends"
+"""Names the backends (comma-separated) a list of services could not read."""
+
 router = APIRouter(
     prefix="/v1/services",
     tags=["services"],
     dependencies=[Depends(require_admin)],
-    responses={401: {"model": ErrorOut}, 503: {"model": ErrorOut}},
+    responses=errors(*AUTH),
 )
+NO_BACKEND = {
+    503: "no backend could be read, one of them because its engine is unreachable "
+    "(backend_unavailable); the message names each backend and why"
+}
 
 
-@router.get("", response_model=list[ServiceOut])
+@router.get(
+    "",
+    operation_id="listServices",
+    response_model=list[ServiceOut],
+    responses={
+        200: {
+            "headers": {
+                UNAVAILABLE_HEADER: {
+                    "description": "the backends that could not be read (comma-separated): "
+                    "their services are missing from the list",
+                    "required": False,
+                    "schema": {"type": "string"},
+                }
+            }
+        },
+        **errors(422, *ENGINE, said=NO_BACKEND),
+    },
+)
 async def list_services(
     runtime: RuntimeDep,
+    response: Response,
     selector: Annotated[str | None, Query(description="labels, e.g. tier=front,app=")] = None,
 ) -> list[ServiceOut]:
-    services = await runtime.backends.list_services(selector=Selector.parse(selector))
+    """Every backend's services. A backend that cannot be read is named in the
+    ``X-Unavailable-Backends`` header (its services are missing from the list); when
+    none can be read, the answer is that error (503 when an engine is unreachable),
+    never an empty list."""
+    services, failed = await runtime.backends.read_services(selector=Selector.parse(selector))
+    if failed and len(failed) == len(runtime.backends):
+        raise none_read(failed)
+    if failed:
+        response.headers[UNAVAILABLE_HEADER] = ", ".join(sorted(failed))
     return [ServiceOut.of(s) for s in services]
 
 
@@ -50,7 +83,7 @@ async def list_services(
     "/{ref:path}/revisions",
     response_model=list[RevisionOut],
     operation_id="listRevisions",
-    responses={404: {"model": ErrorOut}},
+    responses=errors(404, 422, *ENGINE),
 )
 async def list_revisions(ref: str, runtime: RuntimeDep) -> list[RevisionOut]:
     """Every revision of the service, oldest first: each change of its image (a push, an
@@ -65,7 +98,12 @@ async def list_revisions(ref: str, runtime: RuntimeDep) -> list[RevisionOut]:
     return []
 
 
-@router.get("/{ref:path}", response_model=ServiceDetail, responses={404: {"model": ErrorOut}})
+@router.get(
+    "/{ref:path}",
+    operation_id="getService",
+    response_model=ServiceDetail,
+    responses=errors(404, 422, *ENGINE),
+)
 async def get_service(ref: str, runtime: RuntimeDep) -> ServiceDetail:
     """A service with its replicas: readiness, and a sample of each (CPU% since the
     previous sample, so the first one after a replica starts has none; memory; limits)."""
@@ -81,8 +119,9 @@ async def get_service(ref: str, runtime: RuntimeDep) -> ServiceDetail:
 
 @router.post(
     "/{ref:path}/scale",
+    operation_id="scaleService",
     response_model=ExecutionOut,
-    responses={**BODY_ERRORS, 404: {"model": ErrorOut}},
+    responses=errors(*BODY, *ENGINE, 404),
 )
 async def scale_service(
     ref: str, body: ScaleRequest, request: Request, runtime: RuntimeDep
@@ -99,8 +138,16 @@ async def scale_service(
 _STARTED: dict[int | str, dict[str, Any]] = {
     200: {"model": ExecutionOut, "description": "nothing to do: a recorded noop"},
     202: {"model": ExecutionOut, "description": "the rollout started; it runs in the background"},
-    404: {"model": ErrorOut, "description": "no such service (or revision)"},
-    409: {"model": ErrorOut, "description": "not now, and why (e.g. a rollout runs)"},
+    **errors(
+        *BODY,
+        *ENGINE,
+        404,
+        said={
+            404: "no such service, or no such revision of it (not_found)",
+            409: "not now, and why (e.g. a rollout runs on it), or the engine as configured "
+            "cannot do it (backend_unsupported)",
+        },
+    ),
 }
 
 
@@ -109,7 +156,7 @@ _STARTED: dict[int | str, dict[str, Any]] = {
     response_model=ExecutionOut,
     operation_id="upgradeService",
     status_code=202,
-    responses={**BODY_ERRORS, **_STARTED},
+    responses=_STARTED,
 )
 async def upgrade_service(
     ref: str, body: UpgradeRequest, request: Request, runtime: RuntimeDep
@@ -132,7 +179,7 @@ async def upgrade_service(
     response_model=ExecutionOut,
     operation_id="rollbackService",
     status_code=202,
-    responses={**BODY_ERRORS, **_STARTED},
+    responses=_STARTED,
 )
 async def rollback_service(
     ref: str, body: RollbackRequest, request: Request, runtime: RuntimeDep

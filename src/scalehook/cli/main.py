@@ -17,7 +17,16 @@ from scalehook import __version__
 from scalehook.cli.client import ClientError
 from scalehook.cli.common import State
 
-RESOURCES = ("serve", "apply", "receivers", "services", "rollouts", "hosts", "executions")
+RESOURCES = (
+    "serve",
+    "config",
+    "apply",
+    "receivers",
+    "services",
+    "rollouts",
+    "hosts",
+    "executions",
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
