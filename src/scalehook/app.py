@@ -17,6 +17,7 @@ from scalehook.api import (
     openapi,
     policies,
     receivers,
+    rollouts,
     services,
     system,
 )
@@ -54,6 +55,7 @@ def build_app(runtime: Runtime) -> FastAPI:
         hosts.router,
         notifications.router,
         nodes.router,
+        rollouts.router,
         system.router,
     ):
         app.include_router(router)

@@ -25,8 +25,11 @@ fails on a class missing here, or on a status that differs)::
     |   |-- ServiceNotFound       404 no backend has the service, or there is no such backend
     |   |-- NotificationNotFound  404 no notification has this id or name
     |   |-- ReplicaNotFound       404 the service has no replica of that id
-    |   `-- HealthCheckNotFound   404 the service has no health check
-    |-- Conflict                  409 the target's state forbids it (a host name taken)
+    |   |-- HealthCheckNotFound   404 the service has no health check
+    |   |-- RolloutNotFound       404 no rollout has this id
+    |   `-- RevisionNotFound      404 the service has no revision of that number
+    |-- Conflict                  409 the target's state forbids it (a host name taken, a
+    |   |                             rollback while a rollout runs, a pause of a finished one)
     |   `-- DataDirInUse          409 another running scalehook holds the data dir (datadir.py)
     |-- RateLimited               429 over the receiver's rate; Retry-After says when
     |   `-- RetryLater            503 the same, for senders that retry only 5xx (Alertmanager)
@@ -222,3 +225,13 @@ class HealthCheckNotFound(NotFound):
     """The service has no health check (neither set through the API nor in the file)."""
 
     code = "healthcheck_not_found"
+
+
+class RolloutNotFound(NotFound):
+    code = "rollout_not_found"
+
+
+class RevisionNotFound(NotFound):
+    """A rollback to a revision the service does not have (``field`` is ``revision``)."""
+
+    code = "revision_not_found"

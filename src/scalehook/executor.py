@@ -21,6 +21,7 @@ from scalehook.backends import Backend, Backends, ServiceState
 from scalehook.domain.decisions import ScaleDecision, within_capacity
 from scalehook.domain.executions import Execution, Result, as_dry_run
 from scalehook.domain.incidents import IncidentMark
+from scalehook.domain.revisions import RevisionDraft
 from scalehook.errors import ScalehookError
 from scalehook.hosts.manager import HostManager
 from scalehook.locks import KeyedLocks
@@ -39,6 +40,8 @@ class ActionResult:
 
     ``error`` set means it failed (maybe half way: ``details`` says what exists now);
     the executor records it and raises the error for the API to answer with.
+    ``revision``: the change it made to what its target runs (a resources change), to
+    be recorded as a revision of the target with the execution.
     """
 
     result: Result
@@ -47,6 +50,7 @@ class ActionResult:
     after: int | None = None
     details: dict[str, Any] = field(default_factory=dict)
     error: ScalehookError | None = None
+    revision: RevisionDraft | None = None
 
 
 class Executor:
@@ -195,6 +199,7 @@ class Executor:
                 before=outcome.before,
                 after=outcome.after,
                 details=outcome.details,
+                revision=None if outcome.error is not None else outcome.revision,
             )
         if outcome.error is not None:
             outcome.error.execution_id = execution.id
@@ -212,6 +217,7 @@ class Executor:
         after: int | None = None,
         details: Mapping[str, Any] | None = None,
         marks: tuple[IncidentMark, ...] = (),
+        revision: RevisionDraft | None = None,
     ) -> Execution:
         """Record an execution that is done (see ``Recorder.record``)."""
         return await self.recorder.record(
@@ -223,4 +229,5 @@ class Executor:
             after=after,
             details=details,
             marks=marks,
+            revision=revision,
         )

@@ -2,7 +2,10 @@
 
 Every execution is written here: those done at once (a trigger, a scale by hand, a host
 action, a policy's or a health check's action), and those recorded as ``running`` and
-updated until done (a rollout). The metric of each finished execution is counted here
+updated until done (a rollout). An execution that changes what a service runs (an
+upgrade, a rollback, a resources change) makes a revision of that service
+(``domain/revisions.py``), written here in the execution's own transaction; its outcome
+follows the execution's result. The metric of each finished execution is counted here
 too, so the trail and ``/metrics`` never disagree. The executor and the rollouts it runs
 are its only users.
 
@@ -28,6 +31,7 @@ from scalehook.domain.executions import (
 )
 from scalehook.domain.incidents import IncidentMark
 from scalehook.domain.receivers import ReceiverId
+from scalehook.domain.revisions import RevisionDraft
 from scalehook.loops.clock import Clock
 from scalehook.metrics import Metrics
 from scalehook.store import Store
@@ -121,26 +125,29 @@ class Recorder:
         after: int | None = None,
         details: Mapping[str, Any] | None = None,
         marks: tuple[IncidentMark, ...] = (),
+        revision: RevisionDraft | None = None,
     ) -> Execution:
         """Write an execution that is done, with what its decision taught the receiver
-        about alert incidents (``marks``) in the same transaction."""
+        about alert incidents (``marks``), and the revision it makes (``revision``, on a
+        ``target``; not in dry run), in the same transaction."""
         seconds = self._seconds(audit)
+        draft = self._draft(
+            audit,
+            target=target,
+            result=result,
+            message=message,
+            duration_ms=round(seconds * 1000, 3),
+            before=before,
+            after=after,
+            details=dict(details or {}),
+        )
         async with self.store.transaction() as tx:
-            execution = await self.store.executions.add(
-                self._draft(
-                    audit,
-                    target=target,
-                    result=result,
-                    message=message,
-                    duration_ms=round(seconds * 1000, 3),
-                    before=before,
-                    after=after,
-                    details=dict(details or {}),
-                ),
-                marks=marks,
-                dry_run=audit.dry_run,
-                tx=tx,
-            )
+            if revision is None or audit.dry_run or target is None:
+                execution = await self.store.executions.add(
+                    draft, marks=marks, dry_run=audit.dry_run, tx=tx
+                )
+            else:
+                execution = await self._with_revision(draft, revision, marks=marks, tx=tx)
             for hook in self.hooks:
                 await hook.recorded(execution, tx=tx)
         self.metrics.observe(
@@ -164,6 +171,24 @@ class Recorder:
         )
         return execution
 
+    async def _with_revision(
+        self,
+        draft: ExecutionDraft,
+        revision: RevisionDraft,
+        *,
+        tx: Transaction,
+        marks: tuple[IncidentMark, ...] = (),
+    ) -> Execution:
+        """The execution and the revision it makes (its number in ``details.revision``)."""
+        assert draft.target is not None
+        number = await self.store.revisions.next_number(
+            draft.target, first_image=revision.previous_image, at=draft.started_at, tx=tx
+        )
+        draft = replace(draft, details={**draft.details, "revision": number})
+        execution = await self.store.executions.add(draft, marks=marks, tx=tx)
+        await self.store.revisions.add(revision, number=number, execution=execution, tx=tx)
+        return execution
+
     async def begin(
         self,
         audit: Audit,
@@ -173,21 +198,24 @@ class Recorder:
         message: str,
         details: Mapping[str, Any],
         tx: Transaction | None = None,
+        revision: RevisionDraft | None = None,
     ) -> Execution:
         """Write an execution that goes on (``running``): it is updated as it goes and
-        ``finish`` ends it. Inside ``tx`` it commits with what else the caller writes."""
-        return await self.store.executions.add(
-            self._draft(
-                audit,
-                target=target,
-                result=result,
-                message=message,
-                duration_ms=0.0,
-                details=dict(details),
-                status="running",
-            ),
-            tx=tx,
+        ``finish`` ends it; with the revision it makes (``revision``). Inside ``tx`` it
+        commits with what else the caller writes."""
+        draft = self._draft(
+            audit,
+            target=target,
+            result=result,
+            message=message,
+            duration_ms=0.0,
+            details=dict(details),
+            status="running",
         )
+        if revision is None or target is None:
+            return await self.store.executions.add(draft, tx=tx)
+        async with self.store.db.write(tx) as joined:
+            return await self._with_revision(draft, revision, tx=joined)
 
     async def update(
         self,
@@ -197,10 +225,22 @@ class Recorder:
         result: Result | None = None,
         message: str | None = None,
     ) -> None:
-        """A running execution's progress."""
-        await self.store.executions.update(
-            execution, result=result, message=message, details=dict(details), status="running"
-        )
+        """A running execution's progress; a new ``result`` is its revision's outcome too."""
+        if result is None:
+            await self.store.executions.update(
+                execution, message=message, details=dict(details), status="running"
+            )
+            return
+        async with self.store.transaction() as tx:
+            await self.store.executions.update(
+                execution,
+                result=result,
+                message=message,
+                details=dict(details),
+                status="running",
+                tx=tx,
+            )
+            await self.store.revisions.set_outcome(execution, result, at=self.clock.now(), tx=tx)
 
     async def finish(
         self,
@@ -212,9 +252,9 @@ class Recorder:
         details: Mapping[str, Any],
         count: bool = True,
     ) -> None:
-        """End a running execution (a rollout) with its outcome, its duration from
-        ``audit``, and (``count``) its metrics: counted as an action, timed in the rollout
-        histogram (rollouts take minutes)."""
+        """End a running execution (a rollout) with its outcome (its revision's too), its
+        duration from ``audit``, and (``count``) its metrics: counted as an action, timed in
+        the rollout histogram (rollouts take minutes)."""
         seconds = self._seconds(audit)
         async with self.store.transaction() as tx:
             await self.store.executions.update(
@@ -226,6 +266,7 @@ class Recorder:
                 duration_ms=round(seconds * 1000, 3),
                 tx=tx,
             )
+            await self.store.revisions.set_outcome(execution, result, at=self.clock.now(), tx=tx)
             if self.hooks:
                 done = await self.store.executions.get(execution, tx=tx)
                 for hook in self.hooks:

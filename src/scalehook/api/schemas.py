@@ -24,7 +24,10 @@ from scalehook.domain.resources import (
     parse_cpus,
     parse_memory,
 )
+from scalehook.domain.revisions import Revision
+from scalehook.domain.rollout_views import RolloutView
 from scalehook.drivers import DRIVERS, Driver
+from scalehook.drivers.upgrade_service import RolloutSettings
 from scalehook.health import CheckView
 
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]*$"
@@ -492,3 +495,138 @@ class SimulationOut(BaseModel):
     winner: str | None
     limited_by: list[str]
     reasons: list[str]
+
+
+class RevisionOut(BaseModel):
+    number: int = Field(description="1, 2, 3... per service")
+    service: str = Field(description="backend/name")
+    change: str = Field(description="image, or resources")
+    image: str | None = Field(description="the image the service runs with this revision")
+    previous_image: str | None
+    resources: dict[str, Any] | None = Field(description="what a resources change set")
+    reason: str = Field(description="why: a push, an upgrade or a rollback by hand...")
+    outcome: str = Field(
+        description="initial (what it ran before scalehook changed it), or its execution's "
+        "result: upgrading, upgraded, rolled_back, failed, paused, superseded, cancelled"
+    )
+    live: bool = Field(description="the newest revision that succeeded: what the service runs")
+    rollback_of: int | None = Field(description="the revision a rollback went back to")
+    execution_id: int | None
+    driver: str | None = Field(description="serviceUpgrade, api...")
+    receiver_id: int | None
+    receiver_name: str | None
+    caller: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, revision: Revision, *, live: bool) -> RevisionOut:
+        return cls(
+            number=revision.number,
+            service=revision.target,
+            change=revision.change,
+            image=revision.image,
+            previous_image=revision.previous_image,
+            resources=revision.resources,
+            reason=revision.reason,
+            outcome=revision.outcome,
+            live=live,
+            rollback_of=revision.rollback_of,
+            execution_id=revision.execution_id,
+            driver=revision.driver,
+            receiver_id=revision.receiver_id,
+            receiver_name=revision.receiver_name,
+            caller=revision.caller,
+            created_at=revision.created_at,
+            updated_at=revision.updated_at,
+        )
+
+
+class UpgradeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    image: str = Field(
+        max_length=512, description="repo:tag (or @digest) of the repository it runs"
+    )
+    strategy: RolloutSettings = Field(
+        default_factory=RolloutSettings,
+        description="batch_size, batch_interval, start_first, health_timeout, on_failure: "
+        "the serviceUpgrade defaults",
+    )
+
+
+class RollbackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    revision: int | None = Field(
+        default=None,
+        strict=True,
+        ge=1,
+        description="the revision to go back to; default: the newest that succeeded with "
+        "another image than the one it runs",
+    )
+    strategy: RolloutSettings = Field(default_factory=RolloutSettings)
+
+
+class RolloutOut(BaseModel):
+    id: int
+    execution_id: int
+    service: str
+    from_image: str | None = Field(serialization_alias="from")
+    to_image: str | None = Field(serialization_alias="to")
+    heading: str | None = Field(description="the image it moves replicas to now")
+    phase: str = Field(description="rolling, rolling_back or done")
+    state: str = Field(
+        description="rolling, pausing, paused, rolling_back, cancelling; once done its result"
+    )
+    status: str = Field(description="running or done")
+    result: str
+    paused: bool = Field(description="asked to pause (it holds between batches)")
+    holding: str | None = Field(description="where it holds now, while paused")
+    command: str | None = Field(description="a cancel or rollback asked, not yet obeyed")
+    refused: dict[str, str] = Field(description="commands the engine cannot obey now, and why")
+    batches_done: int = Field(description="batches done in the phase under way")
+    batches_total: int | None
+    replicas_ready: int | None = Field(description="now; null: not known (or done)")
+    replicas_desired: int | None
+    replicas_on_target: int | None = Field(description="replicas running the heading image")
+    revision: int | None = Field(description="the revision this rollout makes")
+    started_at: datetime
+    updated_at: datetime | None
+    elapsed_seconds: float
+    driver: str = Field(description="who started it: serviceUpgrade (a push) or api")
+    receiver_name: str | None
+    caller: str | None
+    message: str
+
+    @classmethod
+    def of(cls, view: RolloutView) -> RolloutOut:
+        return cls(
+            id=view.id,
+            execution_id=view.execution_id,
+            service=view.service,
+            from_image=view.from_image,
+            to_image=view.to_image,
+            heading=view.heading,
+            phase=view.phase,
+            state=view.state,
+            status=view.status,
+            result=view.result,
+            paused=view.paused,
+            holding=view.holding,
+            command=view.command,
+            refused=dict(view.refused),
+            batches_done=view.batches_done,
+            batches_total=view.batches_total,
+            replicas_ready=view.counts.ready,
+            replicas_desired=view.counts.desired,
+            replicas_on_target=view.counts.on_target,
+            revision=view.revision,
+            started_at=view.started_at,
+            updated_at=view.updated_at,
+            elapsed_seconds=round(view.elapsed, 3),
+            driver=view.driver,
+            receiver_name=view.receiver_name,
+            caller=view.caller,
+            message=view.message,
+        )

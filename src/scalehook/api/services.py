@@ -1,28 +1,36 @@
-"""/v1/services: what the backends run, scaling by hand and changing its CPU and memory
-limits (both recorded like a trigger, with driver ``api``)."""
+"""/v1/services: what the backends run; scaling, upgrading and rolling back by hand and
+changing CPU and memory limits (each recorded like a trigger, with driver ``api``); a
+service's revisions."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from scalehook.answers import AUTH, BODY, ENGINE, errors
-from scalehook.api.deps import RuntimeDep, caller_address, require_admin
+from scalehook.api.deps import RuntimeDep, caller_address, require_admin, service_targets
 from scalehook.api.schemas import (
     ExecutionOut,
     ReplicaOut,
     ResourcesOut,
     ResourcesRequest,
+    RevisionOut,
+    RollbackRequest,
     ScaleRequest,
     ServiceDetail,
     ServiceOut,
+    UpgradeRequest,
     execution_dict,
 )
 from scalehook.backends.registry import none_read
 from scalehook.domain.decisions import decide_replicas
+from scalehook.domain.executions import Execution
+from scalehook.domain.revisions import live
 from scalehook.domain.selectors import Selector
 from scalehook.errors import ScalehookError
+from scalehook.manual_rollouts import rollback_by_hand, upgrade_by_hand
 from scalehook.recording import Audit
 from scalehook.resource_changes import change_resources
 
@@ -74,6 +82,25 @@ async def list_services(
     if failed:
         response.headers[UNAVAILABLE_HEADER] = ", ".join(sorted(failed))
     return [ServiceOut.of(s) for s in services]
+
+
+@router.get(
+    "/{ref:path}/revisions",
+    response_model=list[RevisionOut],
+    operation_id="listRevisions",
+    responses=errors(404, 422, *ENGINE),
+)
+async def list_revisions(ref: str, runtime: RuntimeDep) -> list[RevisionOut]:
+    """Every revision of the service, oldest first: each change of its image (a push, an
+    upgrade or a rollback by hand) with when, why and its outcome. Revision 1 is what it
+    ran when scalehook first changed it; none until then."""
+    for target in await service_targets(runtime, ref):
+        revisions = await runtime.store.revisions.of(target)
+        if revisions:
+            current = live(revisions)
+            return [RevisionOut.of(r, live=r is current) for r in revisions]
+    await runtime.backends.resolve(ref)  # ServiceNotFound for a service never seen
+    return []
 
 
 @router.get(
@@ -150,3 +177,71 @@ async def set_resources(
         Audit(driver="api", caller=caller_address(request)),
     )
     return execution_dict(execution)
+
+
+_STARTED: dict[int | str, dict[str, Any]] = {
+    200: {"model": ExecutionOut, "description": "nothing to do: a recorded noop"},
+    202: {"model": ExecutionOut, "description": "the rollout started; it runs in the background"},
+    **errors(
+        *BODY,
+        *ENGINE,
+        404,
+        said={
+            404: "no such service, or no such revision of it (not_found)",
+            409: "not now, and why (e.g. a rollout runs on it), or the engine as configured "
+            "cannot do it (backend_unsupported)",
+        },
+    ),
+}
+
+
+@router.post(
+    "/{ref:path}/upgrade",
+    response_model=ExecutionOut,
+    operation_id="upgradeService",
+    status_code=202,
+    responses=_STARTED,
+)
+async def upgrade_service(
+    ref: str, body: UpgradeRequest, request: Request, runtime: RuntimeDep
+) -> Response:
+    """Roll the service onto ``image`` (a tag or digest of the repository it runs) through
+    the same rolling, health-gated path as a push; recorded with driver ``api``. Like a
+    push, it supersedes a rollout running on the service (the answer says which)."""
+    execution, status = await upgrade_by_hand(
+        runtime.executor,
+        ref,
+        body.image,
+        body.strategy,
+        Audit(driver="api", caller=caller_address(request)),
+    )
+    return _answer(execution, status)
+
+
+@router.post(
+    "/{ref:path}/rollback",
+    response_model=ExecutionOut,
+    operation_id="rollbackService",
+    status_code=202,
+    responses=_STARTED,
+)
+async def rollback_service(
+    ref: str, body: RollbackRequest, request: Request, runtime: RuntimeDep
+) -> Response:
+    """Roll the service back to ``revision`` (default: the newest that succeeded with
+    another image than the one it runs) through the same path as an upgrade; refused
+    (409) while a rollout runs on it."""
+    execution, status = await rollback_by_hand(
+        runtime.executor,
+        ref,
+        body.revision,
+        body.strategy,
+        Audit(driver="api", caller=caller_address(request)),
+    )
+    return _answer(execution, status)
+
+
+def _answer(execution: Execution, status: int) -> Response:
+    return Response(
+        json.dumps(execution_dict(execution)), status_code=status, media_type="application/json"
+    )

@@ -8,6 +8,7 @@ never an SDK's.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -96,7 +97,8 @@ class UpgradeStrategy:
 
 
 Phase = Literal["rolling", "rolling_back"]
-UpgradeOutcome = Literal["upgraded", "rolled_back", "paused", "failed"]
+UpgradeOutcome = Literal["upgraded", "rolled_back", "paused", "failed", "cancelled"]
+Command = Literal["cancel", "rollback"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +217,61 @@ class Routing(Protocol):
         ...
 
 
+class RolloutControl(Protocol):
+    """What an operator asks of a running rollout, as the engine rolling it sees it.
+
+    ``paused``: hold between batches (an engine that rolls by itself holds its own way
+    and reports it with ``holding``); ``command``: ``cancel`` (stop, each replica left on
+    one version: the outcome is ``cancelled``) or ``rollback`` (turn around now, to the
+    previous image, whatever ``on_failure`` says). A rollback command also ends a pause.
+    """
+
+    @property
+    def paused(self) -> bool: ...
+
+    @property
+    def command(self) -> Command | None: ...
+
+    async def hold(self, where: str) -> None:
+        """While paused, report that the rollout holds ``where`` (``"before batch 2/3"``)
+        and wait until it is resumed or given a command; at once when not paused."""
+        ...
+
+    async def commanded(self) -> Command:
+        """Wait for a command (at once if one was given)."""
+        ...
+
+    async def holding(self, where: str | None) -> None:
+        """An engine that holds by itself (Swarm) reports that it now holds ``where``,
+        or (``None``) that it goes on."""
+        ...
+
+    def refuse(self, commands: Collection[Command | Literal["pause"]], reason: str | None) -> None:
+        """The engine cannot obey ``commands`` now (``reason`` says why), or (``None``)
+        can again: an operator asking them is answered 409 with the reason."""
+        ...
+
+
+class Unsteered:
+    """The control of a rollout nobody steers: never paused, never commanded."""
+
+    paused = False
+    command: Command | None = None
+
+    async def hold(self, where: str) -> None:
+        return
+
+    async def commanded(self) -> Command:
+        await asyncio.Event().wait()  # nobody will ever give one
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def holding(self, where: str | None) -> None:
+        return
+
+    def refuse(self, commands: Collection[Command | Literal["pause"]], reason: str | None) -> None:
+        return
+
+
 @runtime_checkable
 class Backend(Protocol):
     """An engine that runs services: local processes, Docker, Swarm, Kubernetes."""
@@ -293,12 +350,14 @@ class Backend(Protocol):
         previous: str | None,
         strategy: UpgradeStrategy,
         progress: Progress,
+        control: RolloutControl | None = None,
     ) -> UpgradeResult:
         """Roll every replica onto ``image``, health-gated, as ``strategy`` says.
 
         On failure roll back to ``previous`` (``on_failure="rollback"``) or stop where
         the replicas are (``"pause"``); with ``previous=None`` there is nothing to roll
-        back to and a failure is ``failed``. Report each step through ``progress``.
+        back to and a failure is ``failed``. Report each step through ``progress``, and
+        obey ``control`` (pause, resume, cancel, roll back; see ``RolloutControl``).
         Called again with the same arguments (after a restart) it carries on from where
         the replicas are. Cancelled (a newer push took over, or scalehook stops), it
         leaves each replica running one image or the other, nothing half-started.

@@ -25,6 +25,7 @@ RESOURCES = (
     "policies",
     "services",
     "healthchecks",
+    "rollouts",
     "nodes",
     "hosts",
     "executions",

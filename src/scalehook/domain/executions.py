@@ -34,7 +34,8 @@ Result = Literal[
     "upgraded",
     "rolled_back",
     "paused",
-    "superseded",  # a newer push for the same service took over
+    "superseded",  # a newer push (or an upgrade by hand) for the same service took over
+    "cancelled",  # a rollout stopped by hand, each replica left on one version
     "recreated",  # a health check replaced an unhealthy replica
     "unhealthy",  # a health check reports failing replicas it leaves in place
 ]

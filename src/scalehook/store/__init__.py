@@ -1,5 +1,5 @@
-"""Receivers, policies, executions, alert memory, rollouts, settings, sessions, health
-checks, notifications and their outbox, kept in SQL through SQLAlchemy 2.
+"""Receivers, policies, executions, alert memory, rollouts, revisions, settings,
+sessions, health checks, notifications and their outbox, kept in SQL through SQLAlchemy 2.
 
 ``Store`` opens the database (``database.py``: SQLite on the loop's thread, or the
 async engine for PostgreSQL) and holds one repository per table group. A new group is
@@ -20,6 +20,7 @@ from scalehook.store.notifications import NotificationRepository
 from scalehook.store.outbox import OutboxRepository
 from scalehook.store.policies import PolicyRepository
 from scalehook.store.receivers import ReceiverRepository
+from scalehook.store.revisions import RevisionRepository
 from scalehook.store.rollouts import RolloutRepository
 from scalehook.store.sessions import SessionRepository
 from scalehook.store.settings import SettingRepository
@@ -37,6 +38,7 @@ class Store:
         self.policies = PolicyRepository(self.db)
         self.executions = ExecutionRepository(self.db, self.incidents)
         self.rollouts = RolloutRepository(self.db)
+        self.revisions = RevisionRepository(self.db)
         self.settings = SettingRepository(self.db)
         self.sessions = SessionRepository(self.db)
         self.notifications = NotificationRepository(self.db)

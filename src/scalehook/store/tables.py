@@ -105,8 +105,39 @@ rollouts = Table(
     Column("phase", String(20), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # asked by hand (rollout control): pause holds between batches, also after a restart;
+    # command is a cancel or rollback not yet obeyed
+    Column("paused", Boolean, nullable=False, default=False, server_default=false()),
+    Column("command", String(20), nullable=True),
     Index("ix_rollouts_target", "target", "id"),
     Index("ix_rollouts_phase", "phase", "id"),
+    sqlite_autoincrement=True,
+)
+
+# A service's numbered changes (domain/revisions.py): one row per revision, numbered
+# per target from 1; written with the execution that makes it.
+revisions = Table(
+    "revisions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("target", String(200), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("change", String(20), nullable=False),
+    Column("image", String(512), nullable=True),
+    Column("previous_image", String(512), nullable=True),
+    Column("resources", JSON, nullable=True),
+    Column("reason", Text, nullable=False),
+    Column("outcome", String(20), nullable=False),
+    Column("execution_id", Integer, nullable=True),
+    Column("driver", String(40), nullable=True),
+    Column("receiver_id", Integer, nullable=True),
+    Column("receiver_name", String(100), nullable=True),
+    Column("caller", String(100), nullable=True),
+    Column("rollback_of", Integer, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("target", "number", name="uq_revisions_target_number"),
+    Index("ix_revisions_execution", "execution_id"),
     sqlite_autoincrement=True,
 )
 

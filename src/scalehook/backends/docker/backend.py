@@ -44,6 +44,7 @@ from scalehook.backends.base import (
     Replica,
     ReplicaSample,
     ResourcesApplied,
+    RolloutControl,
     RolloutEvent,
     ServiceResources,
     ServiceState,
@@ -464,6 +465,7 @@ class DockerBackend:
         previous: str | None,
         strategy: UpgradeStrategy,
         progress: Progress,
+        control: RolloutControl | None = None,
     ) -> UpgradeResult:
         """Batch by batch with ``backends.rolling``. Before the first batch: a batch that
         a stopped scalehook left unfinished is undone, start-first is refused for a
@@ -491,6 +493,7 @@ class DockerBackend:
                 strategy=strategy,
                 progress=progress,
                 clock=self._clock,
+                control=control,
             )
         finally:
             self._images.pop(name, None)

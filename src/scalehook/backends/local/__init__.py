@@ -30,6 +30,7 @@ from scalehook.backends.base import (
     Replica,
     ReplicaSample,
     ResourcesApplied,
+    RolloutControl,
     ServiceConnections,
     ServiceResources,
     ServiceState,
@@ -208,6 +209,7 @@ class LocalBackend:
         previous: str | None,
         strategy: UpgradeStrategy,
         progress: Progress,
+        control: RolloutControl | None = None,
     ) -> UpgradeResult:
         self._image_for(self._service(service), image)
         return await rolling_upgrade(
@@ -218,6 +220,7 @@ class LocalBackend:
             strategy=strategy,
             progress=progress,
             clock=self._clock,
+            control=control,
         )
 
     async def members(self, *, service: str) -> list[Replica]:

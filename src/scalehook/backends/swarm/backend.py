@@ -46,6 +46,7 @@ from scalehook.backends.base import (
     Replica,
     ReplicaSample,
     ResourcesApplied,
+    RolloutControl,
     RolloutEvent,
     ServiceResources,
     ServiceState,
@@ -228,8 +229,10 @@ class SwarmBackend:
         previous: str | None,
         strategy: UpgradeStrategy,
         progress: Progress,
+        control: RolloutControl | None = None,
     ) -> UpgradeResult:
-        """One service update, then Swarm's ``UpdateStatus`` reported until it settles.
+        """One service update, then Swarm's ``UpdateStatus`` reported until it settles,
+        obeying ``control`` as Swarm allows (``watch.py``).
 
         An update to ``image`` already in the spec (a rollout resumed after a restart)
         is watched, not issued again. Cancelled, only the watch stops: Swarm goes on,
@@ -262,6 +265,7 @@ class SwarmBackend:
             strategy=strategy,
             progress=progress,
             phase=phase,
+            control=control,
         )
 
     async def _issue(self, ident: str, name: str, image: str, strategy: UpgradeStrategy) -> JSON:

@@ -12,7 +12,7 @@ import { listen } from '../stream.js';
 export const RESULTS = [
   'scaled', 'clamped', 'noop', 'deduped', 'cooldown', 'label_mismatch', 'ignored', 'dry_run',
   'paused', 'failed', 'rejected', 'upgrading', 'rolling_back', 'upgraded', 'rolled_back',
-  'superseded', 'added', 'removed',
+  'superseded', 'cancelled', 'added', 'removed',
 ];
 
 export default {
