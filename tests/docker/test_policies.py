@@ -56,7 +56,9 @@ def scale_on_burn(
     up = [e for e in policy_executions(server, name) if e["result"] == "scaled"]
     assert up[-1]["before"] == 1 and up[-1]["details"]["metrics"][0]["value"] > 15
     burn(STOP)
-    wait_until(lambda: desired(server, service) == 1, timeout=120, what="back down to 1")
+    # under load the engine's samples come late, and a replica without one holds a
+    # scale-down (as HPA's rule says): give the window time
+    wait_until(lambda: desired(server, service) == 1, timeout=300, what="back down to 1")
     trail = policy_executions(server, name)
     assert [e for e in trail if e["result"] == "scaled" and e["after"] < e["before"]]
 
@@ -89,5 +91,5 @@ def test_the_cpu_policy_on_swarm(
         engine.exec(task["Id"], cmd)
 
     scale_on_burn(swarm_server, f"{prefix}-cpu", service, burn)
-    wait_until(lambda: engine.running_tasks(service) == 1, timeout=120, what="one task again")
+    wait_until(lambda: engine.running_tasks(service) == 1, timeout=300, what="one task again")
     swarm_server.client.delete(f"/v1/policies/{prefix}-cpu")
