@@ -110,7 +110,12 @@ class Runtime:
             name: RateLimiter(rate=limit.rate, burst=limit.burst, clock=self.clock.monotonic)
             for name, limit in settings.hooks.receivers.items()
         }
-        self.policy_sources = build_sources(clock=self.clock, prometheus=settings.prometheus)
+        # A `balancer` metric reads HAProxy for a service one of `balancers:` carries.
+        self.policy_sources = build_sources(
+            clock=self.clock,
+            prometheus=settings.prometheus,
+            balancer_load=self.balancers.replica_load if self.balancers else None,
+        )
         self.policies = PolicyLoop(
             store=self.store,
             executor=self.executor,

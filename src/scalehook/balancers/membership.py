@@ -454,7 +454,7 @@ class Membership:
         backend that carries it; return once it is out, or ``grace`` has passed."""
         removals = []
         for mapped in self.mapped:
-            if not mapped.settings.drain or not await self._carries(mapped, service):
+            if not mapped.settings.drain or not await self.carries(mapped, service):
                 continue
             backend_name = service.partition("/")[0]
             self._leaving[(backend_name, replica.id)] = Leaving(
@@ -484,7 +484,9 @@ class Membership:
             if key not in self._removals:
                 self._drain_for.pop(key, None)
 
-    async def _carries(self, mapped: Mapped, service: str) -> bool:
+    async def carries(self, mapped: Mapped, service: str) -> bool:
+        """Whether ``mapped`` is ``service`` (``<backend>/<service>``), resolving its ref
+        the first time (before any reconcile has)."""
         if mapped.resolved is None:
             try:
                 backend, name = await self._backends.resolve(mapped.ref)

@@ -69,7 +69,7 @@ class Balancers:
         ``BackendError``) when HAProxy cannot be read: no reading is not zero load."""
         for balancer in self._balancers:
             for mapped in balancer.mapped:
-                if service not in (mapped.ref, mapped.resolved):
+                if service != mapped.ref and not await balancer.carries(mapped, service):
                     continue
                 backend = mapped.settings.backend
                 replicas = await balancer.replicas_of(mapped)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from scalehook.config import PrometheusSettings
 from scalehook.loops.clock import Clock
-from scalehook.policies.sources.balancer import BalancerSource
+from scalehook.policies.sources.balancer import BalancerSource, LoadRead
 from scalehook.policies.sources.base import MetricSource, SourcedMetric, SourceError, Target
 from scalehook.policies.sources.engine import EngineSource
 from scalehook.policies.sources.prometheus import PrometheusSource
@@ -15,12 +15,13 @@ __all__ = ["MetricSource", "SourceError", "SourcedMetric", "Target", "build_sour
 
 
 def build_sources(
-    *, clock: Clock, prometheus: PrometheusSettings | None
+    *, clock: Clock, prometheus: PrometheusSettings | None, balancer_load: LoadRead | None = None
 ) -> dict[str, MetricSource]:
-    """Every metric source, by the name a metric's ``source`` gives."""
+    """Every metric source, by the name a metric's ``source`` gives; ``balancer_load``
+    (``Balancers.replica_load``) reads HAProxy for the services a balancer carries."""
     sources: list[MetricSource] = [
         EngineSource(),
         PrometheusSource(prometheus),
-        BalancerSource(clock),
+        BalancerSource(clock, balancer_load),
     ]
     return {source.name: source for source in sources}
