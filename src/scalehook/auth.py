@@ -66,13 +66,14 @@ async def admin_token_hash(store: Store, env_token: str | None) -> tuple[str, st
         if len(env_token) < MIN_LENGTH:
             raise ConfigError(f"{TOKEN_ENV} must be at least {MIN_LENGTH} characters")
         digest = hash_token(env_token)
-        if await store.settings.get(SETTING) is None:
-            await store.settings.set(SETTING, digest)
+        await store.settings.set_default(SETTING, digest)
         return digest, None
     stored = await store.settings.get(SETTING)
     if stored is not None:
         return stored, None
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     digest = hash_token(token)
-    await store.settings.set(SETTING, digest)
+    kept = await store.settings.set_default(SETTING, digest)
+    if kept != digest:  # another instance, starting at the same time, generated one first
+        return kept, None
     return digest, token

@@ -91,9 +91,11 @@ class Recorder:
         after: int | None = None,
         details: Mapping[str, Any] | None = None,
         marks: tuple[IncidentMark, ...] = (),
+        tx: Transaction | None = None,
     ) -> Execution:
         """Write an execution that is done, with what its decision taught the receiver
-        about alert incidents (``marks``) in the same transaction."""
+        about alert incidents (``marks``) in the same transaction (``tx``'s, if given:
+        then it is counted once that commits)."""
         seconds = self._seconds(audit)
         execution = await self.store.executions.add(
             self._draft(
@@ -108,8 +110,12 @@ class Recorder:
             ),
             marks=marks,
             dry_run=audit.dry_run,
+            tx=tx,
         )
-        self._count(audit, result, seconds)
+        if tx is None:
+            self._count(audit, result, seconds)
+        else:
+            tx.on_commit(lambda: self._count(audit, result, seconds))
         return execution
 
     async def begin(
@@ -159,9 +165,10 @@ class Recorder:
         message: str,
         details: Mapping[str, Any],
         count: bool = True,
+        tx: Transaction | None = None,
     ) -> None:
         """End a running execution with its outcome, its duration from ``audit``, and
-        (``count``) its metric."""
+        (``count``) its metric, once written (in ``tx``, if given)."""
         seconds = self._seconds(audit)
         await self.store.executions.update(
             execution,
@@ -170,9 +177,14 @@ class Recorder:
             details=dict(details),
             status="done",
             duration_ms=round(seconds * 1000, 3),
+            tx=tx,
         )
-        if count:
+        if not count:
+            return
+        if tx is None:
             self._count(audit, result, seconds)
+        else:
+            tx.on_commit(lambda: self._count(audit, result, seconds))
 
     def _count(self, audit: Audit, result: Result, seconds: float) -> None:
         self.metrics.observe(

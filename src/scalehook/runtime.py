@@ -12,7 +12,15 @@ from scalehook.config import Settings
 from scalehook.datadir import DataDirLock
 from scalehook.executor import Executor
 from scalehook.hosts.settings import build_host_manager
-from scalehook.loops import Clock, Leadership, Loop, SoleLeadership, Supervisor, SystemClock
+from scalehook.loops import (
+    Clock,
+    Leadership,
+    LeaseLeadership,
+    Loop,
+    SoleLeadership,
+    Supervisor,
+    SystemClock,
+)
 from scalehook.metrics import Metrics
 from scalehook.ratelimit import RateLimiter
 from scalehook.rollouts import ResumeRollouts
@@ -30,7 +38,16 @@ def build_backends(settings: Settings, clock: Clock) -> Backends:
 
 def build_loops(runtime: Runtime) -> list[Loop]:
     """Every loop this scalehook runs (a new loop is one line here)."""
-    return [ResumeRollouts(runtime.executor.rollouts)]
+    return [ResumeRollouts(runtime.executor.rollouts, runtime.clock)]
+
+
+def build_leadership(settings: Settings, store: Store, clock: Clock) -> Leadership:
+    """One instance on SQLite always leads; on PostgreSQL the instances elect one."""
+    if not store.shared:
+        return SoleLeadership()
+    return LeaseLeadership(
+        store.leases, clock, lease=settings.leader.lease, renew=settings.leader.renew
+    )
 
 
 class Runtime:
@@ -41,7 +58,12 @@ class Runtime:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
         self.data_dir_lock = DataDirLock(settings.data_dir)
-        self.store = Store(settings.database_url)
+        self.store = Store(
+            settings.database_url,
+            pool=settings.database_pool,
+            synchronous=settings.sqlite_synchronous,
+        )
+        self.leadership = build_leadership(settings, self.store, self.clock)
         self.backends = build_backends(settings, self.clock)
         self.metrics = Metrics()
         self.hosts = (
@@ -50,7 +72,12 @@ class Runtime:
             else None
         )
         self.executor = Executor(
-            self.store, self.backends, self.metrics, clock=self.clock, hosts=self.hosts
+            self.store,
+            self.backends,
+            self.metrics,
+            clock=self.clock,
+            hosts=self.hosts,
+            leadership=self.leadership,
         )
         self.limiter = RateLimiter(
             rate=settings.hooks.rate, burst=settings.hooks.burst, clock=self.clock.monotonic
@@ -59,7 +86,6 @@ class Runtime:
             name: RateLimiter(rate=limit.rate, burst=limit.burst, clock=self.clock.monotonic)
             for name, limit in settings.hooks.receivers.items()
         }
-        self.leadership: Leadership = SoleLeadership()
         self.supervisor = Supervisor(self.leadership, self.clock, self.metrics)
         for loop in build_loops(self):
             self.supervisor.add(loop)

@@ -57,6 +57,7 @@ class RolloutRecord:
     previous: str | None
     strategy: dict[str, Any]
     phase: str  # rolling, rolling_back, done
+    instance: str | None = None  # the instance that ran it last; None: not begun
 
 
 def pushed_image(push: ImagePushed) -> ImageRef:

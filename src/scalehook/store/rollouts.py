@@ -57,10 +57,23 @@ class RolloutRepository:
                 .values(phase=phase, updated_at=datetime.now(UTC))
             )
 
-    async def unfinished(self) -> list[RolloutRecord]:
-        """Rollouts that were running when scalehook last stopped, oldest first."""
+    async def claim(
+        self, rollout_id: RolloutId, instance: str, *, tx: Transaction | None = None
+    ) -> None:
+        """``instance`` runs the rollout from now on."""
         t = tables.rollouts
-        async with self._db.read() as conn:
+        async with self._db.write(tx) as w:
+            await w.conn.execute(
+                update(t)
+                .where(t.c.id == rollout_id)
+                .values(instance=instance, updated_at=datetime.now(UTC))
+            )
+
+    async def unfinished(self, *, tx: Transaction | None = None) -> list[RolloutRecord]:
+        """Rollouts not done (running, or left by an instance that stopped), oldest
+        first."""
+        t = tables.rollouts
+        async with self._db.read(tx) as conn:
             rows = (
                 await conn.execute(select(t).where(t.c.phase != "done").order_by(t.c.id))
             ).mappings()
@@ -73,6 +86,7 @@ class RolloutRepository:
                     previous=row["previous"],
                     strategy=dict(row["strategy"]),
                     phase=row["phase"],
+                    instance=row["instance"],
                 )
                 for row in rows
             ]

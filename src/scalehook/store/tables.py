@@ -105,6 +105,7 @@ rollouts = Table(
     Column("phase", String(20), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("instance", String(200), nullable=True),  # who runs it; NULL: not picked up yet
     Index("ix_rollouts_target", "target", "id"),
     Index("ix_rollouts_phase", "phase", "id"),
     sqlite_autoincrement=True,
@@ -120,4 +121,14 @@ sessions = Table(
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("admin", String(64), nullable=False),
     Index("ix_sessions_expires_at", "expires_at"),
+)
+
+# Named leases (the leader's): who holds one and until when, by the database's clock.
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("holder", String(200), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("acquired_at", DateTime(timezone=True), nullable=False),
 )
