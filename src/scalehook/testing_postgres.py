@@ -189,6 +189,20 @@ class PostgresCluster:
         )
         return done.stdout.strip()
 
+    def dump(self, database: str) -> str:
+        """Everything ``database`` holds, as SQL (``pg_dump``)."""
+        done = self._run(
+            str(self.bin / "pg_dump"),
+            "-h",
+            str(self.socket_dir),
+            "-p",
+            str(self.port),
+            "-U",
+            "postgres",
+            database,
+        )
+        return done.stdout
+
     def create_database(self, name: str | None = None) -> str:
         """A new empty database owned by ``scalehook``; its URL."""
         name = name or f"shk_{secrets.token_hex(6)}"

@@ -10,8 +10,8 @@ others wait.
 
 On PostgreSQL, a database that cannot be reached (down, restarting, the connection
 cut, no connection free in time) is ``StoreUnavailable`` (503) at this boundary, the
-driver's error chained; the pool checks a connection before lending it, so the
-instances pick the database up again by themselves.
+driver's error chained; the pool then drops its dead connections, so the instances
+pick the database up again by themselves.
 """
 
 from __future__ import annotations
@@ -120,32 +120,47 @@ def lock_key(name: str) -> int:
 MIGRATION_LOCK = lock_key("migrations")
 
 
+# PostgreSQL's SQLSTATEs that say the server cannot serve now: class 08 (connection
+# exceptions), 57P01-57P05 (shut down by an administrator or a crash, "cannot connect
+# now" while starting or stopping, idle session timeout), 53300 (too many connections).
+_UNAVAILABLE_STATES = ("08", "57P", "53300")
+# What asyncpg raises before SQLAlchemy has a connection to wrap it in.
+_ASYNCPG_UNAVAILABLE = {
+    "PostgresConnectionError",
+    "InterfaceError",
+    "OperatorInterventionError",
+    "CannotConnectNowError",
+    "ConnectionDoesNotExistError",
+    "InternalClientError",
+    "TooManyConnectionsError",
+}
+
+
 def unavailable(exc: BaseException) -> bool:
     """Does ``exc`` say the database cannot be reached (rather than that a statement is
     wrong, or a constraint refused it)?"""
-    if isinstance(exc, sa_exc.DBAPIError):
-        return exc.connection_invalidated or isinstance(
-            exc, sa_exc.OperationalError | sa_exc.InterfaceError
-        )
-    if isinstance(exc, sa_exc.TimeoutError | OSError | TimeoutError):
-        return True  # no connection free in time; refused, reset, unreachable
-    # asyncpg raises its own errors while it connects (SQLAlchemy wraps them only
-    # once a connection exists): "the database system is starting up", a connection
-    # that closed, a server shutting down.
-    module = type(exc).__module__
-    if module.startswith("asyncpg"):
-        names = {cls.__name__ for cls in type(exc).__mro__}
-        return bool(
-            names
-            & {
-                "PostgresConnectionError",
-                "InterfaceError",
-                "OperatorInterventionError",
-                "CannotConnectNowError",
-                "ConnectionDoesNotExistError",
-                "InternalClientError",
-            }
-        )
+    if isinstance(exc, sa_exc.DBAPIError) and (
+        exc.connection_invalidated
+        or isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError)
+    ):
+        return True
+    if isinstance(exc, sa_exc.TimeoutError):
+        return True  # no connection of the pool came free in time
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError | TimeoutError):
+            return True  # refused, reset, unreachable, connecting for too long
+        state = getattr(current, "sqlstate", None) or getattr(current, "pgcode", None)
+        if isinstance(state, str) and state.startswith(_UNAVAILABLE_STATES):
+            return True
+        if type(current).__module__.startswith("asyncpg") and _ASYNCPG_UNAVAILABLE & {
+            cls.__name__ for cls in type(current).__mro__
+        }:
+            return True
+        following = getattr(current, "orig", None)
+        current = following if isinstance(following, BaseException) else current.__cause__
     return False
 
 
@@ -224,6 +239,7 @@ class Database:
         self.synchronous: Synchronous = synchronous
         self._engine: AsyncEngine | None = None
         self._leases: AsyncEngine | None = None
+        self._leases_spoilt = False
         self._local: Engine | None = None
         self._write_lock = asyncio.Lock()
         self._logged = -LOG_EVERY
@@ -253,9 +269,10 @@ class Database:
             pool_size=min(5, pool),
             max_overflow=max(0, pool - 5),
             pool_timeout=POOL_TIMEOUT,
-            # A connection is checked before it is lent: after the server restarted,
-            # the pool's dead connections are replaced instead of failing a request each.
-            pool_pre_ping=True,
+            # No ping before each use (a round trip on every statement's way): after the
+            # server restarted, the first use of a dead connection fails (503) and the
+            # pool then drops every connection older than it.
+            pool_pre_ping=False,
             connect_args={timeout: CONNECT_TIMEOUT},
         )
 
@@ -395,8 +412,17 @@ class Database:
         """PostgreSQL: a transaction on the leases' own connection."""
         if self._leases is None:
             raise RuntimeError("leases are kept on PostgreSQL only")
-        async with self._unavailable("renew a lease"), self._leases.begin() as conn:
-            yield Transaction(conn, [])
+        if self._leases_spoilt:
+            # A renewal cut short (timed out, cancelled) can leave its connection in the
+            # middle of an operation: start again from new connections.
+            self._leases_spoilt = False
+            await self._leases.dispose()
+        try:
+            async with self._unavailable("renew a lease"), self._leases.begin() as conn:
+                yield Transaction(conn, [])
+        except BaseException:
+            self._leases_spoilt = True
+            raise
 
 
 def _migrate(connection: Connection) -> None:
