@@ -11,6 +11,7 @@ from scalehook.api import (
     executions,
     hooks,
     hosts,
+    openapi,
     receivers,
     services,
     system,
@@ -50,6 +51,7 @@ def build_app(runtime: Runtime) -> FastAPI:
         app.include_router(router)
     ui.install(app)
     errors.install(app)
+    openapi.install(app)
     app.add_middleware(
         BodyLimit,
         max_body=runtime.settings.hooks.max_body,

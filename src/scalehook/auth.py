@@ -1,10 +1,15 @@
 """The admin token: from ``SCALEHOOK_ADMIN_TOKEN`` or the file ``SCALEHOOK_ADMIN_TOKEN_FILE``
-names (a Docker or systemd secret), or generated once; kept only as a hash."""
+names (a Docker or systemd secret), or generated once; kept only as a hash.
+
+A generated token is written to ``<data>/admin-token`` (mode 0600) before its hash is
+stored, so it is never lost; it is never printed or logged, only where it is.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,6 +22,7 @@ TOKEN_PREFIX = "sha_"  # noqa: S105 - a prefix, not a secret
 MIN_LENGTH = 16
 TOKEN_ENV = "SCALEHOOK_ADMIN_TOKEN"  # noqa: S105 - the variable's name
 TOKEN_FILE_ENV = "SCALEHOOK_ADMIN_TOKEN_FILE"  # noqa: S105 - the variable's name
+GENERATED_FILE = "admin-token"
 
 
 def hash_token(token: str) -> str:
@@ -60,8 +66,24 @@ def read_token_file(path: Path) -> str:
     return token
 
 
-async def admin_token_hash(store: Store, env_token: str | None) -> tuple[str, str | None]:
-    """The hash to check callers against, and the token if it was generated just now."""
+def save_token(path: Path, token: str) -> None:
+    """Write a generated token to ``path``, readable by its owner only, atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(token + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+async def admin_token_hash(
+    store: Store, env_token: str | None, *, token_file: Path
+) -> tuple[str, str | None]:
+    """The hash to check callers against, and the token if it was generated just now
+    (then it is in ``token_file``)."""
     if env_token:
         if len(env_token) < MIN_LENGTH:
             raise ConfigError(f"{TOKEN_ENV} must be at least {MIN_LENGTH} characters")
@@ -73,7 +95,9 @@ async def admin_token_hash(store: Store, env_token: str | None) -> tuple[str, st
         return stored, None
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     digest = hash_token(token)
+    save_token(token_file, token)  # first: a stored hash whose token is lost locks us out
     kept = await store.settings.set_default(SETTING, digest)
     if kept != digest:  # another instance, starting at the same time, generated one first
+        token_file.unlink(missing_ok=True)  # ours opens nothing: the file must not say it does
         return kept, None
     return digest, token

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -26,17 +25,19 @@ from scalehook.backends.kinds import (
     BackendSettings,
     DockerHost,
     LocalSettings,
+    RegistryLogin,
     Shorthand,
     TlsSettings,
 )
 from scalehook.backends.local.spec import SERVICE_NAME, LocalServiceSpec
+from scalehook.config_sources import Layers, read_environment, read_file
 from scalehook.domain.durations import Duration
+from scalehook.domain.masking import SecretUrl
 from scalehook.errors import ScalehookError
 from scalehook.hosts.settings import HostsSettings
 from scalehook.log_levels import LogLevel
 from scalehook.store.database import DEFAULT_POOL, DatabaseUrlError, normalise_url
 
-DATABASE_ENV = "SCALEHOOK_DATABASE"
 DEFAULT_PORT = 8085
 BACKEND_NAME = re.compile(r"^[a-z][a-z0-9_.-]{0,62}$")
 ONE_MIB = 1024 * 1024
@@ -51,10 +52,15 @@ def default_data_dir() -> Path:
 
 
 class ConfigError(ScalehookError):
-    """``scalehook.yaml`` or the command line asks for something that cannot run."""
+    """``scalehook.yaml``, the environment or the command line asks for something that
+    cannot run; ``problems`` lists each thing wrong, one line each."""
 
     status = 400
     code = "config_error"
+
+    def __init__(self, message: str, *, problems: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.problems: tuple[str, ...] = tuple(problems) or (message,)
 
 
 class RateLimit(BaseModel):
@@ -146,10 +152,11 @@ class Settings(BaseModel):
     services: dict[str, LocalServiceSpec] = Field(
         default_factory=dict, description="the local backend's services"
     )
-    database: str | None = Field(
+    database: SecretUrl | None = Field(
         default=None,
+        repr=False,
         description="SQLAlchemy URL (postgresql+asyncpg://user:pass@host/db for several "
-        "instances); default SQLite in the data dir; $SCALEHOOK_DATABASE overrides",
+        "instances); default SQLite in the data dir; its password is a secret",
     )
     database_pool: int = Field(
         default=DEFAULT_POOL,
@@ -173,7 +180,15 @@ class Settings(BaseModel):
     server: ServerSettings = Field(default_factory=ServerSettings)
     hooks: HookSettings = Field(default_factory=HookSettings)
     hosts: HostsSettings | None = Field(default=None, description="host scaling (Swarm nodes)")
+    registries: dict[str, RegistryLogin] = Field(
+        default_factory=dict,
+        description='logins by registry host ("localhost:5000", "ghcr.io"), before '
+        "~/.docker/config.json, for pulls and Swarm updates",
+    )
     log_level: LogLevel = "info"
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="text lines, or one JSON object per line"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
@@ -263,49 +278,80 @@ class Settings(BaseModel):
         return self.database or f"sqlite+aiosqlite:///{self.data_dir / 'scalehook.db'}"
 
 
-def load_settings(path: Path | None, **overrides: Any) -> Settings:
-    """Read ``path`` (if any), apply command-line overrides, and validate."""
-    raw: dict[str, Any] = {}
-    base = Path.cwd()
+CLI_FLAGS: dict[str, tuple[tuple[str, ...], str]] = {
+    "host": (("server", "host"), "--host"),
+    "port": (("server", "port"), "--port"),
+    "data_dir": (("data_dir",), "--data-dir"),
+}
+"""Command-line options that set a setting: (its path, the flag)."""
+
+
+def read_settings(
+    path: Path | None, *, env: Mapping[str, str] | None = None, **overrides: Any
+) -> tuple[Settings | None, list[str]]:
+    """The settings from ``path`` (if any), the ``SCALEHOOK_*`` environment and the
+    command line, in that order, each over the one before; or every problem, each
+    naming where it came from (``scalehook.yaml:12: services.web.replicas: ...``)."""
+    layers = Layers()
     if path is not None:
-        try:
-            loaded = yaml.safe_load(path.read_text())
-        except OSError as exc:
-            raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from exc
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
-        if loaded is None:
-            loaded = {}
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"{path} must hold a mapping at the top")
-        raw = loaded
-        base = path.resolve().parent
-    server = dict(raw.get("server") or {})
-    for key in ("host", "port"):
+        read_file(path, layers)
+    file_failed = bool(layers.problems)
+    read_environment(os.environ if env is None else env, Settings, layers)
+    for key, (loc, flag) in CLI_FLAGS.items():
         if overrides.get(key) is not None:
-            server[key] = overrides[key]
-    if server:
-        raw["server"] = server
-    if overrides.get("data_dir") is not None:
-        raw["data_dir"] = overrides["data_dir"]
-    database = os.environ.get(DATABASE_ENV, "").strip()
-    if database:
-        raw["database"] = database
+            value = overrides[key]
+            layers.set(loc, str(value) if isinstance(value, Path) else value, flag)
+    problems = list(layers.problems)
+    if file_failed:
+        return None, problems
     try:
-        settings = Settings.model_validate(raw)
+        settings = Settings.model_validate(layers.raw)
     except ValidationError as exc:
-        raise ConfigError(f"{path or 'settings'}: {describe_validation(exc)}") from exc
-    settings.data_dir = (base / settings.data_dir).resolve()
+        return None, problems + describe_validation(exc, layers)
+    if problems:
+        return None, problems
+    base = path.resolve().parent if path is not None else Path.cwd()
+    from_file = layers.file is not None and layers.origin(("data_dir",)).startswith(
+        f"{layers.file}:"
+    )
+    settings.data_dir = ((base if from_file else Path.cwd()) / settings.data_dir).resolve()
     for spec in settings.local_services():
         spec.cwd = str((base / spec.cwd).resolve()) if spec.cwd else str(base)
+    return settings, []
+
+
+def load_settings(
+    path: Path | None, *, env: Mapping[str, str] | None = None, **overrides: Any
+) -> Settings:
+    """``read_settings``, or ``ConfigError`` listing every problem, one per line."""
+    settings, problems = read_settings(path, env=env, **overrides)
+    if settings is None:
+        raise ConfigError("\n".join(problems), problems=problems)
     return settings
 
 
-def describe_validation(exc: ValidationError) -> str:
-    """One line per problem: ``services.web.replicas: Input should be ...``."""
+SHORTHAND = frozenset({"backend", "docker_host", "docker_tls", "services"})
+"""Top-level keys that declare one backend: after validation ``backends`` holds them."""
+
+
+def effective(settings: Settings) -> dict[str, Any]:
+    """The settings as a ``scalehook.yaml`` would say them, every secret masked."""
+    data: dict[str, Any] = settings.model_dump(
+        mode="json", context={"mask": True}, exclude=set(SHORTHAND)
+    )
+    return data
+
+
+def describe_validation(exc: ValidationError, layers: Layers) -> list[str]:
+    """One line per problem, with its origin: ``scalehook.yaml:12: services.web.replicas:
+    Input should be ...`` or ``SCALEHOOK_SERVER__PORT: server.port: ...``."""
     lines = []
     for error in exc.errors():
-        where = ".".join(str(part) for part in error["loc"])
+        loc = layers.data_path(error["loc"])
+        where = ".".join(loc)
         message = str(error["msg"]).removeprefix("Value error, ")
-        lines.append(f"{where}: {message}" if where else message)
-    return "; ".join(lines)
+        if error["type"] == "extra_forbidden":
+            message = "not a setting"
+        origin = layers.origin(loc)
+        lines.append(f"{origin}: {where}: {message}" if where else f"{origin}: {message}")
+    return lines

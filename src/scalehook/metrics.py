@@ -1,12 +1,32 @@
-"""scalehook's own Prometheus metrics. Labels carry receiver names, never keys."""
+"""scalehook's own Prometheus metrics. Labels carry receiver names, never keys.
+
+Besides scalehook's own: the process (``process_*``: CPU, memory, open files) and the
+platform (``python_info``, ``python_gc_*``) as prometheus_client collects them, and
+``scalehook_build_info{version, python}``. What the engines and hosts hold (replicas per
+service, hosts per group) is read in the background by ``scrape.py`` and published here
+with ``set_services`` and ``set_hosts``.
+"""
 
 from __future__ import annotations
 
+import platform
 from collections import Counter as Counter_
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Protocol
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    Info,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
+
+from scalehook import __version__
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -33,6 +53,13 @@ class Counts(Protocol):
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        # what the default registry collects, for ours
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        GCCollector(registry=self.registry)
+        Info(
+            "scalehook_build", "The scalehook that runs, on which Python", registry=self.registry
+        ).info({"version": __version__, "python": platform.python_version()})
         self.triggers = Counter(
             "scalehook_triggers",
             "Triggers and actions by receiver, driver and result",
@@ -74,6 +101,18 @@ class Metrics:
             ),
             registry=self.registry,
         )
+        self.rollout_duration = Histogram(
+            "scalehook_rollout_duration_seconds",
+            "Time from a push to its rollout ending, by how it ended",
+            ["result"],
+            buckets=(1, 5, 10, 30, 60, 120, 300, 600, 900, 1200, 1800, 2700, 3600),
+            registry=self.registry,
+        )
+        self.rollouts_running = Gauge(
+            "scalehook_rollouts_in_progress",
+            "Rollouts running (or waiting for an earlier one on their service) here now",
+            registry=self.registry,
+        )
         self.desired = Gauge(
             "scalehook_service_desired_replicas",
             "Desired replicas per service",
@@ -111,14 +150,43 @@ class Metrics:
         )
         self.backend_up = Gauge(
             "scalehook_backend_up",
-            "1 when the backend answered the last scrape, else 0",
+            "1 when the backend's last read of its services answered in time, else 0 "
+            "(its counts, if any, are then the last ones read: see the age)",
             ["backend"],
+            registry=self.registry,
+        )
+        self.counts_age = Gauge(
+            "scalehook_service_counts_age_seconds",
+            "Seconds since the backend's service counts shown here were read",
+            ["backend"],
+            registry=self.registry,
+        )
+        self.hosts = Gauge(
+            "scalehook_hosts",
+            "Hosts per host group (a scaleHost receiver's selector) and state",
+            ["group", "state"],
+            registry=self.registry,
+        )
+        self.hosts_up = Gauge(
+            "scalehook_hosts_up",
+            "1 when the last read of the hosts answered in time, else 0",
+            registry=self.registry,
+        )
+        self.hosts_age = Gauge(
+            "scalehook_hosts_age_seconds",
+            "Seconds since the hosts shown here were read",
             registry=self.registry,
         )
 
     def observe(self, *, receiver: str, driver: str, result: str, seconds: float) -> None:
         self.triggers.labels(receiver, driver, result).inc()
         self.duration.labels(driver).observe(seconds)
+
+    def observe_rollout(self, *, receiver: str, driver: str, result: str, seconds: float) -> None:
+        """A rollout ended: counted as a trigger's action, timed in its own histogram
+        (rollouts take minutes; the execution histogram stops at 10 s)."""
+        self.triggers.labels(receiver, driver, result).inc()
+        self.rollout_duration.labels(result).observe(seconds)
 
     def count_alerts(self, *, receiver: str, verdicts: Iterable[tuple[str, str]]) -> None:
         """Count each alert of a notification by its (status, reason)."""
@@ -132,6 +200,23 @@ class Metrics:
             self.desired.labels(s.backend, s.name).set(s.desired)
             self.running.labels(s.backend, s.name).set(s.running)
             self.ready.labels(s.backend, s.name).set(s.ready)
+
+    def set_backends(self, up: Mapping[str, bool], ages: Mapping[str, float]) -> None:
+        """Each backend's freshness: answered in time or not, and how old its counts are
+        (none for a backend never read: its counts are absent, never zero)."""
+        self.backend_up.clear()
+        self.counts_age.clear()
+        for name, answered in up.items():
+            self.backend_up.labels(name).set(1 if answered else 0)
+        for name, age in ages.items():
+            self.counts_age.labels(name).set(age)
+
+    def set_hosts(self, groups: Mapping[str, Mapping[str, int]]) -> None:
+        """Hosts by state, per group."""
+        self.hosts.clear()
+        for group, states in groups.items():
+            for state, count in states.items():
+                self.hosts.labels(group, state).set(count)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -9,18 +9,27 @@ are its only users.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from scalehook.domain.executions import Execution, ExecutionDraft, ExecutionId, Result
+from scalehook.domain.executions import (
+    Execution,
+    ExecutionDraft,
+    ExecutionId,
+    Result,
+    log_fields,
+)
 from scalehook.domain.incidents import IncidentMark
 from scalehook.domain.receivers import ReceiverId
 from scalehook.loops.clock import Clock
 from scalehook.metrics import Metrics
 from scalehook.store import Store
 from scalehook.store.database import Transaction
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,9 +122,11 @@ class Recorder:
             tx=tx,
         )
         if tx is None:
-            self._count(audit, result, seconds)
-        else:
-            tx.on_commit(lambda: self._count(audit, result, seconds))
+            self._report(audit, execution.id, target, result, message, seconds)
+        else:  # counted and logged once it is written
+            tx.on_commit(
+                lambda: self._report(audit, execution.id, target, result, message, seconds)
+            )
         return execution
 
     async def begin(
@@ -167,8 +178,9 @@ class Recorder:
         count: bool = True,
         tx: Transaction | None = None,
     ) -> None:
-        """End a running execution with its outcome, its duration from ``audit``, and
-        (``count``) its metric, once written (in ``tx``, if given)."""
+        """End a running execution (a rollout) with its outcome, its duration from
+        ``audit``, and (``count``) its metrics, once written (in ``tx``, if given):
+        counted as an action, timed in the rollout histogram (rollouts take minutes)."""
         seconds = self._seconds(audit)
         await self.store.executions.update(
             execution,
@@ -182,13 +194,42 @@ class Recorder:
         if not count:
             return
         if tx is None:
-            self._count(audit, result, seconds)
+            self._count_rollout(audit, result, seconds)
         else:
-            tx.on_commit(lambda: self._count(audit, result, seconds))
+            tx.on_commit(lambda: self._count_rollout(audit, result, seconds))
 
-    def _count(self, audit: Audit, result: Result, seconds: float) -> None:
+    def _count_rollout(self, audit: Audit, result: Result, seconds: float) -> None:
+        self.metrics.observe_rollout(
+            receiver=audit.receiver_name or "", driver=audit.driver, result=result, seconds=seconds
+        )
+
+    def _report(
+        self,
+        audit: Audit,
+        execution_id: int,
+        target: str | None,
+        result: Result,
+        message: str,
+        seconds: float,
+    ) -> None:
         self.metrics.observe(
             receiver=audit.receiver_name or "", driver=audit.driver, result=result, seconds=seconds
+        )
+        log.log(
+            logging.WARNING if result == "failed" else logging.INFO,
+            "execution %d: %s %s: %s: %s",
+            execution_id,
+            audit.receiver_name or audit.driver,
+            target or "-",
+            result,
+            message,
+            extra=log_fields(
+                execution_id=execution_id,
+                receiver=audit.receiver_name,
+                driver=audit.driver,
+                target=target,
+                result=result,
+            ),
         )
 
 

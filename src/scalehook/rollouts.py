@@ -38,7 +38,7 @@ from typing import Any, Literal
 from scalehook.backends import Backend, Backends
 from scalehook.backends.base import RolloutEvent, UpgradeStrategy
 from scalehook.backends.rolling import show
-from scalehook.domain.executions import Execution, ExecutionId, Result
+from scalehook.domain.executions import Execution, ExecutionId, Result, log_fields
 from scalehook.domain.upgrades import RolloutId, RolloutRecord, UpgradePlan
 from scalehook.errors import ScalehookError, StoreUnavailable
 from scalehook.loops.base import every
@@ -96,6 +96,16 @@ class _Rollout:
         self.phase_saved = True  # False: the switch to rolling_back is still to be written
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.task: asyncio.Task[None] | None = None
+
+    def fields(self, result: str) -> dict[str, Any]:
+        """Its structured log fields (``extra=``)."""
+        return log_fields(
+            execution_id=self.execution_id,
+            receiver=self.audit.receiver_name,
+            driver=self.audit.driver,
+            target=self.target,
+            result=result,
+        )
 
     @property
     def heading(self) -> str:
@@ -212,6 +222,13 @@ class Rollouts:
                 self._launch(rollout)
             else:  # the row is not visible before the commit: launch after it
                 tx.on_commit(lambda rollout=rollout: self._launch(rollout))  # type: ignore[misc]
+            log.info(
+                "execution %d: rollout of %s started: %s",
+                execution.id,
+                plan.service,
+                message,
+                extra=rollout.fields("upgrading"),
+            )
             started.append((execution, rollout))
         if len(started) > 1:
             siblings = [{"service": r.target, "execution_id": e.id} for e, r in started]
@@ -232,6 +249,7 @@ class Rollouts:
                 predecessor.task.cancel()
         self._running[rollout.target] = rollout
         self._live[rollout.execution_id] = rollout
+        self.recorder.metrics.rollouts_running.set(len(self._running))
         rollout.task = asyncio.create_task(self._run(rollout), name=f"rollout {rollout.target}")
 
     # running -------------------------------------------------------------------------
@@ -279,7 +297,12 @@ class Rollouts:
         except ScalehookError as exc:
             await self._finish(rollout, "failed", exc.message)
         except Exception as exc:
-            log.exception("rollout of %s failed", rollout.target)
+            log.exception(
+                "execution %d: rollout of %s failed",
+                rollout.execution_id,
+                rollout.target,
+                extra=rollout.fields("failed"),
+            )
             await self._finish(rollout, "failed", f"internal error ({type(exc).__name__})")
         finally:
             self._ended(rollout)
@@ -290,6 +313,7 @@ class Rollouts:
         if self._running.get(rollout.target) is rollout:
             del self._running[rollout.target]
         self._live.pop(rollout.execution_id, None)
+        self.recorder.metrics.rollouts_running.set(len(self._running))
 
     async def _progress(self, rollout: _Rollout, event: RolloutEvent) -> None:
         now = self.clock.now().isoformat()
@@ -368,7 +392,15 @@ class Rollouts:
                     exc.message,
                 )
                 await self.clock.sleep(RETRY_STORE)
-        log.info("rollout of %s: %s: %s", rollout.target, outcome, message)
+        log.log(
+            logging.WARNING if outcome in ("failed", "rolled_back") else logging.INFO,
+            "execution %d: rollout of %s: %s: %s",
+            rollout.execution_id,
+            rollout.target,
+            outcome,
+            message,
+            extra=rollout.fields(outcome),
+        )
 
     def _resumed_note(self, rollout: _Rollout) -> str:
         if not self.store.shared:
@@ -450,7 +482,13 @@ class Rollouts:
                 result="rolling_back" if mode == "rollback" else "upgrading",
                 message=f"{doing} {record.target} to {show(rollout.heading)}: {note}",
             )
-            log.warning("resuming the rollout of %s (%s)", record.target, doing)
+            log.warning(
+                "execution %d: resuming the rollout of %s (%s)",
+                record.execution_id,
+                record.target,
+                doing,
+                extra=rollout.fields("rolling_back" if mode == "rollback" else "upgrading"),
+            )
         else:
             leader = self.leadership.instance
             await self._event(rollout, f"started by the leader, instance {leader}")

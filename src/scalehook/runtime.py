@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import os
 
-from scalehook.auth import admin_token_hash, configured_token
+from scalehook.auth import GENERATED_FILE, admin_token_hash, configured_token
 from scalehook.backends import Backends
-from scalehook.backends.kinds import build_backend
+from scalehook.backends.kinds import RegistryAuth, build_backend
 from scalehook.config import Settings
 from scalehook.datadir import DataDirLock
+from scalehook.domain.selectors import Selector
 from scalehook.executor import Executor
 from scalehook.hosts.settings import build_host_manager
 from scalehook.loops import (
@@ -24,13 +25,21 @@ from scalehook.loops import (
 from scalehook.metrics import Metrics
 from scalehook.ratelimit import RateLimiter
 from scalehook.rollouts import ResumeRollouts
+from scalehook.scrape import Scrape
 from scalehook.store import Store
 
 
 def build_backends(settings: Settings, clock: Clock) -> Backends:
+    registry_auth = RegistryAuth(settings.registries)
     return Backends(
         [
-            build_backend(name, backend, data_dir=settings.data_dir, clock=clock)
+            build_backend(
+                name,
+                backend,
+                data_dir=settings.data_dir,
+                registry_auth=registry_auth,
+                clock=clock,
+            )
             for name, backend in settings.backends.items()
         ]
     )
@@ -79,6 +88,9 @@ class Runtime:
             hosts=self.hosts,
             leadership=self.leadership,
         )
+        self.scrape = Scrape(
+            self.backends, self.metrics, self.clock, hosts=self.hosts, groups=self.host_groups
+        )
         self.limiter = RateLimiter(
             rate=settings.hooks.rate, burst=settings.hooks.burst, clock=self.clock.monotonic
         )
@@ -93,6 +105,15 @@ class Runtime:
         self.generated_token: str | None = None
         # Set once the server begins to stop: long answers (the execution stream) end.
         self.stopping = asyncio.Event()
+        self.token_file = settings.data_dir / GENERATED_FILE
+
+    async def host_groups(self) -> list[Selector]:
+        """The host groups scaleHost receivers act on."""
+        return [
+            Selector.of(r.config.get("selector"))
+            for r in await self.store.receivers.all()
+            if r.driver == "scaleHost"
+        ]
 
     def limiter_for(self, receiver: str) -> RateLimiter:
         """The trigger rate limit of a receiver: its own if the config names it."""
@@ -104,7 +125,9 @@ class Runtime:
         try:
             await self.store.open()
             try:
-                self.admin_hash, self.generated_token = await admin_token_hash(self.store, token)
+                self.admin_hash, self.generated_token = await admin_token_hash(
+                    self.store, token, token_file=self.token_file
+                )
                 await self.backends.start()
                 if self.hosts is not None:
                     await self.hosts.start()
@@ -123,6 +146,7 @@ class Runtime:
         await self.supervisor.stop()
         await self.leadership.close()
         await self.executor.rollouts.stop()
+        await self.scrape.close()
         if self.hosts is not None:
             await self.hosts.close()
         await self.backends.close()

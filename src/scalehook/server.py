@@ -6,7 +6,6 @@ import contextlib
 import logging
 import signal
 import socket
-import sys
 import threading
 from collections.abc import Iterator
 
@@ -20,20 +19,6 @@ from scalehook.protocol import with_header_timeout
 from scalehook.runtime import Runtime
 
 log = logging.getLogger("scalehook")
-
-
-def setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    if logging.getLogger().level > logging.DEBUG:
-        # httpx logs every request at INFO, and the engine backends make many
-        logging.getLogger("httpx").setLevel(logging.WARNING)
-    # These log SQL with its parameters, which hold receivers' secrets: never, at any level.
-    logging.getLogger("aiosqlite").setLevel(logging.INFO)
-    logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
 
 
 class _Server(uvicorn.Server):
@@ -105,14 +90,17 @@ def _listen(host: str, port: int) -> socket.socket:
 
 
 def _announce(host: str, port: int, runtime: Runtime) -> None:
+    """Say where scalehook listens, and where a generated admin token is (never what it
+    is: neither the log nor stdout, which end up in ``docker logs``, ever holds it)."""
     shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
     url = f"http://{shown}:{port}"
     path = write_client_config(url, runtime.generated_token)
     log.info("scalehook listening on %s (API docs at %s/docs)", url, url)
     if runtime.generated_token is not None:
-        # Printed once, straight to the terminal, never through logging.
-        print(
-            f"\nGenerated admin token (shown once, kept only as a hash; also saved for the "
-            f"CLI in {path}):\n\n    {runtime.generated_token}\n",
-            flush=True,
+        log.warning(
+            "generated an admin token: it is in %s (mode 0600) and, for the CLI, in %s; "
+            "scalehook keeps only its hash",
+            runtime.token_file,
+            path,
+            extra={"token_file": str(runtime.token_file)},
         )

@@ -161,7 +161,7 @@ def test_errors_are_one_clear_line(web_server: ServerProcess) -> None:
     assert unreachable.returncode == 1 and "cannot reach scalehook" in unreachable.stderr
 
 
-def test_first_start_generates_a_token_prints_it_once_and_saves_it_for_the_cli(
+def test_first_start_generates_a_token_into_the_data_dir_never_printed_and_saves_it_for_the_cli(
     tmp_path: Path,
 ) -> None:
     server = ServerProcess(tmp_path / "gen", {"services": {}})
@@ -169,15 +169,17 @@ def test_first_start_generates_a_token_prints_it_once_and_saves_it_for_the_cli(
     del env["SCALEHOOK_ADMIN_TOKEN"]
     server.env = lambda: env  # type: ignore[method-assign]
     server.start()
+    token_file = tmp_path / "gen" / "data" / "admin-token"
+    client_file = tmp_path / "gen" / "config-home" / "scalehook" / "client.json"
     try:
-        saved = json.loads(
-            (tmp_path / "gen" / "config-home" / "scalehook" / "client.json").read_text()
-        )
-        token = saved["token"]
-        assert server.log().count(token) == 1  # printed once, on the terminal
-        assert (
-            tmp_path / "gen" / "config-home" / "scalehook" / "client.json"
-        ).stat().st_mode & 0o077 == 0
+        token = json.loads(client_file.read_text())["token"]
+        assert token_file.read_text() == token + "\n"
+        assert token_file.stat().st_mode & 0o777 == 0o600
+        assert client_file.stat().st_mode & 0o077 == 0
+        # the log (stdout and stderr both) says where the token is, never what it is
+        assert token not in server.log()
+        assert token[8:40] not in server.log()
+        assert f"generated an admin token: it is in {token_file} (mode 0600)" in server.log()
         cli_env = {k: v for k, v in env.items() if not k.startswith("SCALEHOOK_")}
         done = subprocess.run(
             [sys.executable, "-m", "scalehook", "receivers", "list", "--json"],
@@ -192,9 +194,11 @@ def test_first_start_generates_a_token_prints_it_once_and_saves_it_for_the_cli(
         assert token.encode() not in db
     finally:
         server.stop()
-    server.start()  # the second start keeps the stored hash and prints nothing
+    before = server.log()
+    server.start()  # the second start keeps the stored hash and generates nothing
     try:
-        assert server.log().count(token) == 1
+        assert "generated an admin token" not in server.log()[len(before) :]
+        assert token_file.read_text() == token + "\n"
         assert (
             server.client.get(
                 "/v1/receivers", headers={"Authorization": f"Bearer {token}"}

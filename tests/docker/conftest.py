@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from scalehook.testing import ServerProcess
-from tests.docker.apps import BUSYBOX, build_apps
+from tests.docker.apps import APP, BUSYBOX, VERSIONS, build_apps
 from tests.docker.engine import Engine
+from tests.docker.registry import Registry
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB_IMAGE = "scalehook-test/web:1"
@@ -86,6 +87,22 @@ def images(engine: Engine) -> None:
 def apps(engine: Engine) -> None:
     """The versioned app of ``apps.py``: 1, 2 and 4 healthy, 3 failing its HEALTHCHECK."""
     build_apps(engine)
+
+
+@pytest.fixture(scope="session")
+def registry(engine: Engine, apps: None) -> Iterator[Registry]:
+    """A registry on loopback with htpasswd auth, holding every version of ``apps.py``'s
+    app as ``<registry>/scalehook-test/app:<n>``."""
+    started = Registry().start()
+    pushed = []
+    try:
+        for version in VERSIONS:
+            pushed.append(started.push(engine, f"{APP}:{version}", APP, version))
+        yield started
+    finally:
+        for image in pushed:
+            engine.untag(image)
+        started.close()
 
 
 @pytest.fixture

@@ -91,6 +91,16 @@ class Engine:
     def tag(self, image: str, repository: str, tag: str) -> None:
         self.call("POST", f"/images/{image}/tag", params={"repo": repository, "tag": tag})
 
+    def untag(self, image: str) -> None:
+        """Forget the name ``image`` (the image stays under its other names), so that the
+        engine must pull it to run it."""
+        response = self.http.delete(f"/images/{image}", params={"noprune": "1"})
+        if response.status_code not in (200, 404):
+            raise EngineCallError(f"DELETE /images/{image}: {response.status_code} {response.text}")
+
+    def has_image(self, image: str) -> bool:
+        return self.http.get(f"/images/{image}/json").status_code == 200
+
     # containers --------------------------------------------------------------------
 
     def run(

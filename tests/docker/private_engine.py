@@ -3,19 +3,27 @@ machine's engine, which other tests (and other people) are using.
 
 It gets a bridge of its own rather than ``--bridge=none``: a dockerd started with
 ``--bridge=none`` deletes the ``docker0`` interface, the machine engine's default bridge.
+Unlike the machine's engine it is not told ``DOCKER_SERVICE_PREFER_OFFLINE_IMAGE``: made
+a Swarm manager (``swarm_init``, on ports of its own), its tasks pull their images.
 """
 
 from __future__ import annotations
 
+import os
+import random
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
+from scalehook.testing import free_port
 from tests.docker.engine import Engine
+
+OFFLINE = "DOCKER_SERVICE_PREFER_OFFLINE_IMAGE"
 
 
 def make_certs(folder: Path) -> Path:
@@ -48,6 +56,19 @@ def make_certs(folder: Path) -> Path:
     shutil.copy(folder / "client-cert.pem", client / "cert.pem")
     shutil.copy(folder / "client-key.pem", client / "key.pem")
     return client
+
+
+def _free_udp_port() -> int:
+    """A UDP port Swarm takes for VXLAN: it must be within 1024-49151, below the range
+    the kernel hands out as ephemeral ports."""
+    for port in random.sample(range(20000, 49152), 200):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            try:
+                probe.bind(("0.0.0.0", port))  # as VXLAN binds it
+            except OSError:
+                continue
+            return port
+    raise AssertionError("no free UDP port for the Swarm's data path")
 
 
 class PrivateEngine:
@@ -90,6 +111,7 @@ class PrivateEngine:
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
                 self.argv(),
+                env={k: v for k, v in os.environ.items() if k != OFFLINE},
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -100,6 +122,20 @@ class PrivateEngine:
             if self.process.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError(f"private dockerd did not start:\n{self.log.read_text()}")
             time.sleep(0.1)
+
+    def swarm_init(self) -> None:
+        """Make it a one-node Swarm manager on loopback ports nobody else uses."""
+        port = free_port()
+        self.client.call(
+            "POST",
+            "/swarm/init",
+            json={
+                "ListenAddr": f"127.0.0.1:{port}",
+                "AdvertiseAddr": f"127.0.0.1:{port}",
+                "DataPathPort": _free_udp_port(),
+            },
+            timeout=120,
+        )
 
     def stop(self, timeout: float = 60.0) -> None:
         """As an engine stops: SIGTERM, which stops its containers first."""

@@ -7,6 +7,10 @@ while the rollout runs; no timing is asserted.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +20,7 @@ from scalehook.backends.docker.groups import REPLACES_LABEL, REPLICA_LABEL, SERV
 from scalehook.testing import ServerProcess, free_port, wait_until
 from tests.docker.apps import APP, REGISTRY_APP, Sampler, ready, version_of
 from tests.docker.engine import TEST_LABEL, Engine
+from tests.docker.registry import Registry
 from tests.upgrades import bodies
 from tests.upgrades.helpers import execution, finished, hook, upgrade_receiver
 
@@ -259,3 +264,90 @@ def test_a_rollout_cut_by_kill_9_mid_batch_is_undone_and_finished_after_the_rest
         assert len(rows(engine, service)) == 3
     finally:
         server.close()
+
+
+def pushed(found: dict[str, Any], image: str) -> dict[str, Any]:
+    """A push of ``image`` as a CI job announces it; the rollout it started."""
+    response = hook(found["url"], bodies.generic(image))
+    assert response.status_code == 202, response.text
+    started: dict[str, Any] = response.json()
+    return started
+
+
+def registry_server(
+    tmp_path: Path, name: str, config: dict[str, Any] | None = None, **env: str
+) -> ServerProcess:
+    """A scalehook on the engine (not started yet) whose Docker CLI config is its own
+    (``DOCKER_CONFIG``): no credentials but what the test gives it."""
+    home = tmp_path / f"{name}-docker-config"
+    home.mkdir(exist_ok=True)
+    return ServerProcess(
+        tmp_path / name,
+        {"backend": "docker", **(config or {})},
+        env={"DOCKER_CONFIG": str(home), **env},
+    )
+
+
+def test_a_rollout_pulls_the_pushed_image_from_a_registry_that_needs_a_login(
+    engine: Engine, prefix: str, registry: Registry, tmp_path: Path
+) -> None:
+    """The registry on loopback refuses anonymous pulls: a rollout without credentials
+    fails before any replica is replaced; with the login of ``registries:`` (its password
+    from a file) it pulls the pushed tag and rolls; with a credential helper named in
+    the Docker CLI's config, the same."""
+    image = f"{registry.host}/{APP}"
+    service = run_app(engine, prefix, 2, image=f"{image}:1")
+    for version in ("2", "4"):
+        engine.untag(f"{image}:{version}")  # only the registry has them now
+    with registry_server(tmp_path, "anonymous") as anonymous:
+        anonymous.wait_for(service, ready=2)
+        refused = finished(anonymous, pushed(receiver(anonymous, prefix), f"{image}:2")["id"])
+    assert refused["result"] == "failed", refused["message"]
+    assert f"the engine has no {image}:2 and cannot pull it" in refused["message"]
+    assert "no basic auth credentials" in refused["message"]
+    assert versions(engine, service) == ["1", "1"]
+    assert not engine.has_image(f"{image}:2")
+
+    password_file = tmp_path / "registry-password"
+    password_file.write_text(registry.password + "\n")
+    logins = {registry.host: {"username": registry.username, "password_file": str(password_file)}}
+    with registry_server(tmp_path, "login", {"registries": logins}) as login:
+        found = receiver(login, prefix)
+        done = finished(login, pushed(found, f"{image}:2")["id"])
+        assert done["result"] == "upgraded", done["message"]
+        assert versions(engine, service) == ["2", "2"]
+        assert engine.has_image(f"{image}:2")  # pulled from the registry
+        answers = login.client.get("/v1/executions").text + login.client.get("/v1/receivers").text
+        checked = subprocess.run(
+            [sys.executable, "-m", "scalehook", "config", "check", "-c", str(login.config_path)],
+            env=login.env(), capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert checked.returncode == 0, checked.stderr
+        assert registry.username in checked.stdout
+        for place in (login.log(), answers, checked.stdout):
+            assert registry.password not in place
+            assert registry.auth() not in place
+
+    helpers = tmp_path / "helpers"
+    helpers.mkdir()
+    helper = helpers / "docker-credential-shktest"
+    login_json = json.dumps(
+        {"ServerURL": registry.host, "Username": registry.username, "Secret": registry.password}
+    )
+    helper.write_text(  # the credential helper protocol: the server on stdin, JSON out
+        "#!/bin/sh\n"
+        "read server\n"
+        f'[ "$server" = "{registry.host}" ] || '
+        '{ echo "credentials not found in native keychain"; exit 1; }\n'
+        f"echo '{login_json}'\n"
+    )
+    helper.chmod(0o755)
+    config_dir = tmp_path / "helper-docker-config"
+    config_dir.mkdir()
+    (config_dir / "config.json").write_text(json.dumps({"credHelpers": {registry.host: "shktest"}}))
+    path = f"{helpers}:{os.environ['PATH']}"
+    with registry_server(tmp_path, "helper", DOCKER_CONFIG=str(config_dir), PATH=path) as helped:
+        done = finished(helped, pushed(receiver(helped, prefix), f"{image}:4")["id"])
+        assert done["result"] == "upgraded", done["message"]
+        assert versions(engine, service) == ["4", "4"]
+        assert registry.password not in helped.log()

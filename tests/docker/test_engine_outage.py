@@ -102,7 +102,8 @@ def test_engine_stopped_then_back_answers_503_records_failed_and_recovers(
     assert (latest["id"], latest["result"]) == (body["execution_id"], "failed")
     assert latest["message"] == body["message"]
     assert server.client.get(f"/v1/services/{service}").status_code == 503
-    assert server.client.get("/v1/services").status_code == 200
+    listing = server.client.get("/v1/services")  # the only backend: no list, never []
+    assert listing.status_code == 503 and listing.json()["error"] == "backend_unavailable"
     assert httpx.get(f"{server.url}/healthz", timeout=5).status_code == 200
 
     private.start()  # the same engine, its containers restarted by their policy
@@ -141,9 +142,11 @@ def test_a_swarm_backend_on_an_engine_outside_a_swarm_is_refused_with_a_4xx(
     assert "not a swarm manager" in body["message"]
     latest = server.client.get("/v1/executions", params={"limit": 1}).json()[0]
     assert (latest["id"], latest["result"]) == (body["execution_id"], "failed")
-    # the same engine as a plain Docker backend is fine; a listing skips the Swarm one,
-    # and a bare name is found where it is
-    listed = server.client.get("/v1/services").json()
+    # the same engine as a plain Docker backend is fine; a listing names the Swarm one as
+    # unavailable, and a bare name is found where it is
+    listing = server.client.get("/v1/services")
+    assert listing.headers["x-unavailable-backends"] == "cluster"
+    listed = listing.json()
     assert {s["backend"] for s in listed} == {"box"} and "box/plain-web" in {
         s["ref"] for s in listed
     }

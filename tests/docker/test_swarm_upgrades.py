@@ -7,6 +7,9 @@ update runs. No timing is asserted.
 
 from __future__ import annotations
 
+import base64
+import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +18,8 @@ import pytest
 from scalehook.testing import ServerProcess, wait_until
 from tests.docker.apps import APP, Sampler, version_of
 from tests.docker.engine import TEST_LABEL, Engine
+from tests.docker.private_engine import PrivateEngine
+from tests.docker.registry import Registry
 from tests.upgrades import bodies
 from tests.upgrades.helpers import execution, finished, hook, upgrade_receiver
 
@@ -240,3 +245,106 @@ def test_a_restart_mid_update_watches_it_and_does_not_issue_it_again(
         assert versions(engine, name) == ["2", "2", "2"]
     finally:
         server.close()
+
+
+def login_config(tmp_path: Path, registry: Registry) -> Path:
+    """A Docker CLI config (``DOCKER_CONFIG``) holding a ``docker login`` of the registry."""
+    folder = tmp_path / "docker-config"
+    folder.mkdir(exist_ok=True)
+    auth = base64.b64encode(f"{registry.username}:{registry.password}".encode()).decode()
+    (folder / "config.json").write_text(json.dumps({"auths": {registry.host: {"auth": auth}}}))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def pulling_swarm(engine: Engine) -> Iterator[PrivateEngine]:
+    """A one-node Swarm whose tasks pull their images (the machine's engine prefers the
+    images it has, and never pulls for a task)."""
+    daemon = PrivateEngine()
+    try:
+        daemon.start()
+        daemon.swarm_init()
+        yield daemon
+    finally:
+        daemon.close()
+
+
+def app_service(engine: Engine, name: str, image: str, replicas: int) -> None:
+    engine.create_service(
+        {
+            "Name": name,
+            "TaskTemplate": {
+                "ContainerSpec": {"Image": image, "StopGracePeriod": 2 * SECOND},
+                "RestartPolicy": {"Condition": "any", "Delay": SECOND // 2},
+            },
+            "Mode": {"Replicated": {"Replicas": replicas}},
+            "Labels": {"app": name},
+        }
+    )
+
+
+def test_a_swarm_update_to_a_pushed_image_carries_the_registry_login(
+    pulling_swarm: PrivateEngine, registry: Registry, tmp_path: Path
+) -> None:
+    """The pushed tags are only in the registry, which refuses anonymous pulls. Without
+    credentials the tasks of the update cannot pull and Swarm rolls back; with the login
+    of the Docker CLI's config, the update carries it, and the tasks pull and run. A
+    scale of a service whose tasks cannot pull sends it too."""
+    engine = pulling_swarm.client
+    image = f"{registry.host}/{APP}"
+    pulled = engine.call(
+        "POST",
+        "/images/create",
+        params={"fromImage": image, "tag": "1"},
+        headers={"X-Registry-Auth": registry.auth()},
+        timeout=300,
+    )
+    assert "error" not in pulled.text, pulled.text
+    name = "pulled-app"
+    app_service(engine, name, f"{image}:1", 2)  # created without a login: runs what is here
+    wait_until(lambda: engine.running_tasks(name) == 2, timeout=120, what="2 tasks of app:1")
+    docker_host = f"unix://{pulling_swarm.socket}"
+    empty = tmp_path / "empty-docker-config"
+    empty.mkdir()
+    anonymous = ServerProcess(
+        tmp_path / "anonymous",
+        {"backend": "swarm", "docker_host": docker_host},
+        env={"DOCKER_CONFIG": str(empty)},
+    )
+    with anonymous:
+        found = upgrade_receiver(anonymous, "deploy", selector={"app": name}, health_timeout="5s")
+        response = hook(found["url"], bodies.generic(f"{image}:2"))
+        assert response.status_code == 202, response.text
+        refused = finished(anonymous, response.json()["id"], timeout=180)
+    assert refused["result"] == "rolled_back", refused["message"]
+    assert f"No such image: {image}:2" in refused["message"]
+    assert versions(engine, name) == ["1", "1"]
+
+    login = ServerProcess(
+        tmp_path / "login",
+        {"backend": "swarm", "docker_host": docker_host},
+        env={"DOCKER_CONFIG": str(login_config(tmp_path, registry))},
+    )
+    with login:
+        found = upgrade_receiver(login, "deploy", selector={"app": name}, health_timeout="5s")
+        response = hook(found["url"], bodies.generic(f"{image}:2"))
+        assert response.status_code == 202, response.text
+        done = finished(login, response.json()["id"], timeout=180)
+        assert done["result"] == "upgraded", done["message"]
+        assert versions(engine, name) == ["2", "2"]
+        assert engine.has_image(f"{image}:2")  # the node pulled it from the registry
+        shown = json.dumps(engine.service(name))
+        assert registry.password not in shown and registry.auth() not in shown
+
+        stuck = "stuck-app"
+        app_service(engine, stuck, f"{image}:4", 1)  # no login, not here: it cannot start
+        wait_until(
+            lambda: any(t["Status"]["State"] == "rejected"
+                        for t in engine.tasks(stuck, running=False)),
+            timeout=120, what="a task that cannot pull",
+        )  # fmt: skip
+        scaled = login.client.post(f"/v1/services/{stuck}/scale", json={"replicas": 2})
+        assert scaled.status_code == 200, scaled.text
+        wait_until(lambda: engine.running_tasks(stuck) == 2, timeout=180, what="2 tasks pulled")
+        assert versions(engine, stuck) == ["4", "4"]
+        assert registry.password not in login.log()

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from scalehook.testing import ServerProcess, wait_until
+from tests.api.test_metrics import scrape, value
 from tests.hosts.lab import IMAGE, SwarmLab
 
 
@@ -88,6 +89,9 @@ def test_scale_up_clones_until_max(host_server: ServerProcess, lab: SwarmLab) ->
     third = httpx.post(url, timeout=300).json()
     assert (third["result"], third["after"]) == ("noop", 4)
     assert names(group(host_server)) == ["batch-1", "batch-2", "batch-3", "batch-4"]
+    samples = scrape(host_server)  # the receiver's group, by state, in /metrics
+    assert value(samples, "scalehook_hosts", group="group=batch", state="ready") == 4
+    assert value(samples, "scalehook_hosts_up") == 1
 
     lab.docker(
         "service",

@@ -1,4 +1,5 @@
-"""Secrets never leak: not in logs, /metrics, errors, the config file or replicas.
+"""Secrets never leak: not in logs (text or JSON), /metrics, errors, the config file or
+replicas.
 
 The admin token, trigger keys, and a receiver's own secret (registry signatures).
 
@@ -9,11 +10,13 @@ captured output is searched for each secret.
 
 from __future__ import annotations
 
+import json
 import socket
 from pathlib import Path
 
 import httpx
 import psutil
+import pytest
 
 from tests.conftest import ServerFactory, web_service
 
@@ -24,13 +27,15 @@ def key_of(url: str) -> str:
     return url.rsplit("/", 1)[1]
 
 
+@pytest.mark.parametrize("log_format", ["text", "json"])
 def test_secrets_never_appear_in_logs_metrics_or_errors(
-    make_server: ServerFactory, tmp_path: Path
+    make_server: ServerFactory, tmp_path: Path, log_format: str
 ) -> None:
     server = make_server(
         {
             "services": {"web": web_service(replicas=1)},
             "log_level": "debug",
+            "log_format": log_format,
             "server": {"header_timeout": "1s", "request_timeout": "1s"},
             "hooks": {"max_body": 2048, "rate": 0.01, "burst": 3},
         }
@@ -107,6 +112,13 @@ def test_secrets_never_appear_in_logs_metrics_or_errors(
     server.stop()
     log = server.log()
     assert "GET /v1/receivers" in log and "/v1/hooks/…" in log  # the log did capture calls
+    if log_format == "json":
+        lines = [json.loads(line) for line in log.splitlines() if line.strip()]
+        assert all({"time", "level", "logger", "message"} <= set(line) for line in lines)
+        triggered = [line for line in lines if line.get("receiver") == "s"]
+        assert {"execution_id", "driver", "target", "result"} <= set(triggered[0])
+        assert {line["result"] for line in triggered} >= {"scaled"}
+        assert any(line.get("path") == "/v1/hooks/…" and line.get("status") for line in lines)
 
     places = {
         "log": log,

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from scalehook.api.middleware import redact_path
+from scalehook.api.schemas import BODY_TAGS
 from scalehook.errors import RateLimited, ScalehookError
 
 log = logging.getLogger("scalehook.api")
@@ -65,12 +66,18 @@ async def _scalehook_error(_request: Request, exc: Exception) -> JSONResponse:
 
 
 def describe(errors: list[Any]) -> tuple[str, str | None, bool]:
-    """A one-line message, the field at fault, and whether the body was not JSON at all."""
-    first = errors[0]
+    """A one-line message, the field at fault, and whether the body was not JSON at all.
+
+    The problem told is the outermost one: a body's own fields before those of its
+    config (``extra`` before ``config.service``)."""
+    first = min(errors, key=lambda e: len(_where(e)))
     if first.get("type") == "json_invalid":
         reason = first.get("ctx", {}).get("error", "malformed")
         return f"the body is not valid JSON: {reason}", None, True
-    loc = [str(p) for p in first.get("loc", ()) if p not in ("body",)]
+    tagged = _tag_problem(first)
+    if tagged is not None:
+        return tagged
+    loc = _where(first)
     if not loc and first.get("loc", ())[:1] == ("body",) and first.get("type") != "missing":
         return (
             "the body must be a JSON object, sent with 'Content-Type: application/json'",
@@ -87,6 +94,32 @@ def describe(errors: list[Any]) -> tuple[str, str | None, bool]:
     if len(errors) > 1:
         text += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
     return text, field, False
+
+
+def _where(error: Any) -> list[str]:
+    """An error's location as the caller wrote it: without ``body``, nor the tag pydantic
+    adds for a tagged union (the caller wrote that as the driver, not as a key)."""
+    raw = list(error.get("loc", ()))
+    if raw[:1] == ["body"] and len(raw) > 2 and raw[1] in BODY_TAGS:
+        del raw[1]
+    return [str(p) for p in raw if p not in ("body",)]
+
+
+def _tag_problem(error: Any) -> tuple[str, str | None, bool] | None:
+    """A body whose tag (``driver``) is missing or names no member of its union."""
+    kind = error.get("type")
+    if kind not in ("union_tag_not_found", "union_tag_invalid"):
+        return None
+    ctx = error.get("ctx", {})
+    field = str(ctx.get("discriminator", "driver")).strip("'")
+    if kind == "union_tag_not_found":
+        return f"{field}: is required", field, False
+    known = sorted(t.strip().strip("'") for t in str(ctx.get("expected_tags", "")).split(","))
+    return (
+        f"{field}: {ctx.get('tag')!r} is not known; use one of {', '.join(known)}",
+        field,
+        False,
+    )
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -17,9 +17,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
+from scalehook.answers import errors
 from scalehook.api.deps import RuntimeDep, require_admin
 from scalehook.api.executions import MAX_ID, ResultQuery, filters
-from scalehook.api.schemas import ErrorOut, ExecutionOut, execution_dict
+from scalehook.api.schemas import ExecutionOut, execution_dict
 from scalehook.domain.executions import Execution, ExecutionId
 from scalehook.errors import StoreUnavailable
 from scalehook.runtime import Runtime
@@ -35,7 +36,7 @@ router = APIRouter(
     prefix="/v1/executions",
     tags=["executions"],
     dependencies=[Depends(require_admin)],
-    responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}},
+    responses=errors(401, 403),
 )
 
 

@@ -7,8 +7,9 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 
+from scalehook.answers import AUTH, errors
 from scalehook.api.deps import RuntimeDep, require_admin
-from scalehook.api.schemas import ErrorOut, ExecutionOut, execution_dict
+from scalehook.api.schemas import ExecutionOut, execution_dict
 from scalehook.domain.executions import ExecutionId
 from scalehook.domain.receivers import parse_id
 from scalehook.errors import ScalehookError
@@ -20,7 +21,7 @@ router = APIRouter(
     prefix="/v1/executions",
     tags=["executions"],
     dependencies=[Depends(require_admin)],
-    responses={401: {"model": ErrorOut}},
+    responses=errors(*AUTH),
 )
 
 
@@ -61,7 +62,9 @@ async def filters(
     }
 
 
-@router.get("", response_model=list[ExecutionOut])
+@router.get(
+    "", operation_id="listExecutions", response_model=list[ExecutionOut], responses=errors(422)
+)
 async def list_executions(
     runtime: RuntimeDep,
     receiver: Annotated[str | None, Query(description="receiver id or name")] = None,
@@ -81,7 +84,12 @@ async def list_executions(
     return [execution_dict(e) for e in rows]
 
 
-@router.get("/{execution_id}", response_model=ExecutionOut, responses={404: {"model": ErrorOut}})
+@router.get(
+    "/{execution_id}",
+    operation_id="getExecution",
+    response_model=ExecutionOut,
+    responses=errors(404, 422),
+)
 async def get_execution(
     execution_id: Annotated[int, Path(ge=0, le=MAX_ID)], runtime: RuntimeDep
 ) -> dict[str, object]:

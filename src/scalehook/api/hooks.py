@@ -11,8 +11,9 @@ import json
 
 from fastapi import APIRouter, Request, Response
 
+from scalehook.answers import ENGINE, errors
 from scalehook.api.deps import RuntimeDep, caller_address
-from scalehook.api.schemas import ErrorOut, ExecutionOut, execution_dict
+from scalehook.api.schemas import ExecutionOut, execution_dict
 from scalehook.domain.executions import Execution
 from scalehook.domain.receivers import hash_key
 from scalehook.domain.signatures import verify
@@ -28,19 +29,28 @@ _RETRIES_ONLY_5XX = ("Alertmanager/",)
 
 @router.post(
     "/v1/hooks/{key}",
+    operation_id="triggerHook",
     response_model=ExecutionOut,
     responses={
         202: {"model": ExecutionOut, "description": "accepted; the action runs in the background"},
-        400: {"model": ErrorOut, "description": "a body from a known sender that cannot be read"},
-        401: {"model": ErrorOut, "description": "the receiver has a secret the call did not prove"},
-        404: {"model": ErrorOut, "description": "no enabled receiver has this key"},
-        413: {"model": ErrorOut},
-        429: {"model": ErrorOut},
-        503: {
-            "model": ErrorOut,
-            "description": "the engine is unavailable, or an Alertmanager is rate limited;"
-            " retry later",
-        },
+        **errors(
+            400,
+            401,
+            404,
+            408,
+            413,
+            422,
+            429,
+            *ENGINE,
+            said={
+                400: "a body from a known sender that cannot be read (invalid_payload), or "
+                "not JSON where JSON is due (invalid_json); execution_id when recorded",
+                401: "the receiver has a secret the call did not prove (unauthorized)",
+                404: "no enabled receiver has this key (not_found)",
+                503: "the engine is unavailable, or an Alertmanager is rate limited "
+                "(rate_limited, with Retry-After); retry later",
+            },
+        ),
     },
 )
 async def trigger(key: str, request: Request, runtime: RuntimeDep) -> Response:

@@ -8,8 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from scalehook.answers import AUTH, BODY, ENGINE, errors
 from scalehook.api.deps import RuntimeDep, caller_address, require_admin
-from scalehook.api.schemas import BODY_ERRORS, ErrorOut, ExecutionOut, execution_dict
+from scalehook.api.schemas import ExecutionOut, execution_dict
 from scalehook.domain.durations import parse_duration
 from scalehook.domain.hosts import Host
 from scalehook.domain.selectors import Selector
@@ -22,8 +23,13 @@ router = APIRouter(
     prefix="/v1/hosts",
     tags=["hosts"],
     dependencies=[Depends(require_admin)],
-    responses={401: {"model": ErrorOut}, 422: {"model": ErrorOut}, 503: {"model": ErrorOut}},
+    responses=errors(*AUTH),
 )
+REMOVAL_REFUSED = (
+    "the host must not be removed (a manager, protected, scalehook's own), or the provider "
+    "cannot do it as configured"
+)
+NOT_CONFIGURED = {422: "host scaling is not configured, or a field that never works as sent"}
 
 
 class HostLoadOut(BaseModel):
@@ -89,7 +95,12 @@ class HostCreated(HostOut):
     execution_id: int
 
 
-@router.get("", response_model=list[HostOut])
+@router.get(
+    "",
+    operation_id="listHosts",
+    response_model=list[HostOut],
+    responses=errors(422, *ENGINE, said=NOT_CONFIGURED),
+)
 async def list_hosts(
     runtime: RuntimeDep,
     selector: Annotated[str | None, Query(description="labels, e.g. group=batch")] = None,
@@ -98,7 +109,13 @@ async def list_hosts(
     return [HostOut.of(h) for h in await hosts.list(Selector.parse(selector))]
 
 
-@router.post("", status_code=201, response_model=HostCreated, responses=BODY_ERRORS)
+@router.post(
+    "",
+    operation_id="addHost",
+    status_code=201,
+    response_model=HostCreated,
+    responses=errors(*BODY, *ENGINE, said=NOT_CONFIGURED),
+)
 async def create_host(body: HostCreate, request: Request, runtime: RuntimeDep) -> HostCreated:
     """Make one host (e.g. a group's first); answers once it is Ready in the Swarm."""
     hosts = host_manager(runtime.executor)
@@ -116,8 +133,14 @@ async def create_host(body: HostCreate, request: Request, runtime: RuntimeDep) -
 
 @router.delete(
     "/{ident}",
+    operation_id="removeHost",
     response_model=ExecutionOut,
-    responses={404: {"model": ErrorOut}, 409: {"model": ErrorOut}},
+    responses=errors(
+        404,
+        422,
+        *ENGINE,
+        said={409: REMOVAL_REFUSED},
+    ),
 )
 async def delete_host(
     ident: str,

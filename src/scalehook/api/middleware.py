@@ -121,11 +121,20 @@ class AccessLog:
             await self.app(scope, receive, send_wrapper)
         finally:
             client: Any = scope.get("client") or ("-", 0)
+            path = redact_path(scope["path"])
+            took = round((time.perf_counter() - started) * 1000, 1)
             access_log.info(
                 '%s "%s %s" %d %.1fms',
                 client[0],
                 scope["method"],
-                redact_path(scope["path"]),
+                path,
                 status[0],
-                (time.perf_counter() - started) * 1000,
+                took,
+                extra={
+                    "client": client[0],
+                    "method": scope["method"],
+                    "path": path,
+                    "status": status[0],
+                    "duration_ms": took,
+                },
             )

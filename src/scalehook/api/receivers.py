@@ -6,15 +6,9 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
+from scalehook.answers import AUTH, BODY, ENGINE, errors
 from scalehook.api.deps import RuntimeDep, require_admin
-from scalehook.api.schemas import (
-    BODY_ERRORS,
-    ErrorOut,
-    ReceiverCreate,
-    ReceiverOut,
-    ReceiverUpdate,
-    ReceiverWithUrl,
-)
+from scalehook.api.schemas import ReceiverCreate, ReceiverOut, ReceiverUpdate, ReceiverWithUrl
 from scalehook.domain.receivers import Receiver, hash_key, new_key, parse_id
 from scalehook.drivers import driver_for
 from scalehook.runtime import Runtime
@@ -23,8 +17,12 @@ router = APIRouter(
     prefix="/v1/receivers",
     tags=["receivers"],
     dependencies=[Depends(require_admin)],
-    responses={401: {"model": ErrorOut}, 422: {"model": ErrorOut}},
+    responses=errors(*AUTH),
 )
+TAKEN = {
+    409: "the name is taken (conflict), or the engine as configured cannot serve the "
+    "service (backend_unsupported)"
+}
 
 
 def trigger_url(runtime: Runtime, request: Request, key: str) -> str:
@@ -46,16 +44,18 @@ def with_url(receiver: Receiver, url: str) -> ReceiverWithUrl:
 
 @router.post(
     "",
+    operation_id="createReceiver",
     status_code=201,
     response_model=ReceiverWithUrl,
-    responses={**BODY_ERRORS, 409: {"model": ErrorOut, "description": "the name is taken"}},
+    responses=errors(*BODY, *ENGINE, said=TAKEN),
 )
 async def create_receiver(
     body: ReceiverCreate, request: Request, runtime: RuntimeDep
 ) -> ReceiverWithUrl:
-    """Create a receiver; the answer holds its trigger URL, shown in full only here."""
+    """Create a receiver; the answer holds its trigger URL, shown in full only here.
+    ``config`` is the driver's: its schema is the one of the ``driver`` given."""
     driver = driver_for(body.driver)
-    config = driver.parse_config(body.config)
+    config = body.config
     await driver.validate(config, runtime.executor)
     key = new_key()
     receiver = await runtime.store.receivers.add(
@@ -70,24 +70,23 @@ async def create_receiver(
     return with_url(receiver, trigger_url(runtime, request, key))
 
 
-@router.get("", response_model=list[ReceiverOut])
+@router.get("", operation_id="listReceivers", response_model=list[ReceiverOut])
 async def list_receivers(runtime: RuntimeDep) -> list[ReceiverOut]:
     return [ReceiverOut.of(r) for r in await runtime.store.receivers.all()]
 
 
-@router.get("/{ident}", response_model=ReceiverOut, responses={404: {"model": ErrorOut}})
+@router.get(
+    "/{ident}", operation_id="getReceiver", response_model=ReceiverOut, responses=errors(404)
+)
 async def get_receiver(ident: str, runtime: RuntimeDep) -> ReceiverOut:
     return ReceiverOut.of(await find(runtime, ident))
 
 
 @router.patch(
     "/{ident}",
+    operation_id="updateReceiver",
     response_model=ReceiverOut,
-    responses={
-        **BODY_ERRORS,
-        404: {"model": ErrorOut},
-        409: {"model": ErrorOut, "description": "the new name is taken"},
-    },
+    responses=errors(*BODY, *ENGINE, 404, said=TAKEN),
 )
 async def update_receiver(ident: str, body: ReceiverUpdate, runtime: RuntimeDep) -> ReceiverOut:
     """Rename, enable or disable, pause or resume, switch dry-run, or change config keys
@@ -111,7 +110,10 @@ async def update_receiver(ident: str, body: ReceiverUpdate, runtime: RuntimeDep)
 
 
 @router.post(
-    "/{ident}/rotate", response_model=ReceiverWithUrl, responses={404: {"model": ErrorOut}}
+    "/{ident}/rotate",
+    operation_id="rotateReceiverKey",
+    response_model=ReceiverWithUrl,
+    responses=errors(404),
 )
 async def rotate_key(ident: str, request: Request, runtime: RuntimeDep) -> ReceiverWithUrl:
     """Give the receiver a new key; the old URL stops working at once."""
@@ -121,7 +123,7 @@ async def rotate_key(ident: str, request: Request, runtime: RuntimeDep) -> Recei
     return with_url(receiver, trigger_url(runtime, request, key))
 
 
-@router.delete("/{ident}", status_code=204, responses={404: {"model": ErrorOut}})
+@router.delete("/{ident}", operation_id="deleteReceiver", status_code=204, responses=errors(404))
 async def delete_receiver(ident: str, runtime: RuntimeDep) -> Response:
     receiver = await find(runtime, ident)
     await runtime.store.receivers.delete(receiver.id)

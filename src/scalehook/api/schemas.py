@@ -2,41 +2,32 @@
 
 from __future__ import annotations
 
+import operator
 from datetime import datetime
-from typing import Any
+from functools import reduce
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from scalehook.backends import Replica, ReplicaSample, ServiceState
 from scalehook.domain.executions import Execution
 from scalehook.domain.receivers import Receiver, has_secret, public_config
+from scalehook.drivers import DRIVERS, Driver
+
+NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]*$"
 
 
-class ErrorOut(BaseModel):
-    error: str = Field(description="a stable code, e.g. invalid_request")
-    message: str = Field(description="what was wrong, for people")
-    field: str | None = Field(default=None, description="the field at fault, if one is")
-    execution_id: int | None = Field(default=None, description="the failed execution, if any")
+class ReceiverFields(BaseModel):
+    """What every receiver has, whatever its driver."""
 
-
-BODY_ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorOut, "description": "the body is not JSON"},
-    413: {"model": ErrorOut, "description": "the body is over the size limit"},
-}
-"""What any route that reads a JSON body may also answer."""
-
-
-class ReceiverCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(
         min_length=1,
         max_length=100,
-        pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$",
+        pattern=NAME_PATTERN,
         description="unique; starts with a letter",
     )
-    driver: str = Field(description="scaleService or serviceUpgrade")
-    config: dict[str, Any] = Field(description="the driver's settings")
     enabled: bool = True
     dry_run: bool = Field(
         default=False, description="decide and record what would be done; change nothing"
@@ -46,12 +37,41 @@ class ReceiverCreate(BaseModel):
     )
 
 
+def _receiver_create(driver: Driver[Any]) -> type[ReceiverFields]:
+    """The body that creates a receiver of ``driver``: its name is the tag, its config model
+    the ``config``."""
+    title = driver.name[0].upper() + driver.name[1:]
+    model: type[ReceiverFields] = create_model(
+        f"{title}ReceiverCreate",
+        __base__=ReceiverFields,
+        __doc__=f"A {driver.name} receiver.",
+        driver=(Literal[driver.name], Field(description="what the receiver does")),  # type: ignore[arg-type]
+        config=(driver.config_model, Field(description=f"the {driver.name} driver's settings")),
+    )
+    return model
+
+
+RECEIVER_CREATES = tuple(_receiver_create(d) for d in DRIVERS.values())
+BODY_TAGS = frozenset(DRIVERS)
+"""The tags of the tagged unions in request bodies (the drivers): pydantic puts a tag in
+an error's location (``body.scaleService.config.amount``), which no caller wrote."""
+
+if TYPE_CHECKING:
+
+    class ReceiverCreate(ReceiverFields):
+        driver: str
+        config: BaseModel
+else:
+    ReceiverCreate = Annotated[
+        reduce(operator.or_, RECEIVER_CREATES), Field(discriminator="driver")
+    ]
+    """A new receiver: its driver says what its config holds."""
+
+
 class ReceiverUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(
-        default=None, min_length=1, max_length=100, pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$"
-    )
+    name: str | None = Field(default=None, min_length=1, max_length=100, pattern=NAME_PATTERN)
     enabled: bool | None = None
     dry_run: bool | None = None
     paused: bool | None = None

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 
+from scalehook.answers import AUTH, BODY, ENGINE, errors
 from scalehook.api.deps import RuntimeDep, caller_address, require_admin
 from scalehook.api.schemas import (
-    BODY_ERRORS,
-    ErrorOut,
     ExecutionOut,
     ReplicaOut,
     ScaleRequest,
@@ -17,28 +16,67 @@ from scalehook.api.schemas import (
     ServiceOut,
     execution_dict,
 )
+from scalehook.backends.registry import none_read
 from scalehook.domain.decisions import decide_replicas
 from scalehook.domain.selectors import Selector
 from scalehook.recording import Audit
+
+UNAVAILABLE_HEADER = "X-Unavailable-Backends"
+"""Names the backends (comma-separated) a list of services could not read."""
 
 router = APIRouter(
     prefix="/v1/services",
     tags=["services"],
     dependencies=[Depends(require_admin)],
-    responses={401: {"model": ErrorOut}, 503: {"model": ErrorOut}},
+    responses=errors(*AUTH),
 )
+NO_BACKEND = {
+    503: "no backend could be read, one of them because its engine is unreachable "
+    "(backend_unavailable); the message names each backend and why"
+}
 
 
-@router.get("", response_model=list[ServiceOut])
+@router.get(
+    "",
+    operation_id="listServices",
+    response_model=list[ServiceOut],
+    responses={
+        200: {
+            "headers": {
+                UNAVAILABLE_HEADER: {
+                    "description": "the backends that could not be read (comma-separated): "
+                    "their services are missing from the list",
+                    "required": False,
+                    "schema": {"type": "string"},
+                }
+            }
+        },
+        **errors(422, *ENGINE, said=NO_BACKEND),
+    },
+)
 async def list_services(
     runtime: RuntimeDep,
+    response: Response,
     selector: Annotated[str | None, Query(description="labels, e.g. tier=front,app=")] = None,
 ) -> list[ServiceOut]:
-    services = await runtime.backends.list_services(selector=Selector.parse(selector))
+    """Every backend's services. A backend that cannot be read is named in the
+    ``X-Unavailable-Backends`` header (its services are missing from the list); when
+    none can be read, the answer is that error (503 when an engine is unreachable),
+    never an empty list."""
+    services, failed = await runtime.backends.read_services(selector=Selector.parse(selector))
+    if failed and len(failed) == len(runtime.backends):
+        raise none_read(failed)
+    if failed:
+        response.headers[UNAVAILABLE_HEADER] = ", ".join(sorted(failed))
     return [ServiceOut.of(s) for s in services]
 
 
-@router.get("/{ref:path}", response_model=ServiceDetail, responses={404: {"model": ErrorOut}})
+@router.get(
+    "/{ref:path}",
+    operation_id="getService",
+    response_model=ServiceDetail,
+    responses=errors(404, 422, *ENGINE),
+)
 async def get_service(ref: str, runtime: RuntimeDep) -> ServiceDetail:
     """A service with its replicas: readiness, and a sample of each (CPU% since the
     previous sample, so the first one after a replica starts has none; memory; limits)."""
@@ -54,8 +92,9 @@ async def get_service(ref: str, runtime: RuntimeDep) -> ServiceDetail:
 
 @router.post(
     "/{ref:path}/scale",
+    operation_id="scaleService",
     response_model=ExecutionOut,
-    responses={**BODY_ERRORS, 404: {"model": ErrorOut}},
+    responses=errors(*BODY, *ENGINE, 404),
 )
 async def scale_service(
     ref: str, body: ScaleRequest, request: Request, runtime: RuntimeDep

@@ -7,13 +7,12 @@ from fastapi import APIRouter, Response
 from scalehook import __version__
 from scalehook.api.deps import RuntimeDep
 from scalehook.api.schemas import Health
-from scalehook.errors import ScalehookError
 from scalehook.metrics import CONTENT_TYPE
 
 router = APIRouter(tags=["system"])
 
 
-@router.get("/healthz", response_model=Health)
+@router.get("/healthz", operation_id="getHealth", response_model=Health)
 async def healthz(runtime: RuntimeDep) -> Health:
     """200 once scalehook is up: the store is open and the backends have started.
     ``leader`` says whether this instance runs the loops."""
@@ -25,15 +24,15 @@ async def healthz(runtime: RuntimeDep) -> Health:
     )
 
 
-@router.get("/metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    operation_id="getMetrics",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE: {"schema": {"type": "string"}}}}},
+)
 async def metrics(runtime: RuntimeDep) -> Response:
-    """Prometheus metrics: triggers by receiver and result, durations, replicas per service."""
-    services = []
-    for backend in runtime.backends:
-        try:
-            services.extend(await backend.list_services())
-            runtime.metrics.backend_up.labels(backend.name).set(1)
-        except ScalehookError:
-            runtime.metrics.backend_up.labels(backend.name).set(0)
-    runtime.metrics.set_services(services)
+    """Prometheus metrics: triggers by receiver and result, durations, replicas per
+    service, hosts per group, the process. Answers within a few seconds even while an
+    engine hangs: counts it cannot read in time are its last ones, marked stale."""
+    await runtime.scrape.refresh()
     return Response(runtime.metrics.render(), media_type=CONTENT_TYPE)

@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 from scalehook.backends.base import Backend
 from scalehook.backends.docker import DockerBackend, DockerSettings
 from scalehook.backends.engine.address import DockerHost, EngineSettings, TlsSettings
+from scalehook.backends.engine.registry_auth import RegistryAuth, RegistryLogin
 from scalehook.backends.local import LocalBackend
 from scalehook.backends.local.spec import LocalServiceSpec, LocalSettings
 from scalehook.backends.swarm import SwarmBackend, SwarmSettings
@@ -30,9 +31,12 @@ __all__ = [
     "KINDS",
     "BackendKind",
     "BackendSettings",
+    "Context",
     "DockerHost",
     "Kind",
     "LocalSettings",
+    "RegistryAuth",
+    "RegistryLogin",
     "Shorthand",
     "TlsSettings",
     "build_backend",
@@ -53,13 +57,22 @@ class Shorthand:
 
 
 @dataclass(frozen=True, slots=True)
+class Context:
+    """What every backend may be built with, beside its own settings."""
+
+    data_dir: Path
+    registry_auth: RegistryAuth = field(default_factory=RegistryAuth)
+    clock: Clock = field(default_factory=SystemClock)
+
+
+@dataclass(frozen=True, slots=True)
 class Kind(Generic[S]):
     """One engine kind: ``settings`` (whose ``type`` default is the kind's name), how
     the top-level ``shorthand`` becomes settings (``ValueError`` saying what does not
-    fit), and how a backend named ``name`` is built from them, the data dir and the clock."""
+    fit), and how a backend named ``name`` is built from them and the ``Context``."""
 
     settings: type[S]
-    build: Callable[[str, S, Path, Clock], Backend]
+    build: Callable[[str, S, Context], Backend]
     shorthand: Callable[[Shorthand], S]
 
     @property
@@ -67,8 +80,8 @@ class Kind(Generic[S]):
         return str(self.settings.model_fields["type"].default)
 
 
-def _local(name: str, settings: LocalSettings, data_dir: Path, clock: Clock) -> Backend:
-    return LocalBackend(name, settings.services, data_dir, clock=clock)
+def _local(name: str, settings: LocalSettings, context: Context) -> Backend:
+    return LocalBackend(name, settings.services, context.data_dir, clock=context.clock)
 
 
 def _local_shorthand(top: Shorthand) -> LocalSettings:
@@ -78,12 +91,12 @@ def _local_shorthand(top: Shorthand) -> LocalSettings:
     return LocalSettings(services=top.services)
 
 
-def _docker(name: str, settings: DockerSettings, data_dir: Path, clock: Clock) -> Backend:
-    return DockerBackend(name, settings, clock=clock)
+def _docker(name: str, settings: DockerSettings, context: Context) -> Backend:
+    return DockerBackend(name, settings, registry_auth=context.registry_auth, clock=context.clock)
 
 
-def _swarm(name: str, settings: SwarmSettings, data_dir: Path, clock: Clock) -> Backend:
-    return SwarmBackend(name, settings, clock=clock)
+def _swarm(name: str, settings: SwarmSettings, context: Context) -> Backend:
+    return SwarmBackend(name, settings, registry_auth=context.registry_auth, clock=context.clock)
 
 
 def _engine_shorthand(model: type[E]) -> Callable[[Shorthand], E]:
@@ -127,8 +140,14 @@ def kind_of(settings: BaseModel) -> Kind[Any]:
 
 
 def build_backend(
-    name: str, settings: BackendSettings, *, data_dir: Path, clock: Clock | None = None
+    name: str,
+    settings: BackendSettings,
+    *,
+    data_dir: Path,
+    registry_auth: RegistryAuth | None = None,
+    clock: Clock | None = None,
 ) -> Backend:
     """The backend one entry of ``backends:`` declares (not started yet); its rollouts
     wait on ``clock``."""
-    return kind_of(settings).build(name, settings, data_dir, clock or SystemClock())
+    context = Context(data_dir, registry_auth or RegistryAuth(), clock or SystemClock())
+    return kind_of(settings).build(name, settings, context)

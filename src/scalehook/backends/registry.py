@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from scalehook.backends.base import Backend, ServiceState
 from scalehook.domain.selectors import Selector
 from scalehook.errors import (
+    BackendError,
+    BackendRefused,
     BackendUnavailable,
     BackendUnsupported,
     InvalidRequest,
@@ -86,15 +88,45 @@ class Backends:
 
     async def list_services(self, *, selector: Selector | None = None) -> list[ServiceState]:
         """Every backend's services; a backend that fails is skipped, not fatal."""
+        services, _failed = await self.read_services(selector=selector)
+        return services
+
+    async def read_services(
+        self, *, selector: Selector | None = None
+    ) -> tuple[list[ServiceState], dict[str, ScalehookError]]:
+        """Every backend's services, and the error of each backend that could not be read
+        (by name): a caller must not show a list it could only read in part as whole."""
+        names = list(self._by_name)
         results = await asyncio.gather(
-            *(b.list_services(selector=selector) for b in self._by_name.values()),
+            *(self._by_name[n].list_services(selector=selector) for n in names),
             return_exceptions=True,
         )
         services: list[ServiceState] = []
-        for result in results:
+        failed: dict[str, ScalehookError] = {}
+        for name, result in zip(names, results, strict=True):
             if isinstance(result, ScalehookError):
+                failed[name] = result
                 continue
             if isinstance(result, BaseException):
                 raise result
             services.extend(result)
-        return services
+        return services, failed
+
+
+def none_read(failed: dict[str, ScalehookError]) -> ScalehookError:
+    """The error to answer when no backend could be read: the one backend's own, or for
+    several one of the most retryable kind among theirs, naming each with its reason."""
+    if len(failed) == 1:
+        return next(iter(failed.values()))
+    errors = list(failed.values())
+    kind: type[BackendError]
+    if any(isinstance(e, BackendUnavailable) for e in errors):
+        kind = BackendUnavailable
+    elif all(isinstance(e, BackendUnsupported) for e in errors):
+        kind = BackendUnsupported
+    elif all(isinstance(e, BackendRefused) for e in errors):
+        kind = BackendRefused
+    else:
+        kind = BackendError
+    reasons = "; ".join(f"{name}: {error.message}" for name, error in failed.items())
+    return kind(f"no backend could be read: {reasons}")

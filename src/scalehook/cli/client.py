@@ -54,11 +54,15 @@ class Client:
         self._http.close()
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self.exchange(method, path, **kwargs)[0]
+
+    def exchange(self, method: str, path: str, **kwargs: Any) -> tuple[Any, httpx.Headers]:
+        """The decoded answer and its headers."""
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
             raise ClientError(f"cannot reach scalehook at {self.url}: {exc}") from exc
-        return decode(response)
+        return decode(response), response.headers
 
     def get(self, path: str, **params: Any) -> Any:
         clean = {k: v for k, v in params.items() if v is not None}

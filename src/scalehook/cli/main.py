@@ -17,7 +17,7 @@ from scalehook import __version__
 from scalehook.cli.client import ClientError
 from scalehook.cli.common import State
 
-RESOURCES = ("serve", "apply", "receivers", "services", "hosts", "executions")
+RESOURCES = ("serve", "config", "apply", "receivers", "services", "hosts", "executions")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -30,17 +30,18 @@ def serve(
 ) -> None:
     """Run scalehook: the API, the trigger URLs and the services of the config."""
     from scalehook.config import load_settings
+    from scalehook.logs import setup_logging
     from scalehook.server import serve as run
-    from scalehook.server import setup_logging
 
     if config_path is None and Path("scalehook.yaml").exists():
         config_path = Path("scalehook.yaml")
     try:
         settings = load_settings(config_path, host=host, port=port, data_dir=data_dir)
-        setup_logging(settings.log_level)
+        setup_logging(settings.log_level, settings.log_format)
         asyncio.run(run(settings))
     except ScalehookError as exc:
-        click.echo(f"scalehook: {exc.message}", err=True)
+        for line in getattr(exc, "problems", None) or (exc.message,):
+            click.echo(f"scalehook: {line}", err=True)
         sys.exit(1)
     except KeyboardInterrupt:
         pass

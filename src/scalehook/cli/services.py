@@ -38,7 +38,13 @@ def services() -> None:
 @json_option
 @pass_state
 def services_list(state: State, selector: str | None, as_json: bool) -> None:
-    emit(state.client.get("/v1/services", selector=selector), as_json, SERVICE_COLUMNS)
+    """Every backend's services; a backend that cannot be read is named on stderr."""
+    params = {"selector": selector} if selector else {}
+    services, headers = state.client.exchange("GET", "/v1/services", params=params)
+    emit(services, as_json, SERVICE_COLUMNS)
+    missing = headers.get("x-unavailable-backends")
+    if missing:
+        click.echo(f"warning: not listed, these backends could not be read: {missing}", err=True)
 
 
 @services.command("show")

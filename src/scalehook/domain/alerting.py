@@ -87,11 +87,16 @@ class AlertOptions(BaseModel):
         default="none", description="none, or the opposite of on_firing to undo it"
     )
     dedupe: bool = Field(default=True, description="an incident (fingerprint + startsAt) acts once")
-    cooldown: Annotated[CooldownOption, BeforeValidator(_cooldown)] = Field(
+    cooldown: Annotated[
+        CooldownOption,
+        BeforeValidator(_cooldown, json_schema_input_type=CooldownOption | float | str),
+    ] = Field(
         default_factory=CooldownOption,
         description="least time between two actions of one direction on the target",
     )
-    match: Annotated[dict[str, str], BeforeValidator(_match)] = Field(
+    match: Annotated[
+        dict[str, str], BeforeValidator(_match, json_schema_input_type=dict[str, str] | str)
+    ] = Field(
         default_factory=dict, description="act only on alerts with these labels ('' = present)"
     )
     per_alert: bool = Field(

@@ -102,4 +102,4 @@ def format_duration(seconds: float) -> str:
     return text
 
 
-Duration = Annotated[float, BeforeValidator(parse_duration)]
+Duration = Annotated[float, BeforeValidator(parse_duration, json_schema_input_type=float | str)]

@@ -73,3 +73,17 @@ def as_dry_run(
         recorded["would"] = would
         result = "dry_run"
     return result, f"dry run, nothing changed: {message}", recorded
+
+
+def log_fields(
+    *, execution_id: int, receiver: str | None, driver: str, target: str | None, result: str
+) -> dict[str, Any]:
+    """An execution's structured log fields (``extra=``), the same wherever it is logged:
+    what a log shipper indexes a JSON log by."""
+    return {
+        "execution_id": execution_id,
+        "receiver": receiver,
+        "driver": driver,
+        "target": target,
+        "result": result,
+    }

@@ -111,6 +111,19 @@ def image_at(registry: str, repository: str) -> ImageRef:
     return ImageRef(host, _repository(host, repository, f"{registry}/{repository}"))
 
 
+def registry_host(text: str) -> str:
+    """A registry as ``docker login`` and ``~/.docker/config.json`` name it
+    (``https://index.docker.io/v1/``, ``localhost:5000``, ``ghcr.io``), as an image's
+    ``registry`` says it: the host and port, lower-cased, Docker Hub's aliases
+    ``docker.io``."""
+    host = text.strip()
+    for scheme in ("https://", "http://"):
+        if host.lower().startswith(scheme):
+            host = host[len(scheme) :]
+    host = host.split("/", 1)[0].lower()
+    return DOCKER_HUB if host in _HUB_ALIASES else host
+
+
 def _registry(host: str, text: str) -> str:
     if not _REGISTRY.match(host):
         raise InvalidImage(f"{text!r}: {host!r} is not a registry host[:port]")

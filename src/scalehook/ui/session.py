@@ -15,6 +15,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from scalehook.answers import BODY, errors
 from scalehook.domain.sessions import COOKIE, CSRF_HEADER, IDLE, UiSession
 from scalehook.errors import RateLimited, Unauthorized
 from scalehook.ratelimit import RateLimiter
@@ -25,12 +26,6 @@ from scalehook.ui.headers import SECURITY_HEADERS
 SIGN_IN_RATE = 1.0
 """Sign-in attempts per second per address, after a burst of ``SIGN_IN_BURST``."""
 SIGN_IN_BURST = 10
-
-
-class ErrorBody(BaseModel):
-    error: str
-    message: str
-    field: str | None = None
 
 
 class SignIn(BaseModel):
@@ -84,13 +79,12 @@ def _answer(response: Response, session: UiSession) -> SessionOut:
     operation_id="createSession",
     status_code=201,
     response_model=SessionOut,
-    responses={
-        400: {"model": ErrorBody, "description": "the body is not JSON"},
-        401: {"model": ErrorBody, "description": "the admin token is not valid"},
-        413: {"model": ErrorBody},
-        422: {"model": ErrorBody},
-        429: {"model": ErrorBody, "description": "too many attempts; Retry-After says when"},
-    },
+    responses=errors(
+        *BODY,
+        401,
+        429,
+        said={401: "the admin token is not valid", 429: "too many attempts; Retry-After says when"},
+    ),
 )
 async def create_session(
     body: SignIn, request: Request, response: Response, runtime: RuntimeDep
@@ -113,7 +107,7 @@ async def create_session(
     "/session",
     operation_id="getSession",
     response_model=SessionOut,
-    responses={401: {"model": ErrorBody, "description": "not signed in, or the session ended"}},
+    responses=errors(401, said={401: "not signed in, or the session ended"}),
 )
 async def get_session(request: Request, response: Response, runtime: RuntimeDep) -> SessionOut:
     """The signed-in session's CSRF token (the page asks on every load); renews the cookie."""
@@ -129,7 +123,7 @@ async def get_session(request: Request, response: Response, runtime: RuntimeDep)
     "/session",
     operation_id="deleteSession",
     status_code=204,
-    responses={403: {"model": ErrorBody, "description": "no CSRF token with a live session"}},
+    responses=errors(403, said={403: "no CSRF token with a live session"}),
 )
 async def delete_session(request: Request, runtime: RuntimeDep) -> Response:
     """Sign out: the session ends at once (its cookie no longer works anywhere)."""

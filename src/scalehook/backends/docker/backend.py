@@ -64,6 +64,7 @@ from scalehook.backends.engine import (
 )
 from scalehook.backends.engine.boundary import engine_boundary
 from scalehook.backends.engine.readiness import health_window
+from scalehook.backends.engine.registry_auth import RegistryAuth
 from scalehook.backends.engine.stats import engine_time
 from scalehook.backends.rolling import IMAGE_LABEL, Replacement, rolling_upgrade, same_image, show
 from scalehook.domain.durations import Duration
@@ -95,10 +96,18 @@ class DockerSettings(EngineSettings):
 class DockerBackend:
     kind = "docker"
 
-    def __init__(self, name: str, settings: DockerSettings, *, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        settings: DockerSettings,
+        *,
+        registry_auth: RegistryAuth | None = None,
+        clock: Clock | None = None,
+    ) -> None:
         self._name = name
         self._clock: Clock = clock or SystemClock()
         self._settings = settings
+        self._auth = registry_auth or RegistryAuth()
         self._client = EngineClient(
             resolve_address(settings.docker_host, settings.docker_tls), timeout=settings.timeout
         )
@@ -438,7 +447,7 @@ class DockerBackend:
         known = self._sources.get(service, {}).get(ref)
         if known is not None:
             return known
-        return await runnable(self._client, ref)
+        return await runnable(self._client, ref, self._auth)
 
     async def _sources_of(self, found: Group) -> dict[ImageRef, str]:
         sources: dict[ImageRef, str] = {}

@@ -159,15 +159,17 @@ class EngineClient:
         content: AsyncIterator[bytes] | None = None,
         content_type: str | None = None,
         wait: float | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """One versioned API call; raises the domain's errors on any failure.
 
         ``content`` streams a raw body of ``content_type`` (a tar archive for
-        ``/images/load``)."""
+        ``/images/load``); ``headers`` are sent as well (``X-Registry-Auth``: never
+        logged)."""
         version = await self._version()
         return await self._send(
             method, f"/v{version}{path}", params=params, json=json, content=content,
-            content_type=content_type, wait=wait,
+            content_type=content_type, wait=wait, headers=headers,
         )  # fmt: skip
 
     async def stream(
@@ -205,9 +207,13 @@ class EngineClient:
         content: AsyncIterator[bytes] | None = None,
         content_type: str | None = None,
         wait: float | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         where = self.address.display
         wait = self.timeout if wait is None else wait
+        sent = dict(headers or {})
+        if content_type:
+            sent["Content-Type"] = content_type
         try:
             response = await self._http.request(
                 method,
@@ -215,7 +221,7 @@ class EngineClient:
                 params=params,
                 json=json,
                 content=content,
-                headers={"Content-Type": content_type} if content_type else None,
+                headers=sent or None,
                 timeout=httpx.Timeout(wait, connect=min(wait, 5.0)),
             )
         except httpx.TransportError as exc:

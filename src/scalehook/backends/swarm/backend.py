@@ -50,6 +50,7 @@ from scalehook.backends.engine import (
     resolve_address,
 )
 from scalehook.backends.engine.boundary import engine_boundary
+from scalehook.backends.engine.registry_auth import RegistryAuth
 from scalehook.backends.engine.stats import engine_time
 from scalehook.backends.rolling import IMAGE_LABEL, same_image, show
 from scalehook.backends.swarm.samples import Sampler
@@ -106,13 +107,21 @@ class SwarmSettings(EngineSettings):
 class SwarmBackend:
     kind = "swarm"
 
-    def __init__(self, name: str, settings: SwarmSettings, *, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        settings: SwarmSettings,
+        *,
+        registry_auth: RegistryAuth | None = None,
+        clock: Clock | None = None,
+    ) -> None:
         self._name = name
         self._clock: Clock = clock or SystemClock()
+        self._auth = registry_auth or RegistryAuth()
         self._client = EngineClient(
             resolve_address(settings.docker_host, settings.docker_tls), timeout=settings.timeout
         )
-        self._services = Services(self._client, backend=name)
+        self._services = Services(self._client, backend=name, auth=self._auth)
         self._sampler = Sampler(self._client, self._services)
 
     @property

@@ -9,13 +9,16 @@ from __future__ import annotations
 import json
 
 from scalehook.backends.engine import JSON, EngineClient, EngineError, EngineNotFound
+from scalehook.backends.engine.registry_auth import RegistryAuth
+from scalehook.backends.swarm.update import container_image
 from scalehook.errors import ServiceNotFound
 
 
 class Services:
-    def __init__(self, client: EngineClient, *, backend: str) -> None:
+    def __init__(self, client: EngineClient, *, backend: str, auth: RegistryAuth) -> None:
         self._client = client
         self._backend = backend
+        self._auth = auth
 
     async def get(self, service: str) -> JSON:
         """A service by name or id, or ``ServiceNotFound``."""
@@ -49,8 +52,9 @@ class Services:
     async def write(
         self, found: JSON, spec: JSON, *, name: str, doing: str, rollback: bool = False
     ) -> JSON | None:
-        """POST ``spec`` at the version that was read; ``None`` when the service changed
-        since (read it again), the engine's own words when it refuses."""
+        """POST ``spec`` at the version that was read, with its image's registry
+        credentials when some are found (the nodes pull with them); ``None`` when the
+        service changed since (read it again), the engine's own words when it refuses."""
         try:
             answer = await self._client.request(
                 "POST",
@@ -60,6 +64,7 @@ class Services:
                     **({"rollback": "previous"} if rollback else {}),
                 },
                 json=spec,
+                headers=await self._auth.headers(container_image(spec)),
             )
         except EngineNotFound as exc:
             raise ServiceNotFound(

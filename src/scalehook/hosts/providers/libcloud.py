@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from scalehook.domain.masking import Secret
 from scalehook.errors import BackendError, BackendUnavailable, InvalidRequest
 from scalehook.hosts.providers.base import JoinSpec, ProviderHost
 
@@ -88,9 +89,14 @@ class LibcloudSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     driver: str = Field(description="a libcloud compute provider, e.g. ec2, gce, openstack, dummy")
-    key: str | None = None
+    key: Secret | None = Field(default=None, repr=False, description="the driver's key")
+    secret: Secret | None = Field(
+        default=None,
+        repr=False,
+        description="the driver's secret (or SCALEHOOK_HOSTS__PROVIDERS__LIBCLOUD__SECRET_FILE)",
+    )
     secret_env: str | None = Field(
-        default=None, description="environment variable holding the secret (never the file)"
+        default=None, description="environment variable holding the secret, instead of secret"
     )
     options: dict[str, Any] = Field(default_factory=dict, description="driver keyword arguments")
     image: str | None = Field(default=None, description="image id for a first host")
@@ -109,6 +115,12 @@ class LibcloudSettings(BaseModel):
         description="more create_node keyword arguments, passed as ex_<name> "
         "(e.g. {iamprofile: swarm-node} is ex_iamprofile)",
     )
+
+    @model_validator(mode="after")
+    def _one_secret(self) -> LibcloudSettings:
+        if self.secret is not None and self.secret_env is not None:
+            raise ValueError("give secret or secret_env, not both")
+        return self
 
     @field_validator("create_options")
     @classmethod
@@ -151,7 +163,9 @@ class LibcloudProvider:
                 raise InvalidRequest(
                     f"libcloud has no compute driver {self.settings.driver!r}", field="driver"
                 ) from exc
-            secret = os.environ.get(self.settings.secret_env) if self.settings.secret_env else None
+            secret = self.settings.secret
+            if secret is None and self.settings.secret_env:
+                secret = os.environ.get(self.settings.secret_env)
             args = [a for a in (self.settings.key, secret) if a is not None]
             self._driver = cls(*args, **self.settings.options)
         return self._driver
