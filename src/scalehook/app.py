@@ -9,10 +9,15 @@ from scalehook.api import (
     errors,
     execution_stream,
     executions,
+    healthchecks,
     hooks,
     hosts,
+    nodes,
+    notifications,
     openapi,
+    policies,
     receivers,
+    rollouts,
     services,
     system,
 )
@@ -42,10 +47,15 @@ def build_app(runtime: Runtime) -> FastAPI:
     for router in (
         hooks.router,
         receivers.router,
+        policies.router,
+        healthchecks.router,  # before services: /{name}/healthcheck is not a service name
         services.router,
         execution_stream.router,  # before executions: /stream is not an execution id
         executions.router,
         hosts.router,
+        notifications.router,
+        nodes.router,
+        rollouts.router,
         system.router,
     ):
         app.include_router(router)

@@ -30,12 +30,15 @@ from scalehook.backends.kinds import (
     TlsSettings,
 )
 from scalehook.backends.local.spec import SERVICE_NAME, LocalServiceSpec
+from scalehook.balancers.settings import BalancerSettings, check_names
 from scalehook.config_sources import Layers, read_environment, read_file
 from scalehook.domain.durations import Duration
+from scalehook.domain.healthchecks import HealthCheckSpec
 from scalehook.domain.masking import SecretUrl
 from scalehook.errors import ScalehookError
 from scalehook.hosts.settings import HostsSettings
 from scalehook.log_levels import LogLevel
+from scalehook.notifications.settings import NotificationSettings
 from scalehook.store.database import DEFAULT_POOL, DatabaseUrlError, normalise_url
 
 DEFAULT_PORT = 8085
@@ -53,13 +56,16 @@ def default_data_dir() -> Path:
 
 class ConfigError(ScalehookError):
     """``scalehook.yaml``, the environment or the command line asks for something that
-    cannot run; ``problems`` lists each thing wrong, one line each."""
+    cannot run; ``problems`` lists each thing wrong, one line each; ``field`` the setting,
+    when one is to blame (e.g. ``balancers.edge.haproxy.socket``)."""
 
     status = 400
     code = "config_error"
 
-    def __init__(self, message: str, *, problems: Sequence[str] = ()) -> None:
-        super().__init__(message)
+    def __init__(
+        self, message: str, *, problems: Sequence[str] = (), field: str | None = None
+    ) -> None:
+        super().__init__(message, field=field)
         self.problems: tuple[str, ...] = tuple(problems) or (message,)
 
 
@@ -133,6 +139,19 @@ class LeaderSettings(BaseModel):
         return self
 
 
+class PrometheusSettings(BaseModel):
+    """Where policies' ``prometheus`` metrics send their PromQL instant queries."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(
+        pattern=r"^https?://[^\s/]+", description="e.g. http://127.0.0.1:9090 (no /api/v1)"
+    )
+    timeout: Annotated[Duration, Field(gt=0)] = Field(
+        default=5.0, description="longest wait for one query's answer"
+    )
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -180,6 +199,14 @@ class Settings(BaseModel):
     server: ServerSettings = Field(default_factory=ServerSettings)
     hooks: HookSettings = Field(default_factory=HookSettings)
     hosts: HostsSettings | None = Field(default=None, description="host scaling (Swarm nodes)")
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
+    balancers: dict[str, BalancerSettings] = Field(
+        default_factory=dict,
+        description="load balancers (HAProxy) whose backends scalehook keeps in step",
+    )
+    prometheus: PrometheusSettings | None = Field(
+        default=None, description="the Prometheus that policies' prometheus metrics query"
+    )
     registries: dict[str, RegistryLogin] = Field(
         default_factory=dict,
         description='logins by registry host ("localhost:5000", "ghcr.io"), before '
@@ -192,6 +219,7 @@ class Settings(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
+        check_names(self.balancers)
         if self.backends:
             self._check_backends()
         else:
@@ -201,6 +229,7 @@ class Settings(BaseModel):
         for local in self.backends.values():
             if not isinstance(local, LocalSettings):
                 continue
+            local.check_fits()
             for name, spec in local.services.items():
                 if not SERVICE_NAME.match(name):
                     raise ValueError(
@@ -267,6 +296,16 @@ class Settings(BaseModel):
             )
         local[0].services = self.services
 
+    def declared_health_checks(self) -> dict[str, HealthCheckSpec]:
+        """The health checks ``scalehook.yaml`` declares, by service ref (backend/name)."""
+        return {
+            f"{backend}/{name}": spec.health
+            for backend, settings in self.backends.items()
+            if isinstance(settings, LocalSettings)
+            for name, spec in settings.services.items()
+            if spec.health is not None
+        }
+
     def local_services(self) -> Iterator[LocalServiceSpec]:
         """Every service that runs on a local backend."""
         for backend in self.backends.values():
@@ -311,13 +350,26 @@ def read_settings(
     if problems:
         return None, problems
     base = path.resolve().parent if path is not None else Path.cwd()
-    from_file = layers.file is not None and layers.origin(("data_dir",)).startswith(
-        f"{layers.file}:"
-    )
-    settings.data_dir = ((base if from_file else Path.cwd()) / settings.data_dir).resolve()
+    settings.data_dir = (_relative_to(layers, ("data_dir",), base) / settings.data_dir).resolve()
     for spec in settings.local_services():
         spec.cwd = str((base / spec.cwd).resolve()) if spec.cwd else str(base)
+    notifications = settings.notifications
+    if notifications.ca_file is not None:
+        loc = ("notifications", "ca_file")
+        notifications.ca_file = (_relative_to(layers, loc, base) / notifications.ca_file).resolve()
+        try:
+            notifications.ssl_context()
+        except ValueError as exc:
+            return None, [f"{layers.origin(loc)}: notifications.ca_file: {exc}"]
     return settings, []
+
+
+def _relative_to(layers: Layers, loc: tuple[str, ...], base: Path) -> Path:
+    """What a relative path at ``loc`` is relative to: the file's folder when the file
+    gave it, else the working directory (an environment variable, a flag)."""
+    if layers.file is not None and layers.origin(loc).startswith(f"{layers.file}:"):
+        return base
+    return Path.cwd()
 
 
 def load_settings(

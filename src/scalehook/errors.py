@@ -21,9 +21,15 @@ fails on a class missing here, or on a status that differs)::
     |-- Forbidden                 403 a UI session's change sent without its CSRF token
     |-- NotFound                  404 no such thing
     |   |-- ReceiverNotFound      404 no receiver has this id, name or trigger URL
+    |   |-- PolicyNotFound        404 no policy has this id or name
     |   |-- ServiceNotFound       404 no backend has the service, or there is no such backend
-    |   `-- ReplicaNotFound       404 the service has no replica of that id
-    |-- Conflict                  409 the target's state forbids it (a host name taken)
+    |   |-- NotificationNotFound  404 no notification has this id or name
+    |   |-- ReplicaNotFound       404 the service has no replica of that id
+    |   |-- HealthCheckNotFound   404 the service has no health check
+    |   |-- RolloutNotFound       404 no rollout has this id
+    |   `-- RevisionNotFound      404 the service has no revision of that number
+    |-- Conflict                  409 the target's state forbids it (a host name taken, a
+    |   |                             rollback while a rollout runs, a pause of a finished one)
     |   `-- DataDirInUse          409 another running scalehook holds the data dir (datadir.py)
     |-- RateLimited               429 over the receiver's rate; Retry-After says when
     |   `-- RetryLater            503 the same, for senders that retry only 5xx (Alertmanager)
@@ -33,18 +39,25 @@ fails on a class missing here, or on a status that differs)::
     |                                 restarting, no free connection): retry later
     `-- BackendError              502 an engine or provider failed; a later try may pass
         |-- BackendUnavailable    503 it cannot be reached, or cannot serve now: retry later
-        |   `-- EngineUnavailable 503 a Docker engine unreachable, timing out, or its own 503
+        |   |-- EngineUnavailable 503 a Docker engine unreachable, timing out, or its own 503
+        |   `-- HAProxyUnavailable 503 HAProxy's Runtime API unreachable, cut off, timing out
         |-- BackendRefused        422 the engine says the request is invalid (its 400)
         |-- BackendUnsupported    409 the engine or provider, as set up, will not do this
-        `-- EngineError           502 a Docker engine's error answer; engine_text its words
-            |-- EngineNotFound    502 its 404 (callers make it ServiceNotFound, or "gone")
-            |-- EngineConflict    502 its 409: a name in use, an object in the wrong state
-            |-- EngineRefused     422 its 400; also a BackendRefused
-            `-- EngineUnsupported 409 its 403 or 501, or its 503 "not a swarm manager" or
-                                      "not part of a swarm"; also a BackendUnsupported
+        |-- EngineError           502 a Docker engine's error answer; engine_text its words
+        |   |-- EngineNotFound    502 its 404 (callers make it ServiceNotFound, or "gone")
+        |   |-- EngineConflict    502 its 409: a name in use, an object in the wrong state
+        |   |-- EngineRefused     422 its 400; also a BackendRefused
+        |   `-- EngineUnsupported 409 its 403 or 501, or its 503 "not a swarm manager" or
+        |                             "not part of a swarm"; also a BackendUnsupported
+        `-- HAProxyError          502 HAProxy refused a command ([err]); haproxy_text its words
+            |-- HAProxyNotFound   502 no such backend, server or proxy
+            `-- HAProxyUnsupported 409 a socket below level admin or not ours to open, or a
+                                      command this HAProxy lacks; also a BackendUnsupported
 
 The ``Engine*`` errors live in ``backends/engine/client.py``, the one place that reads
-an engine's answers; ``EngineAddressError`` beside it in ``address.py``.
+an engine's answers; ``EngineAddressError`` beside it in ``address.py``. The
+``HAProxy*`` errors live in ``balancers/haproxy/client.py``, the one place that talks
+to HAProxy's Runtime API.
 
 Refusals are split by who must act. ``BackendRefused`` (422): what was asked cannot be
 done, and the same request is refused the same way until the service changes (an image
@@ -56,9 +69,20 @@ without root, a cloud that does not offer the image or size). A plain ``BackendE
 (502) is an error answer that may pass later (the engine's 500, a conflict, a pull that
 failed); ``BackendUnavailable`` (503) a failure that a retry is likely to get past.
 
-Three more are not HTTP answers, so not in the tree: ``InvalidImage`` (a ``ValueError``
-of the pure ``domain/images.py``; each use turns it into ``InvalidRequest`` 422 or
-``InvalidPayload`` 400 naming the field), ``DatabaseUrlError`` (a ``ValueError`` of
+Eight more are not HTTP answers, so not in the tree: ``InvalidImage`` (a ``ValueError`` of
+the pure ``domain/images.py``; each use turns it into ``InvalidRequest`` 422 or
+``InvalidPayload`` 400 naming the field), ``_FieldError`` (a ``ValueError`` of
+``domain/notifications.py``: a check across fields that names the one at fault; it
+becomes ``InvalidRequest`` 422 with that field), ``CronError`` (a ``ValueError`` of the
+pure ``domain/policies/cron.py``: a cron expression or time zone that cannot be used; in
+a policy it becomes the field's error, so ``parse_policy`` answers ``InvalidRequest`` 422
+naming ``metrics[i].cron``), ``SourceError`` (``policies/sources/base.py``: a policy's
+metric that cannot be read now; the loop records why and holds, and at create a query
+Prometheus rejects becomes ``InvalidRequest``), ``DeliveryFailed``
+(``notifications/base.py``: a try of a notification failed; kept as the delivery's last
+error, retried or not, never an answer), ``CgroupError`` (``backends/local/cgroups.py``:
+the kernel refused a limit; the local backend turns it into ``BackendRefused`` 422, or a
+replica that cannot start), ``DatabaseUrlError`` (a ``ValueError`` of
 ``store/database.py``: a ``database`` URL scalehook cannot use, a ``ConfigError`` at
 start) and ``ClientError`` (``cli/client.py``: the command line's own, printed as one
 line with exit status 1).
@@ -121,8 +145,16 @@ class ReceiverNotFound(NotFound):
     code = "receiver_not_found"
 
 
+class PolicyNotFound(NotFound):
+    code = "policy_not_found"
+
+
 class ServiceNotFound(NotFound):
     code = "service_not_found"
+
+
+class NotificationNotFound(NotFound):
+    code = "notification_not_found"
 
 
 class Conflict(ScalehookError):
@@ -200,3 +232,19 @@ class NotRecreatable(InvalidRequest):
     """The engine cannot replace that replica (e.g. a Swarm task on another node)."""
 
     code = "not_recreatable"
+
+
+class HealthCheckNotFound(NotFound):
+    """The service has no health check (neither set through the API nor in the file)."""
+
+    code = "healthcheck_not_found"
+
+
+class RolloutNotFound(NotFound):
+    code = "rollout_not_found"
+
+
+class RevisionNotFound(NotFound):
+    """A rollback to a revision the service does not have (``field`` is ``revision``)."""
+
+    code = "revision_not_found"

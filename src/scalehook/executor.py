@@ -6,10 +6,13 @@ bound, and it records the execution (``recording.py``) whatever happens, failure
 included, before the target's lock is released. The locks are the store's
 (``store/locks.py``): in memory with SQLite, PostgreSQL's advisory locks when several
 instances share the store, where the execution is written in the lock's own
-transaction, so the commit that records it is what lets the next holder in. Upgrades,
-which run for minutes, go through its ``rollouts`` (``rollouts.py``): one background
-rollout per service at a time, run by the leader, recorded as it goes through the
-same recorder.
+transaction, so the commit that records it is what lets the next holder in.
+
+A scale-up is also bounded by what the backend can hold (``Backend.capacity``), read
+under a second lock per backend, so two services of one machine never both take its
+last room. Upgrades, which run for minutes, go through its ``rollouts``
+(``rollouts.py``): one background rollout per service at a time, run by the leader,
+recorded as it goes through the same recorder.
 """
 
 from __future__ import annotations
@@ -19,10 +22,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from scalehook.backends import Backends, ServiceState
-from scalehook.domain.decisions import ScaleDecision
+from scalehook.backends import Backend, Backends, ServiceState
+from scalehook.domain.decisions import ScaleDecision, within_capacity
 from scalehook.domain.executions import Execution, Result, as_dry_run
 from scalehook.domain.incidents import IncidentMark
+from scalehook.domain.revisions import RevisionDraft
 from scalehook.errors import ScalehookError
 from scalehook.hosts.manager import HostManager
 from scalehook.loops.clock import Clock
@@ -41,6 +45,8 @@ class ActionResult:
 
     ``error`` set means it failed (maybe half way: ``details`` says what exists now);
     the executor records it and raises the error for the API to answer with.
+    ``revision``: the change it made to what its target runs (a resources change), to
+    be recorded as a revision of the target with the execution.
     """
 
     result: Result
@@ -49,6 +55,7 @@ class ActionResult:
     after: int | None = None
     details: dict[str, Any] = field(default_factory=dict)
     error: ScalehookError | None = None
+    revision: RevisionDraft | None = None
 
 
 class Executor:
@@ -85,8 +92,10 @@ class Executor:
         ``decide`` runs under the target's lock and may read the store (an async
         function): what it reads (alert memory, last actions) cannot change before its
         decision is recorded, because the execution is written, with the decision's
-        incident marks, before the lock is released. With ``audit.dry_run`` nothing is
-        applied and a decision that would move the count is recorded as ``dry_run``.
+        incident marks, before the lock is released. A decision to go up is clamped to
+        the backend's capacity (``within_capacity``), read under the backend's capacity
+        lock, which is held until the count is applied. With ``audit.dry_run`` nothing
+        is applied and a decision that would move the count is recorded as ``dry_run``.
 
         A backend error is recorded as a ``failed`` execution and raised again, with
         the execution's id attached, for the API to answer with its status.
@@ -102,9 +111,8 @@ class Executor:
                 before = state.desired
                 decided = decide(state)
                 decision = await decided if inspect.isawaitable(decided) else decided
+                decision = await self._apply(backend, name, state, decision, audit)
                 moves = decision.after != state.desired
-                if moves and not audit.dry_run:
-                    await backend.scale(service=name, replicas=decision.after)
                 result: Result = decision.result
                 message = decision.message
                 details = dict(decision.details)
@@ -133,6 +141,24 @@ class Executor:
             )
             exc.execution_id = execution.id
             raise
+
+    async def _apply(
+        self,
+        backend: Backend,
+        name: str,
+        state: ServiceState,
+        decision: ScaleDecision,
+        audit: Audit,
+    ) -> ScaleDecision:
+        """Apply the decision (not in dry run); a scale-up within the backend's capacity."""
+        if decision.after > state.desired:
+            async with self.locks.hold(f"capacity:{backend.name}", inner=True):
+                decision = within_capacity(decision, await backend.capacity(service=name))
+                if decision.after != state.desired and not audit.dry_run:
+                    await backend.scale(service=name, replicas=decision.after)
+        elif decision.after != state.desired and not audit.dry_run:
+            await backend.scale(service=name, replicas=decision.after)
+        return decision
 
     async def skip(
         self,
@@ -182,6 +208,7 @@ class Executor:
                 before=outcome.before,
                 after=outcome.after,
                 details=outcome.details,
+                revision=None if outcome.error is not None else outcome.revision,
                 tx=tx,
             )
         if outcome.error is not None:
@@ -200,6 +227,7 @@ class Executor:
         after: int | None = None,
         details: Mapping[str, Any] | None = None,
         marks: tuple[IncidentMark, ...] = (),
+        revision: RevisionDraft | None = None,
         tx: Transaction | None = None,
     ) -> Execution:
         """Record an execution that is done (see ``Recorder.record``); in ``tx``, the
@@ -213,5 +241,6 @@ class Executor:
             after=after,
             details=details,
             marks=marks,
+            revision=revision,
             tx=tx,
         )

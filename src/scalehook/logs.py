@@ -51,9 +51,9 @@ def setup_logging(level: str, fmt: Format = "text") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
-    if logging.getLogger().level > logging.DEBUG:
-        # httpx logs every request at INFO, and the engine backends make many
-        logging.getLogger("httpx").setLevel(logging.WARNING)
-    # These log SQL with its parameters, which hold receivers' secrets: never, at any level.
+    # httpx logs every request's URL at INFO (and the engine backends make many); a Slack
+    # notification's URL is a secret. These log SQL with its parameters, which hold
+    # receivers' and notifications' secrets. Neither, at any level.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("aiosqlite").setLevel(logging.INFO)
     logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)

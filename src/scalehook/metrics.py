@@ -9,6 +9,7 @@ with ``set_services`` and ``set_hosts``.
 
 from __future__ import annotations
 
+import contextlib
 import platform
 from collections import Counter as Counter_
 from collections.abc import Iterable, Mapping
@@ -177,6 +178,127 @@ class Metrics:
             "Seconds since the hosts shown here were read",
             registry=self.registry,
         )
+        self.balancer_up = Gauge(
+            "scalehook_balancer_up",
+            "1 when the load balancer's API answered the last reconcile, else 0",
+            ["balancer"],
+            registry=self.registry,
+        )
+        self.balancer_members = Gauge(
+            "scalehook_balancer_members",
+            "Servers scalehook keeps in the load balancer for the service, ready to take "
+            "traffic, as of the last reconcile",
+            ["balancer", "service"],
+            registry=self.registry,
+        )
+        self.balancer_changes = Counter(
+            "scalehook_balancer_changes",
+            "Membership changes made in the load balancer, by kind (added, moved, "
+            "enabled, drained, removed)",
+            ["balancer", "service", "change"],
+            registry=self.registry,
+        )
+        self.balancer_errors = Counter(
+            "scalehook_balancer_errors",
+            "Load balancer commands or reconciles that failed",
+            ["balancer"],
+            registry=self.registry,
+        )
+
+        self.notifications = Counter(
+            "scalehook_notifications",
+            "Notification deliveries tried, by notification and outcome: delivered, "
+            "retrying (a try failed, another follows) or failed (given up)",
+            ["notification", "status"],
+            registry=self.registry,
+        )
+        self.outbox_depth = Gauge(
+            "scalehook_notification_outbox_depth",
+            "Deliveries waiting in the outbox, by notification (read from the store at "
+            "each scrape; absent when it cannot be read)",
+            ["notification"],
+            registry=self.registry,
+        )
+
+        self.policy_value = Gauge(
+            "scalehook_policy_metric_value",
+            "The last value each metric of a policy read (its average per replica for "
+            "per-replica metrics); absent while it cannot be read",
+            ["policy", "metric"],
+            registry=self.registry,
+        )
+        self.policy_desired = Gauge(
+            "scalehook_policy_desired_replicas",
+            "The replica count a policy's last evaluation asked for",
+            ["policy"],
+            registry=self.registry,
+        )
+        self.policy_evaluations = Counter(
+            "scalehook_policy_evaluations",
+            "Evaluations of a policy",
+            ["policy"],
+            registry=self.registry,
+        )
+        self.policy_errors = Counter(
+            "scalehook_policy_errors",
+            "Metric reads of a policy that failed (the policy holds; never read as 0)",
+            ["policy", "metric"],
+            registry=self.registry,
+        )
+
+        self._health()
+
+    def forget_policy(self, policy: str, metrics: Iterable[str]) -> None:
+        """Drop a deleted (or renamed) policy's series."""
+        for metric in metrics:
+            for family in (self.policy_value, self.policy_errors):
+                with contextlib.suppress(KeyError):
+                    family.remove(policy, metric)
+        for single in (self.policy_desired, self.policy_evaluations):
+            with contextlib.suppress(KeyError):
+                single.remove(policy)
+
+    def _health(self) -> None:
+        self.replica_health = Gauge(
+            "scalehook_replica_health",
+            "Replicas of a service with a health check, by health state",
+            ["service", "state"],
+            registry=self.registry,
+        )
+        self.health_all_failing = Gauge(
+            "scalehook_health_all_failing",
+            "1 while every replica of the service fails its health check, else 0",
+            ["service"],
+            registry=self.registry,
+        )
+        self.health_recreations = Counter(
+            "scalehook_health_recreations",
+            "Replicas a health check replaced, by result (recreated, failed)",
+            ["service", "result"],
+            registry=self.registry,
+        )
+        self.health_probe_failures = Counter(
+            "scalehook_health_probe_failures",
+            "Failed health checks of replicas, by reason (refused, timeout, status, "
+            "closed, unreachable, engine, error)",
+            ["service", "reason"],
+            registry=self.registry,
+        )
+        self.health_held = Counter(
+            "scalehook_health_held",
+            "Failing replicas left in place, once per episode, by why (strategy_none, "
+            "quorum, limit, everywhere)",
+            ["service", "why"],
+            registry=self.registry,
+        )
+
+    def forget_health(self, service: str) -> None:
+        """A service's check is gone: its gauges say nothing any more."""
+        for state in ("initializing", "healthy", "unhealthy", "reinitializing"):
+            with contextlib.suppress(KeyError):
+                self.replica_health.remove(service, state)
+        with contextlib.suppress(KeyError):
+            self.health_all_failing.remove(service)
 
     def observe(self, *, receiver: str, driver: str, result: str, seconds: float) -> None:
         self.triggers.labels(receiver, driver, result).inc()

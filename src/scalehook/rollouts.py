@@ -19,10 +19,18 @@ writes its progress into its execution as it goes (``upgrading`` → ``upgraded`
   stops its rollouts where they are, for the next one. So one rollout is driven by one
   instance at a time, fenced by the leader lease.
 
-Pushes are admitted one at a time (``admission``), across instances on PostgreSQL (an
-advisory lock in whose transaction the rollouts are recorded), so the decision "is
-this newer than what the service runs or is being rolled to" (read from the store)
-never races another push.
+- **Steered.** Each running rollout has its control (``steering.py``): pause (it holds
+  before its next batch), resume, cancel (each replica left on one version: it ends
+  ``cancelled``) and roll back (it turns around now). A pause and a command are kept in
+  its rollout row too, so a restart obeys them; what was asked, and by whom, is in its
+  record's events.
+- **Revisions.** Each rollout makes a revision of its service (``domain/revisions.py``),
+  written by the recorder with its execution; its outcome follows the execution's.
+
+Pushes (and upgrades or rollbacks by hand) are admitted one at a time (``admission``),
+across instances on PostgreSQL (an advisory lock in whose transaction the rollouts are
+recorded), so the decision "is this newer than what the service runs or is being rolled
+to" (read from the store) never races another.
 """
 
 from __future__ import annotations
@@ -31,25 +39,30 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
 from scalehook.backends import Backend, Backends
-from scalehook.backends.base import RolloutEvent, UpgradeStrategy
+from scalehook.backends.base import Command, RolloutEvent, UpgradeStrategy
 from scalehook.backends.rolling import show
 from scalehook.domain.executions import Execution, ExecutionId, Result, log_fields
+from scalehook.domain.images import InvalidImage, parse_image
+from scalehook.domain.revisions import RevisionDraft
+from scalehook.domain.rollout_views import Counts, RolloutView, view
 from scalehook.domain.upgrades import RolloutId, RolloutRecord, UpgradePlan
-from scalehook.errors import ScalehookError, StoreUnavailable
+from scalehook.errors import Conflict, ScalehookError, StoreUnavailable
 from scalehook.loops.base import every
 from scalehook.loops.clock import Clock
 from scalehook.loops.leadership import Leadership
 from scalehook.recording import Audit, Recorder, audit_of
+from scalehook.steering import Steering
 from scalehook.store import Store, Transaction
 
 log = logging.getLogger(__name__)
 
 Mode = Literal["upgrade", "rollback"]
+Asked = Literal["pause", "resume", "cancel", "rollback"]
 MAX_EVENTS = 200
 PICK_UP_EVERY = 1.0  # seconds between the leader's looks for rollouts to run
 RETRY_STORE = 1.0  # seconds between tries of a rollout's final write while the store is down
@@ -76,6 +89,7 @@ class _Rollout:
         mode: Mode = "upgrade",
         resumed: bool = False,
         waits_for: Sequence[asyncio.Future[None]] = (),
+        control: Steering | None = None,
     ) -> None:
         self.execution_id = execution_id
         self.rollout_id = rollout_id
@@ -94,8 +108,10 @@ class _Rollout:
         self.batches = 0
         self.superseded_by: _Rollout | None = None
         self.phase_saved = True  # False: the switch to rolling_back is still to be written
+        self.control_saved = True  # False: the rollback asked by hand, obeyed, to be written
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.task: asyncio.Task[None] | None = None
+        self.control = control or Steering()
 
     def fields(self, result: str) -> dict[str, Any]:
         """Its structured log fields (``extra=``)."""
@@ -155,6 +171,19 @@ class Rollouts:
             for record in await self.store.rollouts.unfinished(tx=tx)
         }
 
+    def heading(self, target: str) -> str | None:
+        """The image a rollout running in this process is moving ``target`` to, if one
+        runs (the leader runs them all; ``headings`` asks the store)."""
+        rollout = self._running.get(target)
+        return None if rollout is None else rollout.heading
+
+    def running_on(self, target: str) -> tuple[RolloutId, ExecutionId, str] | None:
+        """The rollout running on ``target`` in this process (id, execution, heading)."""
+        rollout = self._running.get(target)
+        if rollout is None:
+            return None
+        return rollout.rollout_id, rollout.execution_id, rollout.heading
+
     # starting ------------------------------------------------------------------------
 
     async def start(
@@ -186,9 +215,23 @@ class Rollouts:
                 "events": [],
             }
             predecessor = self._running.get(plan.service)
-            message = f"upgrading {plan.service} from {show(previous)} to {show(image)}"
+            verb = "rolling back" if plan.rollback_of is not None else "upgrading"
+            message = f"{verb} {plan.service} from {show(previous)} to {show(image)}"
+            if plan.rollback_of is not None:
+                message += f" (revision {plan.rollback_of})"
             if predecessor is not None:
-                message += f"; waiting for execution {predecessor.execution_id} to let go"
+                record["supersedes"] = predecessor.execution_id
+                message += (
+                    f"; supersedes execution {predecessor.execution_id}, "
+                    f"waiting for execution {predecessor.execution_id} to let go"
+                )
+            revision = RevisionDraft(
+                change="image",
+                image=plan.target.familiar(),
+                previous_image=plan.current.familiar(),
+                reason=plan.reason if plan.push is None else f"push: {plan.reason}",
+                rollback_of=plan.rollback_of,
+            )
             async with self.store.transaction(tx) as w:
                 execution = await self.recorder.begin(
                     audit,
@@ -197,6 +240,7 @@ class Rollouts:
                     message=message,
                     details=record,
                     tx=w,
+                    revision=revision,
                 )
                 rollout_id = await self.store.rollouts.add(
                     execution_id=execution.id,
@@ -206,6 +250,8 @@ class Rollouts:
                     strategy=dataclasses.asdict(strategy),
                     tx=w,
                 )
+                record = {**execution.details, "rollout_id": rollout_id}
+                await self.store.executions.update(execution.id, details=record, tx=w)
             rollout = _Rollout(
                 execution_id=execution.id,
                 rollout_id=rollout_id,
@@ -218,6 +264,7 @@ class Rollouts:
                 details=record,
                 audit=audit,
             )
+            rollout.control.report = self._reporter(rollout)
             if tx is None:
                 self._launch(rollout)
             else:  # the row is not visible before the commit: launch after it
@@ -274,6 +321,7 @@ class Rollouts:
                 previous=None if rolling_back else rollout.previous,
                 strategy=rollout.strategy,
                 progress=lambda event: self._progress(rollout, event),
+                control=rollout.control,
             )
             outcome, message = result.outcome, result.message
             if rolling_back and result.outcome == "upgraded":
@@ -321,12 +369,20 @@ class Rollouts:
             rollout.phase = "rolling_back"
             rollout.details["phase"] = "rolling_back"
             rollout.phase_saved = False
+            rollout.control_saved = not rollout.control.rolling_back()
         if not rollout.phase_saved:
             try:
                 await self.store.rollouts.set_phase(rollout.rollout_id, "rolling_back")
                 rollout.phase_saved = True
             except StoreUnavailable as exc:
                 log.warning("rollout of %s: phase not saved yet: %s", rollout.target, exc.message)
+        if rollout.phase_saved and not rollout.control_saved:
+            try:  # the rollback asked by hand is under way: the command is obeyed
+                await self._keep_control(rollout)
+                rollout.control_saved = True
+            except StoreUnavailable as exc:
+                log.warning("rollout of %s: control not saved yet: %s", rollout.target, exc.message)
+        _count(rollout.details, event)
         if event.batch is not None:
             rollout.batches += 1
             rollout.details["batches"].append(
@@ -367,6 +423,9 @@ class Rollouts:
             log.warning("rollout of %s: progress not saved: %s", rollout.target, exc.message)
 
     async def _finish(self, rollout: _Rollout, outcome: Result, message: str) -> None:
+        back = rollout.details.get("rollback")
+        if outcome == "upgraded" and isinstance(back, dict) and "revision" in back:
+            message = f"back on revision {back['revision']}: {message}"
         if rollout.resumed:
             message += self._resumed_note(rollout)
         rollout.details["phase"] = "done"
@@ -406,6 +465,136 @@ class Rollouts:
         if not self.store.shared:
             return " (resumed after scalehook restarted)"
         return f" (resumed by instance {self.leadership.instance})"
+
+    # control by hand ---------------------------------------------------------------
+
+    async def ask(self, rollout_id: RolloutId, asked: Asked, *, caller: str | None) -> None:
+        """Pause, resume, cancel or roll back a running rollout; ``Conflict`` (409) says
+        why not when it cannot be. A pause or resume asked again is answered as done."""
+        record = await self.store.rollouts.get(rollout_id)
+        if record.phase == "done":
+            execution = await self.store.executions.get(record.execution_id)
+            raise Conflict(
+                f"rollout {rollout_id} of {record.target} is done ({execution.result}): "
+                f"there is nothing to {asked}"
+            )
+        rollout = self._running.get(record.target)
+        if rollout is not None and rollout.rollout_id < record.id:
+            rollout = None  # a newer one recorded elsewhere, not picked up here yet
+        if rollout is not None and rollout.rollout_id != record.id:
+            raise Conflict(
+                f"rollout {rollout_id} of {record.target} is being superseded by rollout "
+                f"{rollout.rollout_id}: ask that one"
+            )
+        if rollout is None:
+            raise Conflict(self._not_here(record))
+        control = rollout.control
+        refusal = None if asked == "resume" else control.refused.get(asked)
+        if refusal is not None:
+            raise Conflict(f"cannot {asked} rollout {rollout_id} now: {refusal}")
+        who = f"by hand ({caller})" if caller else "by hand"
+        if asked in ("pause", "resume"):
+            if control.paused == (asked == "pause"):
+                return
+            if control.command is not None:
+                raise Conflict(
+                    f"rollout {rollout_id} is being "
+                    f"{'cancelled' if control.command == 'cancel' else 'rolled back'}: "
+                    f"there is nothing to {asked}"
+                )
+            if asked == "pause":
+                control.pause()
+                text = f"pause asked {who}: it holds once the batch under way is done"
+            else:
+                control.resume()
+                text = f"resume asked {who}"
+        else:
+            command: Command = "cancel" if asked == "cancel" else "rollback"
+            self._may_give(rollout, command)
+            if control.command == command:
+                return
+            control.give(command)
+            text = (
+                f"cancel asked {who}: it stops now, each replica left on one version"
+                if command == "cancel"
+                else f"rollback asked {who}: it turns around now, to {show(str(rollout.previous))}"
+            )
+        await self._keep_control(rollout)
+        await self._event(rollout, text)
+
+    def _not_here(self, record: RolloutRecord) -> str:
+        """Why a rollout not done is not steered here: which instance runs it."""
+        head = f"rollout {record.id} of {record.target} is not running in this scalehook"
+        if not self.store.shared:
+            return f"{head}: it resumes in a moment, as scalehook picks up what it left"
+        if self.leadership.leading:
+            return (
+                f"{head}: this instance leads and picks it up within a second "
+                f"(instance {record.instance or 'none'} ran it last); ask again"
+            )
+        return (
+            f"{head}, instance {self.leadership.instance}: another instance runs it (the "
+            "leader, which runs every rollout); ask that one"
+        )
+
+    def _may_give(self, rollout: _Rollout, command: Command) -> None:
+        ident = rollout.rollout_id
+        if rollout.control.command not in (None, command):
+            doing = "cancelled" if rollout.control.command == "cancel" else "rolled back"
+            raise Conflict(f"rollout {ident} is being {doing} already")
+        if command == "rollback" and (rollout.phase == "rolling_back" or rollout.previous is None):
+            raise Conflict(f"rollout {ident} of {rollout.target} is rolling back already")
+
+    async def _keep_control(self, rollout: _Rollout) -> None:
+        """The pause and the command, in the rollout's row (a restart obeys them)."""
+        control = rollout.control
+        await self.store.rollouts.set_control(
+            rollout.rollout_id, paused=control.paused, command=control.command
+        )
+
+    def _reporter(self, rollout: _Rollout) -> Callable[[str], Awaitable[None]]:
+        async def report(text: str) -> None:
+            await self._event(rollout, text)
+
+        return report
+
+    # what rollout control shows --------------------------------------------------------
+
+    async def views(self, records: Sequence[RolloutRecord]) -> list[RolloutView]:
+        """The rollouts as ``GET /v1/rollouts`` shows them: a running one with its
+        control as this process knows it, and its service's replicas now."""
+        now = self.clock.now()
+        shown = []
+        for record in records:
+            execution = await self.store.executions.get(record.execution_id)
+            rollout = self._running.get(record.target)
+            mine = rollout is not None and rollout.rollout_id == record.id
+            counts = Counts()
+            if execution.status == "running":
+                heading = rollout.heading if rollout is not None and mine else record.image
+                counts = await self._counts(record.target, heading)
+            shown.append(
+                view(
+                    record,
+                    execution,
+                    control=rollout.control.state() if rollout is not None and mine else None,
+                    counts=counts,
+                    now=now,
+                )
+            )
+        return shown
+
+    async def _counts(self, target: str, heading: str) -> Counts:
+        """Ready and desired replicas of ``target``, and how many run ``heading`` (by
+        name and tag); ``None`` for what cannot be read now."""
+        try:
+            backend, name = await self.backends.resolve(target)
+            state = await backend.get_service(service=name)
+            replicas = await backend.replicas(service=name)
+        except ScalehookError:
+            return Counts()
+        on = sum(1 for r in replicas if r.image is not None and _same_tag(r.image, heading))
+        return Counts(ready=state.ready, desired=state.desired, on_target=on)
 
     # restart and stop ----------------------------------------------------------------
 
@@ -467,9 +656,18 @@ class Rollouts:
             audit=audit_of(execution),
             mode=mode,
             resumed=resumed,
+            control=Steering(paused=record.paused, command=_command(record.command)),
         )
+        rollout.control.report = self._reporter(rollout)
         if resumed:
             doing = "rolling back" if mode == "rollback" else "upgrading"
+            if record.paused:
+                doing += ", paused: it holds before its next batch until resumed"
+            if record.command is not None:
+                before = (
+                    f"instance {record.instance} stopped" if self.store.shared else "the restart"
+                )
+                doing += f", then obeying the {record.command} asked before {before}"
             if self.store.shared:
                 why = f"instance {record.instance} stopped running this rollout"
                 note = f"resumed by instance {self.leadership.instance}"
@@ -528,6 +726,31 @@ class Rollouts:
             task.cancel()
         if tasks:
             await asyncio.wait(tasks)
+
+
+def _command(text: str | None) -> Command | None:
+    return "cancel" if text == "cancel" else "rollback" if text == "rollback" else None
+
+
+def _same_tag(a: str, b: str) -> bool:
+    """One repository and tag (an engine names the image by tag, without the digest)."""
+    try:
+        one, two = parse_image(a), parse_image(b)
+    except InvalidImage:
+        return a == b
+    return (one.name, one.tag) == (two.name, two.tag)
+
+
+def _count(details: dict[str, Any], event: RolloutEvent) -> None:
+    """The batches done and planned in the phase under way, for rollout control."""
+    progress = details.get("progress") or {}
+    if progress.get("phase") != event.phase:
+        progress = {"phase": event.phase, "done": 0, "total": None}
+    if event.batches is not None:
+        progress["total"] = max(event.batches, progress.get("total") or 0)
+    if event.batch is not None:
+        progress["done"] = max(event.batch, progress["done"])
+    details["progress"] = progress
 
 
 def _add_event(details: dict[str, Any], text: str, at: datetime) -> None:

@@ -7,11 +7,15 @@ import os
 
 from scalehook.auth import GENERATED_FILE, admin_token_hash, configured_token
 from scalehook.backends import Backends
+from scalehook.backends.hooks import ReplicaHooks
 from scalehook.backends.kinds import RegistryAuth, build_backend
+from scalehook.balancers.loop import MembershipLoop
+from scalehook.balancers.registry import Balancers
 from scalehook.config import Settings
 from scalehook.datadir import DataDirLock
 from scalehook.domain.selectors import Selector
 from scalehook.executor import Executor
+from scalehook.health import Health
 from scalehook.hosts.settings import build_host_manager
 from scalehook.loops import (
     Clock,
@@ -23,6 +27,10 @@ from scalehook.loops import (
     SystemClock,
 )
 from scalehook.metrics import Metrics
+from scalehook.notifications.delivery import DeliveryLoop
+from scalehook.notifications.enqueue import Enqueuer
+from scalehook.policies.loop import PolicyLoop
+from scalehook.policies.sources import build_sources
 from scalehook.ratelimit import RateLimiter
 from scalehook.rollouts import ResumeRollouts
 from scalehook.scrape import Scrape
@@ -30,6 +38,8 @@ from scalehook.store import Store
 
 
 def build_backends(settings: Settings, clock: Clock) -> Backends:
+    """Every backend of the settings, all running one set of replica hooks."""
+    hooks = ReplicaHooks()
     registry_auth = RegistryAuth(settings.registries)
     return Backends(
         [
@@ -39,15 +49,23 @@ def build_backends(settings: Settings, clock: Clock) -> Backends:
                 data_dir=settings.data_dir,
                 registry_auth=registry_auth,
                 clock=clock,
+                hooks=hooks,
             )
             for name, backend in settings.backends.items()
-        ]
+        ],
+        hooks=hooks,
     )
 
 
 def build_loops(runtime: Runtime) -> list[Loop]:
     """Every loop this scalehook runs (a new loop is one line here)."""
-    return [ResumeRollouts(runtime.executor.rollouts, runtime.clock)]
+    return [
+        ResumeRollouts(runtime.executor.rollouts, runtime.clock),
+        runtime.policies,
+        runtime.notifications,
+        *([MembershipLoop(runtime.balancers, runtime.clock)] if runtime.balancers else []),
+        runtime.health.loop,
+    ]
 
 
 def build_leadership(settings: Settings, store: Store, clock: Clock) -> Leadership:
@@ -60,8 +78,9 @@ def build_leadership(settings: Settings, store: Store, clock: Clock) -> Leadersh
 
 
 class Runtime:
-    """Started in order: the data-dir lock, the store, the backends and hosts, then
-    leadership and the loops; stopped in the reverse order (the loops first)."""
+    """Started in order: the data-dir lock, the store, the balancers' check, the backends
+    and hosts, then leadership and the loops; stopped in the reverse order (the loops
+    first; the backends before the balancers, which drain the replicas they stop)."""
 
     def __init__(self, settings: Settings, *, clock: Clock | None = None) -> None:
         self.settings = settings
@@ -72,6 +91,7 @@ class Runtime:
             pool=settings.database_pool,
             synchronous=settings.sqlite_synchronous,
         )
+        self.store.notifications.ttl = settings.notifications.refresh
         self.leadership = build_leadership(settings, self.store, self.clock)
         self.backends = build_backends(settings, self.clock)
         self.metrics = Metrics()
@@ -88,6 +108,25 @@ class Runtime:
             hosts=self.hosts,
             leadership=self.leadership,
         )
+        self.health = Health(
+            store=self.store,
+            backends=self.backends,
+            executor=self.executor,
+            metrics=self.metrics,
+            clock=self.clock,
+            declared=settings.declared_health_checks(),
+        )
+        # Load balancers keep the ready replicas that health checks call healthy.
+        self.balancers = Balancers(
+            settings.balancers,
+            backends=self.backends,
+            health=self.health,
+            metrics=self.metrics,
+            clock=self.clock,
+        )
+        if self.balancers:
+            self.backends.hooks.on_before_stop(self.balancers.before_stop)
+            self.backends.hooks.on_changed(self.balancers.changed)
         self.scrape = Scrape(
             self.backends, self.metrics, self.clock, hosts=self.hosts, groups=self.host_groups
         )
@@ -98,6 +137,27 @@ class Runtime:
             name: RateLimiter(rate=limit.rate, burst=limit.burst, clock=self.clock.monotonic)
             for name, limit in settings.hooks.receivers.items()
         }
+        self.policy_sources = build_sources(clock=self.clock, prometheus=settings.prometheus)
+        self.policies = PolicyLoop(
+            store=self.store,
+            executor=self.executor,
+            backends=self.backends,
+            metrics=self.metrics,
+            clock=self.clock,
+            sources=self.policy_sources,
+        )
+        # Notifications: matched and enqueued as each execution is recorded, sent by a loop.
+        self.notifications = DeliveryLoop(
+            self.store,
+            self.clock,
+            self.metrics,
+            settings.notifications,
+            instance=self.leadership.instance,
+            public_url=settings.server.public_url,
+        )
+        self.executor.recorder.hooks.append(
+            Enqueuer(self.store, self.clock, wake=self.notifications.wake)
+        )
         self.supervisor = Supervisor(self.leadership, self.clock, self.metrics)
         for loop in build_loops(self):
             self.supervisor.add(loop)
@@ -128,6 +188,7 @@ class Runtime:
                 self.admin_hash, self.generated_token = await admin_token_hash(
                     self.store, token, token_file=self.token_file
                 )
+                await self.balancers.start()  # an unusable balancer stops us here
                 await self.backends.start()
                 if self.hosts is not None:
                     await self.hosts.start()
@@ -145,10 +206,14 @@ class Runtime:
         self.stopping.set()
         await self.supervisor.stop()
         await self.leadership.close()
+        await self.health.close()
         await self.executor.rollouts.stop()
+        for source in self.policy_sources.values():
+            await source.close()
         await self.scrape.close()
         if self.hosts is not None:
             await self.hosts.close()
-        await self.backends.close()
+        await self.backends.close()  # local replicas are drained out of balancers first
+        await self.balancers.close()
         await self.store.close()
         self.data_dir_lock.release()

@@ -234,3 +234,68 @@ class AlertStack:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+class PrometheusServer:
+    """Prometheus alone, scraping ``targets`` (job name -> host:port) every ``interval``,
+    on a port of its own that it keeps across ``stop`` and ``start`` (a Prometheus that
+    goes down and comes back, for the policies' tests)."""
+
+    def __init__(self, workdir: Path, *, targets: dict[str, str], interval: str = "1s") -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.config = {
+            "global": {"scrape_interval": interval, "evaluation_interval": interval},
+            "scrape_configs": [
+                {"job_name": job, "static_configs": [{"targets": [target]}]}
+                for job, target in targets.items()
+            ],
+        }
+        self.program: Program | None = None
+
+    def start(self, timeout: float = 60.0) -> PrometheusServer:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        config = self.workdir / "prometheus.yml"
+        config.write_text(yaml.safe_dump(self.config))
+        self.program = Program(
+            "prometheus",
+            [
+                binary("prometheus"),
+                f"--config.file={config}",
+                f"--storage.tsdb.path={self.workdir / 'prometheus-data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+            ],
+            self.workdir,
+        )
+        self.program.start()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.program.alive():
+                raise RuntimeError(f"prometheus exited:\n{self.program.log()}")
+            if answers(f"{self.url}/-/ready"):
+                return self
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"prometheus was not ready in time:\n{self.program.log()}")
+
+    def query(self, query: str) -> list[dict[str, Any]]:
+        """The result of an instant query (a vector's samples)."""
+        body = httpx.get(f"{self.url}/api/v1/query", params={"query": query}, timeout=5).json()
+        result: list[dict[str, Any]] = body["data"]["result"]
+        return result
+
+    def stop(self) -> None:
+        if self.program is not None:
+            self.program.stop()
+
+    def __enter__(self) -> PrometheusServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -247,17 +247,24 @@ def test_stored_config_keeps_only_chosen_alert_options(web_server: ServerProcess
 
 
 def test_a_refused_action_is_not_remembered(make_server: ServerFactory) -> None:
-    """The local backend refuses more than 256 replicas: the execution fails, nothing is
-    remembered, and a re-send of the same incident is decided again, not deduped."""
-    server = make_server({"services": {"web": web_service()}})
-    receiver = server.create_receiver("huge", service="web", action="up", amount=300, max=1000)
+    """A trigger whose service has gone from scalehook.yaml fails (404: no retry helps),
+    nothing is remembered, and once the service is back a re-send of the same incident
+    is decided again, not deduped. (A step past the local backend's capacity is clamped,
+    not refused: tests/local/test_capacity.py.)"""
+    server = make_server({"services": {"web": web_service(), "api": web_service()}})
+    receiver = server.create_receiver("huge", service="api", action="up", amount=2, max=10)
     body = notification(am_alert("HighLoad"))
+    server.stop()
+    api = server.config["services"].pop("api")
+    server.start()
     for _ in range(2):
         refused = post(receiver["url"], body)
-        assert refused.status_code == 422  # will never work as configured: no retry
-        assert "256" in refused.json()["message"]
+        assert refused.status_code == 404  # will never work as configured: no retry
+        assert "api" in refused.json()["message"]
         assert refused.json()["execution_id"]
     assert [e["result"] for e in executions(server, "huge")] == ["failed", "failed"]
-    assert server.service("web")["desired"] == 1
-    server.client.patch("/v1/receivers/huge", json={"config": {"amount": 1}})
+    server.stop()
+    server.config["services"]["api"] = api
+    server.start()
     assert post(receiver["url"], body).json()["result"] == "scaled"
+    assert server.service("api")["desired"] == 3

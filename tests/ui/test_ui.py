@@ -7,6 +7,7 @@ and sign out."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -147,6 +148,18 @@ def test_a_service_page_shows_replicas_and_the_scaling_timeline(
     page.get_by_role("button", name="Scale down").click()
     expect(page.locator(".counts")).to_contain_text("1 desired · 1 running")
     assert page.evaluate("window.__same_page") is True
+
+    # with a health check, each replica's health, its reason on hover
+    expect(page.locator("tr[data-replica]")).to_have_count(1)  # the one scaled down is gone
+    health = page.locator("tr[data-replica] td[data-label='Health']")
+    expect(health).to_have_text("\u2013")  # an en dash: no check
+    check = {"http": "GET / HTTP/1.0", "interval": "500ms", "timeout": "500ms", "strategy": "none"}
+    assert server.client.put("/v1/services/web/healthcheck", json=check).status_code == 200
+    try:
+        expect(health).to_have_text("healthy", timeout=15_000)
+        expect(health).to_have_attribute("title", re.compile(r"^passed \d+ check"))
+    finally:
+        server.client.delete("/v1/services/web/healthcheck")
     no_page_errors(page)
 
 
@@ -381,3 +394,18 @@ def test_sign_out_ends_the_session(page: Page, server: ServerProcess) -> None:
     assert response.status_code == 401
     page.reload()
     expect(page.get_by_label("Admin token")).to_be_visible()
+
+
+def test_the_link_a_notification_carries_opens_its_execution(
+    page: Page, server: ServerProcess
+) -> None:
+    scaled = server.client.post("/v1/services/web/scale", json={"replicas": 1}).json()
+    sign_in(page, server, f"#/activity?execution={scaled['id']}")
+    expect(page.locator("h1")).to_have_text(f"Execution #{scaled['id']}")
+    items = page.locator("li.execution")
+    expect(items).to_have_count(1)
+    expect(items.first.locator("details")).to_have_attribute("open", "")
+    expect(items.first).to_contain_text(scaled["message"])
+    page.goto(f"{server.url}/ui/#/activity?execution=999999")
+    expect(page.get_by_text("There is no such execution.")).to_be_visible()
+    no_page_errors(page)

@@ -212,6 +212,8 @@ ARGUMENTS: dict[str, Any] = {
     "selector": None,
     "start_first": False,
     "ready_timeout": 1.0,
+    "cpus": 0.5,
+    "memory": 256 * 1024 * 1024,
 }
 PER_METHOD: dict[str, dict[str, Any]] = {"replace_replicas": {"replicas": ["web-1"]}}
 LIFECYCLE = {"start", "close"}

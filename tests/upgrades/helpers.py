@@ -7,6 +7,7 @@ import re
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -132,3 +133,62 @@ class Sampler:
                 found = next(s for s in state if s["name"] == self.service)
                 self.samples.append(found)
                 time.sleep(0.02)
+
+
+def rollout_of(server: ServerProcess, started: dict[str, Any]) -> int:
+    """The rollout id of an execution a push or an upgrade by hand answered with."""
+    ident: int = started["details"]["rollout_id"]
+    return ident
+
+
+def rollout(server: ServerProcess, ident: int) -> dict[str, Any]:
+    response = server.client.get(f"/v1/rollouts/{ident}")
+    response.raise_for_status()
+    found: dict[str, Any] = response.json()
+    return found
+
+
+def holding(server: ServerProcess, ident: int, timeout: float = 60.0) -> dict[str, Any]:
+    """Wait until a paused rollout holds between batches; return it."""
+    found: dict[str, Any] = wait_until(
+        lambda: (r := rollout(server, ident))["state"] == "paused" and r,
+        timeout=timeout,
+        what=f"rollout {ident} holding",
+    )
+    return found
+
+
+class VersionSampler:
+    """Samples what each replica answers (replica → version) in the background, until
+    asked to stop or ``enough`` samples are taken (``wait``)."""
+
+    def __init__(self, sample: Callable[[], dict[str, str]]) -> None:
+        self.sample = sample
+        self.samples: list[dict[str, str]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> VersionSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def wait(self, enough: int, timeout: float = 120.0) -> None:
+        wait_until(lambda: len(self.samples) >= enough, timeout=timeout, what=f"{enough} samples")
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.samples.append(self.sample())
+            except (httpx.HTTPError, AssertionError):
+                continue  # a replica between its answers: sample again
+            time.sleep(0.05)
+
+
+def replica_versions(server: ServerProcess, service: str) -> dict[str, str]:
+    """replica id → the version it answers, for every replica of ``service`` now."""
+    replicas = server.service(service)["replicas"]
+    return {r["id"]: answers(r["address"])[1] for r in replicas if r["address"]}

@@ -9,7 +9,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from scalehook.auth import token_matches
 from scalehook.domain.sessions import COOKIE, CSRF_HEADER
-from scalehook.errors import Unauthorized
+from scalehook.errors import ScalehookError, Unauthorized
 from scalehook.runtime import Runtime
 from scalehook.sessions import check_csrf, session_for
 
@@ -46,3 +46,15 @@ async def require_admin(
 
 def caller_address(request: Request) -> str | None:
     return request.client.host if request.client else None
+
+
+async def service_targets(runtime: Runtime, service: str) -> list[str]:
+    """The refs a service name may mean: as given with a backend (``docker/web``); else
+    the one it resolves to, or (its backend down, or the service gone) on every backend."""
+    if "/" in service:
+        return [service]
+    try:
+        backend, name = await runtime.backends.resolve(service)
+    except ScalehookError:
+        return [f"{b.name}/{service}" for b in runtime.backends]
+    return [f"{backend.name}/{name}"]

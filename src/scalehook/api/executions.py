@@ -8,11 +8,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query
 
 from scalehook.answers import AUTH, errors
-from scalehook.api.deps import RuntimeDep, require_admin
+from scalehook.api.deps import RuntimeDep, require_admin, service_targets
 from scalehook.api.schemas import ExecutionOut, execution_dict
 from scalehook.domain.executions import ExecutionId
 from scalehook.domain.receivers import parse_id
-from scalehook.errors import ScalehookError
 from scalehook.runtime import Runtime
 
 MAX_ID = 2**63 - 1
@@ -23,17 +22,6 @@ router = APIRouter(
     dependencies=[Depends(require_admin)],
     responses=errors(*AUTH),
 )
-
-
-async def _targets(runtime: Runtime, service: str) -> list[str]:
-    """The refs a service filter may mean: exact with a backend, else on any backend."""
-    if "/" in service:
-        return [service]
-    try:
-        backend, name = await runtime.backends.resolve(service)
-    except ScalehookError:
-        return [f"{b.name}/{service}" for b in runtime.backends]
-    return [f"{backend.name}/{name}"]
 
 
 ResultQuery = Annotated[
@@ -56,7 +44,7 @@ async def filters(
     return {
         "receiver_id": receiver_id,
         "receiver_name": receiver if receiver and receiver_id is None else None,
-        "targets": await _targets(runtime, service) if service else None,
+        "targets": await service_targets(runtime, service) if service else None,
         "result": result,
         "status": status,
     }

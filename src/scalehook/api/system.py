@@ -8,6 +8,7 @@ from scalehook import __version__
 from scalehook.api.deps import RuntimeDep
 from scalehook.api.schemas import Health
 from scalehook.metrics import CONTENT_TYPE
+from scalehook.notifications.delivery import refresh_metrics
 
 router = APIRouter(tags=["system"])
 
@@ -32,7 +33,9 @@ async def healthz(runtime: RuntimeDep) -> Health:
 )
 async def metrics(runtime: RuntimeDep) -> Response:
     """Prometheus metrics: triggers by receiver and result, durations, replicas per
-    service, hosts per group, the process. Answers within a few seconds even while an
-    engine hangs: counts it cannot read in time are its last ones, marked stale."""
+    service, hosts per group, the process, notification deliveries and the outbox.
+    Answers within a few seconds even while an engine hangs: counts it cannot read in
+    time are its last ones, marked stale."""
     await runtime.scrape.refresh()
+    await refresh_metrics(runtime.store, runtime.metrics)
     return Response(runtime.metrics.render(), media_type=CONTENT_TYPE)

@@ -22,6 +22,7 @@ from scalehook.backends.base import Backend
 from scalehook.backends.docker import DockerBackend, DockerSettings
 from scalehook.backends.engine.address import DockerHost, EngineSettings, TlsSettings
 from scalehook.backends.engine.registry_auth import RegistryAuth, RegistryLogin
+from scalehook.backends.hooks import ReplicaHooks
 from scalehook.backends.local import LocalBackend
 from scalehook.backends.local.spec import LocalServiceSpec, LocalSettings
 from scalehook.backends.swarm import SwarmBackend, SwarmSettings
@@ -63,6 +64,7 @@ class Context:
     data_dir: Path
     registry_auth: RegistryAuth = field(default_factory=RegistryAuth)
     clock: Clock = field(default_factory=SystemClock)
+    hooks: ReplicaHooks = field(default_factory=ReplicaHooks)  # run before it stops a replica
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +83,16 @@ class Kind(Generic[S]):
 
 
 def _local(name: str, settings: LocalSettings, context: Context) -> Backend:
-    return LocalBackend(name, settings.services, context.data_dir, clock=context.clock)
+    return LocalBackend(
+        name,
+        settings.services,
+        context.data_dir,
+        clock=context.clock,
+        hooks=context.hooks,
+        max_replicas=settings.max_replicas,
+        cgroups=settings.cgroups,
+        cgroup_parent=settings.cgroup_parent,
+    )
 
 
 def _local_shorthand(top: Shorthand) -> LocalSettings:
@@ -92,11 +103,23 @@ def _local_shorthand(top: Shorthand) -> LocalSettings:
 
 
 def _docker(name: str, settings: DockerSettings, context: Context) -> Backend:
-    return DockerBackend(name, settings, registry_auth=context.registry_auth, clock=context.clock)
+    return DockerBackend(
+        name,
+        settings,
+        registry_auth=context.registry_auth,
+        clock=context.clock,
+        hooks=context.hooks,
+    )
 
 
 def _swarm(name: str, settings: SwarmSettings, context: Context) -> Backend:
-    return SwarmBackend(name, settings, registry_auth=context.registry_auth, clock=context.clock)
+    return SwarmBackend(
+        name,
+        settings,
+        registry_auth=context.registry_auth,
+        clock=context.clock,
+        hooks=context.hooks,
+    )
 
 
 def _engine_shorthand(model: type[E]) -> Callable[[Shorthand], E]:
@@ -146,8 +169,11 @@ def build_backend(
     data_dir: Path,
     registry_auth: RegistryAuth | None = None,
     clock: Clock | None = None,
+    hooks: ReplicaHooks | None = None,
 ) -> Backend:
     """The backend one entry of ``backends:`` declares (not started yet); its rollouts
-    wait on ``clock``."""
-    context = Context(data_dir, registry_auth or RegistryAuth(), clock or SystemClock())
+    wait on ``clock``; it runs ``hooks`` before it stops a replica."""
+    context = Context(
+        data_dir, registry_auth or RegistryAuth(), clock or SystemClock(), hooks or ReplicaHooks()
+    )
     return kind_of(settings).build(name, settings, context)

@@ -1,7 +1,8 @@
 """The set of backends one scalehook runs, and how a service ref finds its backend.
 
 A ref is ``<backend>/<service>``, or a bare ``<service>`` where only one backend has a
-service of that name.
+service of that name. ``hooks`` are the replica hooks every backend of the set runs
+(``hooks.py``): what others register to hear of stops and changes.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import asyncio
 from collections.abc import Iterator
 
 from scalehook.backends.base import Backend, ServiceState
+from scalehook.backends.hooks import ReplicaHooks
 from scalehook.domain.selectors import Selector
 from scalehook.errors import (
     BackendError,
@@ -23,7 +25,8 @@ from scalehook.errors import (
 
 
 class Backends:
-    def __init__(self, backends: list[Backend]) -> None:
+    def __init__(self, backends: list[Backend], *, hooks: ReplicaHooks | None = None) -> None:
+        self.hooks = hooks or ReplicaHooks()
         self._by_name: dict[str, Backend] = {}
         for backend in backends:
             if backend.name in self._by_name:

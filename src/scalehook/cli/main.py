@@ -17,7 +17,20 @@ from scalehook import __version__
 from scalehook.cli.client import ClientError
 from scalehook.cli.common import State
 
-RESOURCES = ("serve", "config", "apply", "receivers", "services", "hosts", "executions")
+RESOURCES = (
+    "serve",
+    "config",
+    "apply",
+    "receivers",
+    "policies",
+    "services",
+    "healthchecks",
+    "rollouts",
+    "nodes",
+    "hosts",
+    "executions",
+    "notifications",
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -10,5 +10,6 @@ around them. An import-linter contract (``pyproject.toml``) keeps it so.
   decision), ``upgrades`` (which services a push upgrades), ``tag_policies`` and
   ``images`` (may a pushed tag replace the running one), ``selectors``, ``durations``,
   ``signatures`` (a receiver's secret, proven), ``hosts`` and ``host_plans`` (a host
-  group, which host to clone, which to remove)
+  group, which host to clone, which to remove), ``policies`` (autoscaling policies: a
+  policy's spec, and one evaluation of it from readings and history)
 """

@@ -7,10 +7,11 @@ what applies them.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
+from scalehook.domain.capacity import Capacity
 from scalehook.domain.incidents import IncidentMark
 
 Direction = Literal["up", "down"]
@@ -64,6 +65,40 @@ def decide_step(
         after,
         "clamped",
         f"clamped to {bound}: wanted {wanted}, scaled {current} to {after}",
+    )
+
+
+def within_capacity(decision: ScaleDecision, capacity: Capacity | None) -> ScaleDecision:
+    """The decision with the capacity bound beside its min and max: a scale-up past
+    ``capacity`` is clamped to it (``clamped``, the reason ``capacity`` in its message and
+    ``details.bound``), one that cannot go up at all is a ``noop`` at capacity. A capacity
+    never lowers the count: a scale-down, or a service already past capacity (scaled by
+    hand, or capacity shrank), is not moved by it."""
+    if capacity is None or decision.after <= decision.before or decision.after <= capacity.limit:
+        return decision
+    wanted, current = decision.after, decision.before
+    after = max(current, capacity.limit)
+    details = {**decision.details, "bound": "capacity", "capacity": capacity.limit}
+    if after == current:
+        # an alert whose firing moved nothing owes no undo when it resolves
+        marks = tuple(replace(m, owes=False) if m.fired else m for m in decision.marks)
+        return replace(
+            decision,
+            after=current,
+            result="noop",
+            message=f"at capacity {capacity.limit}: stays at {current} ({capacity.reason})",
+            details=details,
+            marks=marks,
+        )
+    return replace(
+        decision,
+        after=after,
+        result="clamped",
+        message=(
+            f"clamped to capacity {capacity.limit}: wanted {wanted}, scaled {current} to "
+            f"{after} ({capacity.reason})"
+        ),
+        details=details,
     )
 
 

@@ -20,19 +20,24 @@ Result = Literal[
     "scaled",
     "clamped",
     "noop",
+    "updated",  # a service's CPU or memory limits changed
     "failed",
     "deduped",
     "cooldown",
     "label_mismatch",
     "ignored",
     "dry_run",
+    "held",  # a policy would move the count but may not now (a rollout runs on the service)
     "rejected",  # a hook call refused before acting: bad body, bad signature
     "upgrading",  # running: a rollout replacing replicas
     "rolling_back",  # running: a failed rollout restoring the previous image
     "upgraded",
     "rolled_back",
     "paused",
-    "superseded",  # a newer push for the same service took over
+    "superseded",  # a newer push (or an upgrade by hand) for the same service took over
+    "cancelled",  # a rollout stopped by hand, each replica left on one version
+    "recreated",  # a health check replaced an unhealthy replica
+    "unhealthy",  # a health check reports failing replicas it leaves in place
 ]
 Status = Literal["running", "done"]
 
@@ -73,6 +78,35 @@ def as_dry_run(
         recorded["would"] = would
         result = "dry_run"
     return result, f"dry run, nothing changed: {message}", recorded
+
+
+def execution_json(execution: Execution) -> dict[str, Any]:
+    """The JSON form of an execution, as ``GET /v1/executions/{id}`` answers it (and a
+    webhook notification carries it, times in UTC as ``…Z``); built without a model
+    (the trigger's hot path)."""
+    return {
+        "id": execution.id,
+        "started_at": _iso(execution.started_at),
+        "receiver_id": execution.receiver_id,
+        "receiver_name": execution.receiver_name,
+        "driver": execution.driver,
+        "target": execution.target,
+        "caller": execution.caller,
+        "result": execution.result,
+        "before": execution.before,
+        "after": execution.after,
+        "message": execution.message,
+        "duration_ms": execution.duration_ms,
+        "details": execution.details,
+        "status": execution.status,
+        "updated_at": None if execution.updated_at is None else _iso(execution.updated_at),
+    }
+
+
+def _iso(when: datetime) -> str:
+    """ISO 8601 as the API's models write it: UTC as ``Z``."""
+    text = when.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 def log_fields(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, NewType
 
 from scalehook.domain.executions import ExecutionId
@@ -33,11 +34,15 @@ class Running:
 
 @dataclass(frozen=True, slots=True)
 class UpgradePlan:
+    """One service to roll from ``current`` to ``target``: for a push (``push``), or by
+    hand (an upgrade, or a rollback to revision ``rollback_of``)."""
+
     service: str
     current: ImageRef
     target: ImageRef
-    push: ImagePushed
+    push: ImagePushed | None
     reason: str
+    rollback_of: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +63,10 @@ class RolloutRecord:
     strategy: dict[str, Any]
     phase: str  # rolling, rolling_back, done
     instance: str | None = None  # the instance that ran it last; None: not begun
+    paused: bool = False  # asked to pause (by hand): it holds between batches, also after a restart
+    command: str | None = None  # cancel or rollback, asked by hand and not yet obeyed
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
 
 
 def pushed_image(push: ImagePushed) -> ImageRef:

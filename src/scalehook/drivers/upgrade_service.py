@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from scalehook.backends.base import UpgradeStrategy
 from scalehook.domain.durations import Duration
@@ -32,7 +32,29 @@ REGISTRIES = frozenset(s.name for s in SOURCES if s.name != "alertmanager")
 """The senders of push notifications."""
 
 
-class ServiceUpgradeConfig(SecretOption):
+class RolloutSettings(BaseModel):
+    """How a rollout replaces replicas, as a receiver's config and the API's upgrade and
+    rollback by hand write it (the same defaults for both)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    batch_size: Annotated[int, Field(strict=True, ge=1, le=1000)] = 1
+    batch_interval: Annotated[Duration, Field(le=3600)] = 2.0
+    start_first: bool = False
+    health_timeout: Annotated[Duration, Field(gt=0, le=3600)] = 60.0
+    on_failure: Literal["rollback", "pause"] = "rollback"
+
+    def strategy(self) -> UpgradeStrategy:
+        return UpgradeStrategy(
+            batch_size=self.batch_size,
+            batch_interval=self.batch_interval,
+            start_first=self.start_first,
+            health_timeout=self.health_timeout,
+            on_failure=self.on_failure,
+        )
+
+
+class ServiceUpgradeConfig(SecretOption, RolloutSettings):
     model_config = ConfigDict(extra="forbid")
 
     selector: dict[str, str] = Field(
@@ -43,11 +65,6 @@ class ServiceUpgradeConfig(SecretOption):
         default="semver",
         description="semver[:same-major|:same-minor], exact:<tag>, glob:<p>, regexp:<re>, force",
     )
-    batch_size: Annotated[int, Field(strict=True, ge=1, le=1000)] = 1
-    batch_interval: Annotated[Duration, Field(le=3600)] = 2.0
-    start_first: bool = False
-    health_timeout: Annotated[Duration, Field(gt=0, le=3600)] = 60.0
-    on_failure: Literal["rollback", "pause"] = "rollback"
     source: str | None = Field(
         default=None, description="read every body as this source instead of recognising it"
     )
@@ -64,15 +81,6 @@ class ServiceUpgradeConfig(SecretOption):
             known = ", ".join(s.name for s in SOURCES)
             raise ValueError(f"{value!r} is not a known source; use one of {known}")
         return value
-
-    def strategy(self) -> UpgradeStrategy:
-        return UpgradeStrategy(
-            batch_size=self.batch_size,
-            batch_interval=self.batch_interval,
-            start_first=self.start_first,
-            health_timeout=self.health_timeout,
-            on_failure=self.on_failure,
-        )
 
 
 class ServiceUpgradeDriver(Driver[ServiceUpgradeConfig]):

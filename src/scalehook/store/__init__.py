@@ -1,4 +1,5 @@
-"""Receivers, executions, alert memory, rollouts, settings and leases, kept in SQL
+"""Receivers, policies, executions, alert memory, rollouts, revisions, settings,
+sessions, health checks, notifications and their outbox, and leases, kept in SQL
 through SQLAlchemy 2.
 
 ``Store`` opens the database (``database.py``: SQLite on the loop's thread, or the
@@ -16,10 +17,15 @@ from collections.abc import AsyncIterator
 
 from scalehook.store.database import DEFAULT_POOL, Database, Synchronous, Transaction
 from scalehook.store.executions import ExecutionRepository
+from scalehook.store.healthchecks import HealthCheckRepository
 from scalehook.store.incidents import IncidentRepository
 from scalehook.store.leases import LeaseRepository
 from scalehook.store.locks import AdvisoryLocks, ProcessLocks, TargetLocks
+from scalehook.store.notifications import NotificationRepository
+from scalehook.store.outbox import OutboxRepository
+from scalehook.store.policies import PolicyRepository
 from scalehook.store.receivers import ReceiverRepository
+from scalehook.store.revisions import RevisionRepository
 from scalehook.store.rollouts import RolloutRepository
 from scalehook.store.sessions import SessionRepository
 from scalehook.store.settings import SettingRepository
@@ -42,10 +48,15 @@ class Store:
         self.db = Database(url, on_loop=on_loop, pool=pool, synchronous=synchronous)
         self.incidents = IncidentRepository(self.db)
         self.receivers = ReceiverRepository(self.db, self.incidents)
+        self.policies = PolicyRepository(self.db)
         self.executions = ExecutionRepository(self.db, self.incidents)
         self.rollouts = RolloutRepository(self.db)
+        self.revisions = RevisionRepository(self.db)
         self.settings = SettingRepository(self.db)
         self.sessions = SessionRepository(self.db)
+        self.notifications = NotificationRepository(self.db)
+        self.outbox = OutboxRepository(self.db)
+        self.healthchecks = HealthCheckRepository(self.db)
         self.leases = LeaseRepository(self.db)
         self.locks: TargetLocks = AdvisoryLocks(self.db) if self.db.shared else ProcessLocks()
 

@@ -55,9 +55,9 @@ class ExecutionRepository:
                 )
         return Execution(id=execution_id, **values)
 
-    async def get(self, execution_id: ExecutionId) -> Execution:
+    async def get(self, execution_id: ExecutionId, *, tx: Transaction | None = None) -> Execution:
         t = tables.executions
-        async with self._db.read() as conn:
+        async with self._db.read(tx) as conn:
             row = (await conn.execute(select(t).where(t.c.id == execution_id))).mappings().first()
         if row is None:
             raise NotFound(f"no execution with id {execution_id}")
@@ -141,6 +141,43 @@ class ExecutionRepository:
                 )
             ).scalar()
         return {"up": utc_or_none(up), "down": utc_or_none(down)}
+
+    async def scalings(self, *, driver: str, since: datetime) -> list[Execution]:
+        """The executions of ``driver`` since ``since`` that moved a count (scaled or
+        clamped, not in dry run), oldest first: what a policy's rate rules count."""
+        t = tables.executions
+        query = (
+            select(t)
+            .where(
+                (t.c.driver == driver)
+                & (t.c.started_at >= since)
+                & t.c.result.in_(tuple(ACTING))
+                & (t.c.before != t.c.after)
+            )
+            .order_by(t.c.id)
+        )
+        async with self._db.read() as conn:
+            rows = (await conn.execute(query)).mappings()
+            return [_execution(row) for row in rows]
+
+    async def last_scaling(self, *, driver: str, receiver_name: str) -> Execution | None:
+        """The newest execution of ``driver`` under ``receiver_name`` that moved a count:
+        why a policy last scaled, on any instance and after a restart."""
+        t = tables.executions
+        query = (
+            select(t)
+            .where(
+                (t.c.driver == driver)
+                & (t.c.receiver_name == receiver_name)
+                & t.c.result.in_(tuple(ACTING))
+                & (t.c.before != t.c.after)
+            )
+            .order_by(t.c.id.desc())
+            .limit(1)
+        )
+        async with self._db.read() as conn:
+            row = (await conn.execute(query)).mappings().first()
+            return None if row is None else _execution(row)
 
 
 def _execution(row: RowMapping) -> Execution:

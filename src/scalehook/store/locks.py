@@ -10,7 +10,10 @@ at a time, and the next holder sees what the last one recorded.
   dies (``kill -9``, its connection cut) lets go with its transaction, recording nothing.
   Waiters of one instance queue in memory first, so an instance holds one connection
   per target at most; at most half the pool is held by locks at once, so the reads an
-  action makes under its lock always find a connection.
+  action makes under its lock always find a connection. A lock taken while holding
+  another (``inner``: the executor's capacity lock per backend, under a target's) draws
+  on a quarter of the pool of its own, so holders of outer locks never wait on each
+  other for a connection.
 """
 
 from __future__ import annotations
@@ -26,9 +29,12 @@ from scalehook.store.database import Database, Transaction
 
 
 class TargetLocks(Protocol):
-    def hold(self, target: str) -> AbstractAsyncContextManager[Transaction | None]:
+    def hold(
+        self, target: str, *, inner: bool = False
+    ) -> AbstractAsyncContextManager[Transaction | None]:
         """Hold ``target``'s lock. The value is the transaction to record the action's
-        execution in (``tx=``), if the lock lives in the database, else ``None``."""
+        execution in (``tx=``), if the lock lives in the database, else ``None``.
+        ``inner``: taken while holding another lock (never the other way round)."""
         ...
 
 
@@ -39,7 +45,7 @@ class ProcessLocks:
         self._locks = KeyedLocks()
 
     @contextlib.asynccontextmanager
-    async def hold(self, target: str) -> AsyncIterator[Transaction | None]:
+    async def hold(self, target: str, *, inner: bool = False) -> AsyncIterator[Transaction | None]:
         async with self._locks.hold(target):
             yield None
 
@@ -51,12 +57,13 @@ class AdvisoryLocks:
         self._db = db
         self._local = KeyedLocks()
         self._connections = asyncio.Semaphore(max(1, db.pool // 2))
+        self._inner = asyncio.Semaphore(max(1, db.pool // 4))
 
     @contextlib.asynccontextmanager
-    async def hold(self, target: str) -> AsyncIterator[Transaction | None]:
+    async def hold(self, target: str, *, inner: bool = False) -> AsyncIterator[Transaction | None]:
         async with (
             self._local.hold(target),
-            self._connections,
+            self._inner if inner else self._connections,
             self._db.locked(f"target:{target}") as tx,
         ):
             yield tx

@@ -19,6 +19,14 @@ rollout batch is. Batches and recreates of one service take turns.
 
 Samples (``samples.py``) cost one container listing per service and one quick stats
 call per container.
+
+Every container scalehook stops (scale-down, a batch, a recreate) is first announced to
+the replica hooks (a load balancer drains it), for at most its stop grace.
+
+Limits change in place (``resources.py``: a container update, no restart) on every
+container of the service; clones copy them. The engine holds at most ``max_replicas``
+containers of all its services together (by default from its ``/info``: 16 per CPU, at
+most one per 128 MiB), and the executor clamps a scale-up to what is left.
 """
 
 from __future__ import annotations
@@ -35,7 +43,10 @@ from scalehook.backends.base import (
     Progress,
     Replica,
     ReplicaSample,
+    ResourcesApplied,
+    RolloutControl,
     RolloutEvent,
+    ServiceResources,
     ServiceState,
     UpgradeResult,
     UpgradeStrategy,
@@ -53,6 +64,7 @@ from scalehook.backends.docker.groups import (
 )
 from scalehook.backends.docker.pull import runnable
 from scalehook.backends.docker.replace import Batch, undo
+from scalehook.backends.docker.resources import limits_of, restore_body, update_body
 from scalehook.backends.docker.samples import Sampler
 from scalehook.backends.engine import (
     JSON,
@@ -66,11 +78,25 @@ from scalehook.backends.engine.boundary import engine_boundary
 from scalehook.backends.engine.readiness import health_window
 from scalehook.backends.engine.registry_auth import RegistryAuth
 from scalehook.backends.engine.stats import engine_time
+from scalehook.backends.hooks import ReplicaHooks
 from scalehook.backends.rolling import IMAGE_LABEL, Replacement, rolling_upgrade, same_image, show
+from scalehook.domain.capacity import (
+    Capacity,
+    Node,
+    default_max_replicas,
+    describe_default,
+    machine_capacity,
+)
 from scalehook.domain.durations import Duration
 from scalehook.domain.images import ImageRef, InvalidImage, parse_image
+from scalehook.domain.resources import Resources
 from scalehook.domain.selectors import Selector
-from scalehook.errors import BackendError, BackendUnavailable, InvalidRequest, ReplicaNotFound
+from scalehook.errors import (
+    BackendError,
+    BackendUnavailable,
+    InvalidRequest,
+    ReplicaNotFound,
+)
 from scalehook.locks import KeyedLocks
 from scalehook.loops.clock import Clock, SystemClock
 
@@ -90,6 +116,12 @@ class DockerSettings(EngineSettings):
         default=None,
         description="SIGKILL this long after the stop signal; default: the container's own",
     )
+    max_replicas: int | None = Field(
+        default=None,
+        ge=1,
+        description="the most containers of all its services together; a scale past it is "
+        "clamped. Default: from the engine's /info, 16 per CPU, at most one per 128 MiB",
+    )
 
 
 @engine_boundary
@@ -103,9 +135,11 @@ class DockerBackend:
         *,
         registry_auth: RegistryAuth | None = None,
         clock: Clock | None = None,
+        hooks: ReplicaHooks | None = None,
     ) -> None:
         self._name = name
         self._clock: Clock = clock or SystemClock()
+        self._hooks = hooks or ReplicaHooks()
         self._settings = settings
         self._auth = registry_auth or RegistryAuth()
         self._client = EngineClient(
@@ -203,6 +237,104 @@ class DockerBackend:
     async def samples(self, *, service: str) -> list[ReplicaSample]:
         return await self._sampler.samples(service, find=self._find)
 
+    # resources and capacity ------------------------------------------------------
+
+    async def resources(self, *, service: str) -> ServiceResources:
+        _name, found = await self._find(service)
+        record = await self._ops.inspect(found.newest.id)
+        limits = limits_of((record or {}).get("HostConfig") or {})
+        return ServiceResources(limits, enforced="engine")
+
+    async def set_resources(
+        self, *, service: str, cpus: float | None, memory: int | None
+    ) -> ResourcesApplied:
+        """A container update of every container of the service, no restart; all or
+        nothing (those done are put back when the engine refuses one)."""
+        name, _ = await self._find(service)
+        info = await self._client.get("/info")
+        engine_cpus = int(info.get("NCPU") or 0) or 1
+        if cpus is not None and cpus > engine_cpus:
+            raise InvalidRequest(
+                f"cpus {cpus:g}: the engine has {engine_cpus} CPU(s)", field="cpus"
+            )
+        target = Resources(cpus=cpus, memory=memory)
+        async with self._turns.hold(name):  # not while a batch or a recreate makes clones
+            name, found = await self._find(name)
+            records = await asyncio.gather(*(self._ops.inspect(c.id) for c in found.containers))
+            done: list[tuple[Container, JSON]] = []
+            try:
+                for container, record in zip(found.containers, records, strict=True):
+                    if record is None:
+                        continue  # gone meanwhile
+                    host = record.get("HostConfig") or {}
+                    body = update_body(host, target, engine_cpus=engine_cpus)
+                    if body:
+                        await self._update(container, body)
+                        done.append((container, host))
+            except EngineError as exc:
+                await self._restore(done)
+                raise exc.reworded(
+                    f"cannot set the limits of {name}: {exc.engine_text}; nothing was changed"
+                ) from exc
+            except BaseException:
+                await self._restore(done)
+                raise
+            self._sampler.forget()
+        changed = [c.name for c, _ in done]
+        return ResourcesApplied(
+            message=f"updated {len(changed)} of {len(found.containers)} container(s) in place, "
+            "no restart",
+            replicas=tuple(changed),
+        )
+
+    async def _update(self, container: Container, body: JSON) -> None:
+        try:
+            await self._client.request("POST", f"/containers/{container.id}/update", json=body)
+        except EngineNotFound:
+            return  # removed meanwhile: nothing to hold to a limit
+
+    async def _restore(self, done: list[tuple[Container, JSON]]) -> None:
+        for container, host in done:
+            try:
+                await self._update(container, restore_body(host))
+            except BackendError as exc:
+                log.error("%s: cannot put its limits back: %s", container.name, exc.message)
+
+    async def _most(self) -> tuple[int, str, JSON]:
+        info = await self._client.get("/info")
+        if self._settings.max_replicas is not None:
+            return self._settings.max_replicas, "max_replicas, as set", info
+        cpus, memory = int(info.get("NCPU") or 0) or 1, int(info.get("MemTotal") or 0)
+        return default_max_replicas(cpus, memory), describe_default(cpus, memory), info
+
+    async def capacity(self, *, service: str) -> Capacity | None:
+        listed = names(await self._groups())
+        name, _ = find(listed.values(), service, backend=self._name)
+        most, source, info = await self._most()
+        others = sum(len(g.members) for key, g in listed.items() if key != name)
+        where = f"the engine {info.get('Name') or self._client.address.display}"
+        return machine_capacity(most=most, others=others, where=where, source=source, service=name)
+
+    async def nodes(self) -> list[Node]:
+        listed = names(await self._groups())
+        most, source, info = await self._most()
+        counts = {key: len(g.members) for key, g in sorted(listed.items())}
+        return [
+            Node(
+                backend=self._name,
+                kind=self.kind,
+                id=str(info.get("ID") or self._client.address.display),
+                name=str(info.get("Name") or self._client.address.display),
+                cpus=float(int(info.get("NCPU") or 0)) or None,
+                memory=int(info.get("MemTotal") or 0) or None,
+                replicas=sum(counts.values()),
+                max_replicas=most,
+                bound="setting" if self._settings.max_replicas is not None else "default",
+                services=counts,
+                note=source,
+            )
+        ]
+
     # scaling ---------------------------------------------------------------------
 
     async def scale(self, *, service: str, replicas: int) -> None:
@@ -218,10 +350,13 @@ class DockerBackend:
             )
         name, found = await self._find(service)
         current = len(found.members)
-        if replicas > current:
-            await self._grow(name, found, replicas - current)
-        elif replicas < current:
-            await self._shrink(name, found.members[replicas:])
+        try:
+            if replicas > current:
+                await self._grow(name, found, replicas - current)
+            elif replicas < current:
+                await self._shrink(name, found.members[replicas:])
+        finally:
+            self._hooks.changed(f"{self._name}/{name}")
 
     async def _grow(self, service: str, found: Group, count: int) -> None:
         """Clone a member ``count`` times (the newest that runs the service's image); on
@@ -289,10 +424,15 @@ class DockerBackend:
         return named if info.get("Id") == image_id else image_id
 
     async def _shrink(self, service: str, victims: list[Container]) -> None:
-        """Stop the given replicas, newest first, each with its grace, then remove them."""
+        """Stop the given replicas, newest first, each with its grace (announced to the
+        hooks first), then remove them."""
+
+        async def retire(container: Container) -> None:
+            await self._before_stop(service, container)
+            await self._limited(self._ops.retire(container.id))
+
         results = await asyncio.gather(
-            *(self._limited(self._ops.retire(c.id)) for c in reversed(victims)),
-            return_exceptions=True,
+            *(retire(c) for c in reversed(victims)), return_exceptions=True
         )
         for result in results:
             if isinstance(result, EngineError):
@@ -306,6 +446,15 @@ class DockerBackend:
         async with self._limit:
             return await work
 
+    async def _before_stop(self, service: str, container: Container) -> None:
+        """Announce that ``container`` is about to be stopped; wait for the hooks, at most
+        the container's stop grace."""
+        if not self._hooks.listening:
+            return
+        grace = await self._ops.grace(container.id)
+        replica = _member(container, service=service)
+        await self._hooks.before_stop(f"{self._name}/{service}", replica, grace=grace)
+
     # rolling upgrades ------------------------------------------------------------
 
     async def upgrade(
@@ -316,6 +465,7 @@ class DockerBackend:
         previous: str | None,
         strategy: UpgradeStrategy,
         progress: Progress,
+        control: RolloutControl | None = None,
     ) -> UpgradeResult:
         """Batch by batch with ``backends.rolling``. Before the first batch: a batch that
         a stopped scalehook left unfinished is undone, start-first is refused for a
@@ -343,6 +493,7 @@ class DockerBackend:
                 strategy=strategy,
                 progress=progress,
                 clock=self._clock,
+                control=control,
             )
         finally:
             self._images.pop(name, None)
@@ -376,15 +527,24 @@ class DockerBackend:
             old = [by_name[r] for r in replicas if r in by_name]
             if not old:
                 return Replacement(started=(), stopped=(), ready=True)
-            batch = Batch(self._ops, self._client, self._limited)
-            return await batch.replace(
-                found,
-                old,
-                image=image,
-                runnable=await self._runnable(name, found, image),
-                start_first=start_first,
-                ready_timeout=ready_timeout,
-            )
+            batch = self._batch(name)
+            try:
+                return await batch.replace(
+                    found,
+                    old,
+                    image=image,
+                    runnable=await self._runnable(name, found, image),
+                    start_first=start_first,
+                    ready_timeout=ready_timeout,
+                )
+            finally:
+                self._hooks.changed(f"{self._name}/{name}")
+
+    def _batch(self, service: str) -> Batch:
+        async def before_stop(container: Container) -> None:
+            await self._before_stop(service, container)
+
+        return Batch(self._ops, self._client, self._limited, before_stop=before_stop)
 
     # recreating ------------------------------------------------------------------
 
@@ -407,7 +567,7 @@ class DockerBackend:
                     f"its replicas are {', '.join(c.name for c in found.members)}"
                 )
             ports = fixed_ports((record.get("HostConfig") or {}).get("PortBindings"))
-            batch = Batch(self._ops, self._client, self._limited)
+            batch = self._batch(name)
             result = await batch.replace(
                 found,
                 [old],
@@ -416,6 +576,7 @@ class DockerBackend:
                 start_first=not ports,
                 ready_timeout=health_window(record),
             )
+        self._hooks.changed(f"{self._name}/{name}")
         if not result.started:  # it went away meanwhile
             raise ReplicaNotFound(f"{self._name}/{name}: {replica} went away")
         if not result.ready and not ports:
@@ -499,22 +660,63 @@ def _replica(container: Container, record: JSON | None, *, service: str) -> Repl
         return Replica(id=container.name, service=service, state="gone", ready=False)
     status = record.get("State") or {}
     started = status.get("StartedAt") or ""
+    port = _port(record)
+    settings = record.get("NetworkSettings") or {}
+    networks = {
+        name: str(network["IPAddress"])
+        for name, network in (settings.get("Networks") or {}).items()
+        if (network or {}).get("IPAddress")
+    }
+    health = status.get("Health") or {}
     return Replica(
         id=container.name,
         service=service,
         state=state,
         ready=container.ready,
-        address=_address(container, record),
+        address=_address(container, port),
         pid=status.get("Pid") or None,
         started_at=engine_time(started),
         image=container.image,
         restarts=int(record.get("RestartCount") or 0),
+        port=port,
+        networks=networks,
+        published=_published(settings.get("Ports") or {}),
+        health=str(health.get("Status")) if health.get("Status") else None,
+        health_output=_last_check(health),
     )
 
 
-def _address(container: Container, record: JSON) -> str | None:
+def _port(record: JSON) -> int | None:
+    """The container's first exposed TCP port (by number), if it exposes one."""
+    exposed = (record.get("Config") or {}).get("ExposedPorts") or {}
+    tcp = sorted(int(p.partition("/")[0]) for p in exposed if p.endswith("/tcp"))
+    return tcp[0] if tcp else None
+
+
+def _published(ports: JSON) -> dict[int, str]:
+    """Container TCP port → the ``host_ip:host_port`` it is published on (IPv4 first)."""
+    found: dict[int, str] = {}
+    for key, bindings in ports.items():
+        number, _, proto = str(key).partition("/")
+        if proto != "tcp" or not bindings or not number.isdigit():
+            continue
+        ordered = sorted(bindings, key=lambda b: ":" in str(b.get("HostIp") or ""))
+        first = ordered[0]
+        host = str(first.get("HostIp") or "0.0.0.0")  # noqa: S104 - what the engine says
+        found[int(number)] = f"{host}:{first.get('HostPort')}"
+    return found
+
+
+def _last_check(health: JSON) -> str | None:
+    """What the container's last HEALTHCHECK run printed, with its exit code."""
+    log = health.get("Log") or []
+    if not log:
+        return None
+    output = " ".join(str(log[-1].get("Output") or "").split())[:200]
+    return f"exit {log[-1].get('ExitCode')}{': ' + output if output else ''}"
+
+
+def _address(container: Container, port: int | None) -> str | None:
     if not container.addresses:
         return None
-    exposed = sorted((record.get("Config") or {}).get("ExposedPorts") or {})
-    tcp = [p.partition("/")[0] for p in exposed if p.endswith("/tcp")]
-    return f"{container.addresses[0]}:{tcp[0]}" if tcp else container.addresses[0]
+    return f"{container.addresses[0]}:{port}" if port else container.addresses[0]

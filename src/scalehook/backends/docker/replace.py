@@ -45,12 +45,21 @@ Limit = Callable[[Awaitable[Any]], Awaitable[Any]]
 
 
 class Batch:
-    """One call of ``replace_replicas``: what it made, and the engine calls under way."""
+    """One call of ``replace_replicas``: what it made, and the engine calls under way.
+    ``before_stop`` is awaited before an old container is stopped (a balancer drains it)."""
 
-    def __init__(self, ops: Containers, client: EngineClient, limit: Limit) -> None:
+    def __init__(
+        self,
+        ops: Containers,
+        client: EngineClient,
+        limit: Limit,
+        *,
+        before_stop: Callable[[Container], Awaitable[None]] | None = None,
+    ) -> None:
         self._ops = ops
         self._client = client
         self._limit = limit
+        self._before_stop = before_stop
         self._calls: set[asyncio.Future[Any]] = set()
 
     async def _call(self, work: Awaitable[T]) -> T:
@@ -157,6 +166,8 @@ class Batch:
         return await wait_ready(self._ops.inspect, new, image=shown, timeout=timeout)
 
     async def _retire(self, old: Sequence[Container]) -> None:
+        if self._before_stop is not None:
+            await asyncio.gather(*(self._before_stop(c) for c in old))
         try:
             await self._each([self._ops.retire(c.id) for c in old])
         except EngineError as exc:

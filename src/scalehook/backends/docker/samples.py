@@ -87,6 +87,10 @@ class Sampler:
         now = datetime.now(UTC)
         return [self._sample(c, usages.get(c.id), now) for c in found.containers]
 
+    def forget(self) -> None:
+        """Inspect every container again at its next sample (its limits changed)."""
+        self._facts.clear()
+
     def _stale(self, container: Container) -> bool:
         facts = self._facts.get(container.id)
         return facts is None or facts.ready != container.ready

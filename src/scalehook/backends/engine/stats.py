@@ -23,6 +23,7 @@ from datetime import datetime
 
 from scalehook.backends.engine.client import JSON, EngineClient, EngineError, EngineNotFound
 from scalehook.backends.sampling import Readings
+from scalehook.domain.resources import memory_limit
 
 log = logging.getLogger(__name__)
 
@@ -109,8 +110,7 @@ def limits(host_config: JSON) -> tuple[float | None, int | None]:
     cpuset = cpuset_size(str(host_config.get("CpusetCpus") or ""))
     if cpuset:
         cores = float(cpuset) if cores is None else min(cores, float(cpuset))
-    memory = int(host_config.get("Memory") or 0)
-    return cores, memory if memory > 0 else None
+    return cores, memory_limit(int(host_config.get("Memory") or 0))
 
 
 def cpuset_size(text: str) -> int:

@@ -5,32 +5,51 @@ An "image" here is ``<repository>:<version>`` (the repository is the service's
 ``image`` in ``scalehook.yaml``, or its name): upgrading changes the version that
 replicas get as ``{tag}`` / ``$TAG``, rolled out batch by batch by ``backends.rolling``.
 A recreate swaps one replica for a new one on its version (``service.py``); samples
-read each replica's process and children (``samples.py``).
+read each replica's process and children (``samples.py``). Its balancer drains a
+replica before it stops, and sends traffic only to the replicas scalehook's health
+check calls healthy (``route_to``, the ``Routing`` seam). CPU and memory limits are
+held by a cgroup per replica where scalehook may make one (``cgroups.py``), and the
+machine holds at most ``max_replicas`` replicas of all services together (by default
+from its CPUs and memory): the executor clamps a scale-up to what is left. The
+balancer's counts are ``balancer_stats`` (``BalancerStats``); a service at zero replicas
+is woken through the callback given to ``on_wake`` (``Wakeable``) when a connection
+arrives.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+import socket
+from collections.abc import Collection, Sequence
 from pathlib import Path
+from typing import Literal
 
 from scalehook.backends.base import (
     Progress,
     Replica,
     ReplicaSample,
+    ResourcesApplied,
+    RolloutControl,
+    ServiceConnections,
+    ServiceResources,
     ServiceState,
     UpgradeResult,
     UpgradeStrategy,
+    WakeCallback,
 )
+from scalehook.backends.hooks import ReplicaHooks
+from scalehook.backends.local.cgroups import CgroupError, Cgroups, instance_name
 from scalehook.backends.local.samples import ProcessSampler
 from scalehook.backends.local.service import LocalService
-from scalehook.backends.local.spec import MAX_LOCAL_REPLICAS, LocalServiceSpec
+from scalehook.backends.local.spec import LocalServiceSpec, LocalSettings, machine
 from scalehook.backends.local.state import LocalState
 from scalehook.backends.rolling import Replacement, rolling_upgrade
+from scalehook.domain.capacity import Capacity, Node, machine_capacity
 from scalehook.domain.images import ImageRef, InvalidImage, parse_image
+from scalehook.domain.resources import Resources
 from scalehook.domain.selectors import Selector
-from scalehook.errors import InvalidRequest, ScalehookError, ServiceNotFound
+from scalehook.errors import BackendRefused, InvalidRequest, ScalehookError, ServiceNotFound
 from scalehook.loops.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
@@ -48,14 +67,24 @@ class LocalBackend:
         data_dir: Path,
         *,
         clock: Clock | None = None,
+        hooks: ReplicaHooks | None = None,
+        max_replicas: int | None = None,
+        cgroups: Literal["auto", "none"] = "auto",
+        cgroup_parent: str = "scalehook",
     ) -> None:
         self._name = name
         self._clock: Clock = clock or SystemClock()
+        self._hooks = hooks or ReplicaHooks()
         self._specs = services
         self._data_dir = data_dir
         self._services: dict[str, LocalService] = {}
         self._state: LocalState | None = None
         self._sampler = ProcessSampler()
+        self._settings = LocalSettings(
+            max_replicas=max_replicas, cgroups=cgroups, cgroup_parent=cgroup_parent
+        )
+        self._cgroups = Cgroups.none("not started")
+        self._waker: WakeCallback | None = None
 
     @property
     def name(self) -> str:
@@ -68,6 +97,8 @@ class LocalBackend:
         if stopped:
             log.warning("stopped %d replica(s) left running by an earlier run", len(stopped))
         state.forget_services(set(self._specs))
+        self._cgroups = self._open_cgroups()
+        self._cgroups.sweep(keep=self._specs)
         for name, spec in self._specs.items():
             desired = state.desired(name)
             version, image = spec.version, spec.image_of(spec.version)
@@ -83,7 +114,12 @@ class LocalBackend:
                 on_process=state.set_process,
                 version=version,
                 image=image,
+                hooks=self._hooks,
+                cgroups=self._cgroups,
+                resources=state.resources(name),
+                clock=self._clock,
             )
+            self._set_waker(service)
             try:
                 await service.start()
             except OSError as exc:
@@ -95,9 +131,27 @@ class LocalBackend:
             self._services[name] = service
         await state.flush()
 
+    def _open_cgroups(self) -> Cgroups:
+        if self._settings.cgroups == "none":
+            return Cgroups.none("cgroups: none in scalehook.yaml")
+        found = Cgroups.open(
+            instance=instance_name(self._name, self._data_dir),
+            parent=self._settings.cgroup_parent,
+        )
+        if found.enforced:
+            log.info("backend %s: replicas' limits held by %s", self._name, found.reason)
+        else:
+            log.warning(
+                "backend %s: CPU and memory limits will not be enforced: %s",
+                self._name,
+                found.reason,
+            )
+        return found
+
     async def close(self) -> None:
         await asyncio.gather(*(s.close() for s in self._services.values()))
         self._services.clear()
+        self._cgroups.close()
         if self._state is not None:
             await self._state.close()
 
@@ -118,12 +172,18 @@ class LocalBackend:
         return self._service(service).state()
 
     async def scale(self, *, service: str, replicas: int) -> None:
+        """Set the count. The executor clamps a scale-up to ``capacity`` first; a count
+        that passes it anyway (a caller that did not ask) is refused, not forked."""
         target = self._service(service)
-        if not 0 <= replicas <= MAX_LOCAL_REPLICAS:
-            raise InvalidRequest(
-                f"replicas must be between 0 and {MAX_LOCAL_REPLICAS} on the local backend",
-                field="replicas",
-            )
+        if replicas < 0:
+            raise InvalidRequest("replicas cannot be negative", field="replicas")
+        if replicas > target.desired:
+            room = self._capacity(service)
+            if replicas > max(room.limit, target.desired):
+                raise InvalidRequest(
+                    f"{replicas} replicas of {service} would pass capacity: {room.reason}",
+                    field="replicas",
+                )
         assert self._state is not None
         await self._state.set_desired(service, replicas)
         target.desired = replicas
@@ -135,6 +195,10 @@ class LocalBackend:
     async def recreate(self, *, service: str, replica: str) -> Replica:
         return await self._service(service).recreate(replica)
 
+    def route_to(self, *, service: str, replicas: Collection[str] | None) -> None:
+        """The ``Routing`` seam: new connections only to these replicas (None: all ready)."""
+        self._service(service).routable = None if replicas is None else frozenset(replicas)
+
     # rolling upgrades ------------------------------------------------------------------
 
     async def upgrade(
@@ -145,6 +209,7 @@ class LocalBackend:
         previous: str | None,
         strategy: UpgradeStrategy,
         progress: Progress,
+        control: RolloutControl | None = None,
     ) -> UpgradeResult:
         self._image_for(self._service(service), image)
         return await rolling_upgrade(
@@ -155,6 +220,7 @@ class LocalBackend:
             strategy=strategy,
             progress=progress,
             clock=self._clock,
+            control=control,
         )
 
     async def members(self, *, service: str) -> list[Replica]:
@@ -209,7 +275,105 @@ class LocalBackend:
         return ref
 
     async def samples(self, *, service: str) -> list[ReplicaSample]:
-        return self._sampler.samples(service, self._service(service).processes())
+        target = self._service(service)
+        held = target.resources if self._cgroups.enforced else Resources()
+        return self._sampler.samples(service, target.processes(), limits=held)
+
+    # resources and capacity ----------------------------------------------------------
+
+    async def resources(self, *, service: str) -> ServiceResources:
+        target = self._service(service)
+        if self._cgroups.enforced:
+            return ServiceResources(target.resources, enforced=self._cgroups.mode)
+        return ServiceResources(
+            target.resources, enforced="none", note=f"not enforced: {self._cgroups.reason}"
+        )
+
+    async def set_resources(
+        self, *, service: str, cpus: float | None, memory: int | None
+    ) -> ResourcesApplied:
+        """Write the limits to every replica's cgroup (no restart), then keep them
+        durably; new replicas start with them. Without cgroups they are kept and
+        shown, and nothing holds the replicas to them."""
+        target = self._service(service)
+        cores, _ = machine()
+        if cpus is not None and cpus > cores:
+            raise InvalidRequest(
+                f"cpus {cpus:g}: this machine has {cores} CPU(s) scalehook may use", field="cpus"
+            )
+        limits = Resources(cpus=cpus, memory=memory)
+        try:
+            replicas = target.set_resources(limits)
+        except CgroupError as exc:
+            raise BackendRefused(str(exc)) from exc
+        assert self._state is not None
+        await self._state.set_resources(service, limits)
+        if not self._cgroups.enforced:
+            return ResourcesApplied(
+                message=f"kept, not enforced: {self._cgroups.reason}",
+                enforced="none",
+            )
+        return ResourcesApplied(
+            message=f"written to the cgroup ({self._cgroups.mode}) of {len(replicas)} "
+            "replica(s), no restart",
+            replicas=tuple(replicas),
+            enforced=self._cgroups.mode,
+        )
+
+    def cgroups(self) -> Cgroups:
+        """The replicas' cgroups (what tests and the samples read back)."""
+        return self._cgroups
+
+    def _most(self) -> tuple[int, str]:
+        return self._settings.most_replicas()
+
+    def _capacity(self, service: str) -> Capacity:
+        most, source = self._most()
+        others = sum(s.desired for name, s in self._services.items() if name != service)
+        return machine_capacity(
+            most=most, others=others, where="this machine", source=source, service=service
+        )
+
+    async def capacity(self, *, service: str) -> Capacity | None:
+        self._service(service)
+        return self._capacity(service)
+
+    async def nodes(self) -> list[Node]:
+        cpus, memory = machine()
+        most, source = self._most()
+        counts = {
+            name: sum(1 for r in s.processes() if r.running)
+            for name, s in sorted(self._services.items())
+        }
+        return [
+            Node(
+                backend=self._name,
+                kind=self.kind,
+                id=socket.gethostname(),
+                name=socket.gethostname(),
+                cpus=float(cpus),
+                memory=memory,
+                replicas=sum(counts.values()),
+                max_replicas=most,
+                bound="setting" if self._settings.max_replicas is not None else "default",
+                services=counts,
+                note=source,
+            )
+        ]
+
+    # policies' seams -------------------------------------------------------------------
+
+    async def balancer_stats(self, *, service: str) -> ServiceConnections:
+        return self._service(service).connections()
+
+    def on_wake(self, callback: WakeCallback | None) -> None:
+        self._waker = callback
+        for service in self._services.values():
+            self._set_waker(service)
+
+    def _set_waker(self, service: LocalService) -> None:
+        callback, name = self._waker, service.spec.name
+        service.waker = None if callback is None else (lambda: callback(name))
 
 
 def _version(image: str) -> str | None:

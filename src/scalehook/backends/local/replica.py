@@ -23,6 +23,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from scalehook.backends.local.cgroups import CgroupError, join
 from scalehook.backends.local.probe import probe
 from scalehook.backends.local.spec import LocalServiceSpec
 
@@ -43,6 +44,12 @@ def _die_with_parent(parent: int) -> None:  # pragma: no cover - in the child, b
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
         if os.getppid() != parent:
             os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _in_child(parent: int, cgroups: tuple[str, ...]) -> None:  # pragma: no cover - in the child
+    """Between fork and exec: die with scalehook, and join the replica's cgroups."""
+    _die_with_parent(parent)
+    join(cgroups)
 
 
 def free_port(host: str) -> int:
@@ -81,8 +88,10 @@ class ReplicaProcess:
         on_change: Callable[[ReplicaProcess], None],
         version: str | None = None,
         image: str | None = None,
+        cgroup: Callable[[ReplicaProcess], tuple[str, ...]] | None = None,
     ) -> None:
         self.spec = spec
+        self._cgroup = cgroup  # makes its cgroup, returns the files to join
         self.index = index
         self.version = spec.version if version is None else version
         self.image = spec.image_of(self.version) if image is None else image
@@ -168,6 +177,13 @@ class ReplicaProcess:
         port = free_port(self.spec.host)
         argv = self.spec.argv(port=port, version=self.version)
         try:
+            cgroups = () if self._cgroup is None else self._cgroup(self)
+        except CgroupError as exc:
+            self.last_error = str(exc)
+            log.error("replica %s: %s", self.id, self.last_error)
+            self._set(state="failed")
+            return None
+        try:
             log_file = self._open_log()
             try:
                 process = await asyncio.create_subprocess_exec(
@@ -180,7 +196,7 @@ class ReplicaProcess:
                         self.spec, replica=self.id, port=port, version=self.version
                     ),
                     start_new_session=True,
-                    preexec_fn=functools.partial(_die_with_parent, os.getpid()),
+                    preexec_fn=functools.partial(_in_child, os.getpid(), cgroups),
                 )
             finally:
                 os.close(log_file)

@@ -7,7 +7,7 @@ table, kept for :data:`TABLE_FOR` seconds and shared by every service, so sampli
 hundreds of services a second does not scan it hundreds of times. A child's CPU time
 stays counted once it exits and is waited for (its parent's ``children_*`` times);
 one that vanishes unwaited makes the total go back: that window has no CPU%.
-The local backend sets no limits: ``cpu_limit`` and ``memory_limit`` are None.
+The limits are the service's, when cgroups hold the replicas to them (else None).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import psutil
 from scalehook.backends.base import ReplicaSample
 from scalehook.backends.local.replica import ReplicaProcess
 from scalehook.backends.sampling import Readings
+from scalehook.domain.resources import Resources
 
 TABLE_FOR = 0.5
 """Seconds a scan of the process table (who is whose child) is used for."""
@@ -57,7 +58,13 @@ class ProcessSampler:
         self._table: dict[int, list[int]] = {}  # pid -> its children's pids
         self._table_at = -TABLE_FOR
 
-    def samples(self, service: str, replicas: Sequence[ReplicaProcess]) -> list[ReplicaSample]:
+    def samples(
+        self,
+        service: str,
+        replicas: Sequence[ReplicaProcess],
+        *,
+        limits: Resources | None = None,
+    ) -> list[ReplicaSample]:
         keys = {r.id: _key(r) for r in replicas}
         live = {k for k in keys.values() if k is not None}
         self._readings.only(service, live)
@@ -66,9 +73,10 @@ class ProcessSampler:
         self._owned[service] = live
         if live:
             self._scan()
-        return [self._sample(r, keys[r.id]) for r in replicas]
+        held = limits or Resources()
+        return [self._sample(r, keys[r.id], held) for r in replicas]
 
-    def _sample(self, replica: ReplicaProcess, key: Key | None) -> ReplicaSample:
+    def _sample(self, replica: ReplicaProcess, key: Key | None, limits: Resources) -> ReplicaSample:
         cpu = window = memory = None
         if key is not None:
             measured = self._measure(key)
@@ -86,11 +94,12 @@ class ProcessSampler:
             started_at=replica.started_at if key is not None else None,
             ready_since=replica.ready_since if replica.ready else None,
             cpu_percent=cpu,
-            cpu_limit=None,
+            cpu_limit=limits.cpus,
             memory_bytes=memory,
-            memory_limit=None,
+            memory_limit=limits.memory,
             sampled_at=datetime.now(UTC),
             window=window,
+            leaving=replica.state in ("stopping", "exited"),
         )
 
     def _measure(self, key: Key) -> tuple[CpuReading, int] | None:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+import psutil
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from scalehook.domain.capacity import default_max_replicas, describe_default
 from scalehook.domain.durations import Duration
+from scalehook.domain.healthchecks import HealthCheckSpec
 from scalehook.domain.images import ImageRef, InvalidImage, parse_image, valid_tag
 
 SERVICE_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
@@ -60,6 +64,11 @@ class LocalServiceSpec(BaseModel):
     cwd: str | None = None
     readiness: Readiness = Field(default_factory=Readiness)
     stop_grace: Duration = 10.0
+    wake_timeout: Duration = Field(
+        default=30.0,
+        description="at zero replicas, how long the balancer holds a connection while one "
+        "replica is started (a policy with min 0 wakes it); then the connection is closed",
+    )
     image: str | None = Field(
         default=None,
         description="e.g. acme/app:1: the repository a registry push must name to upgrade "
@@ -67,6 +76,11 @@ class LocalServiceSpec(BaseModel):
         "the first version",
     )
     version: str = Field(default="latest", description="{tag} and $TAG of the replicas")
+    health: HealthCheckSpec | None = Field(
+        default=None,
+        description="a health check that heals (replaced by one set through the API, "
+        "while that exists)",
+    )
 
     @field_validator("command", mode="before")
     @classmethod
@@ -80,6 +94,20 @@ class LocalServiceSpec(BaseModel):
     def _not_empty(cls, value: list[str]) -> list[str]:
         if not value:
             raise ValueError("a command needs at least a program")
+        return value
+
+    @field_validator("health")
+    @classmethod
+    def _health(cls, value: HealthCheckSpec | None, info: ValidationInfo) -> HealthCheckSpec | None:
+        if value is None:
+            return None
+        if value.docker:
+            raise ValueError("docker: local processes have no HEALTHCHECK; use http or tcp")
+        replicas = info.data.get("replicas")
+        if value.strategy == "quorum" and isinstance(replicas, int) and value.quorum > replicas:
+            raise ValueError(
+                f"quorum: {value.quorum} is more than the {replicas} replica(s) declared"
+            )
         return value
 
     @field_validator("version")
@@ -150,3 +178,51 @@ class LocalSettings(BaseModel):
 
     type: Literal["local"] = "local"
     services: dict[str, LocalServiceSpec] = Field(default_factory=dict)
+    max_replicas: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_LOCAL_REPLICAS * 16,
+        description="the most replicas of all its services together; a scale past it is "
+        "clamped. Default: from the machine, 16 per CPU, at most one per 128 MiB",
+    )
+    cgroups: Literal["auto", "none"] = Field(
+        default="auto",
+        description="auto: hold replicas to their CPU and memory limits with a cgroup "
+        "each (v2, else v1) where scalehook may make them; none: never",
+    )
+    cgroup_parent: str = Field(
+        default="scalehook",
+        pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$",
+        description="where under each cgroup hierarchy the replicas' cgroups go",
+    )
+
+    def most_replicas(self) -> tuple[int, str]:
+        """The most replicas it holds, and where that comes from."""
+        if self.max_replicas is not None:
+            return self.max_replicas, "max_replicas, as set"
+        cpus, memory = machine()
+        return default_max_replicas(cpus, memory), describe_default(cpus, memory)
+
+    @model_validator(mode="after")
+    def _fits(self) -> LocalSettings:
+        self.check_fits()
+        return self
+
+    def check_fits(self) -> None:
+        """``ValueError`` when its services declare more replicas than it holds."""
+        declared = sum(spec.replicas for spec in self.services.values())
+        most, source = self.most_replicas()
+        if declared > most:
+            raise ValueError(
+                f"the services declare {declared} replicas, and this backend holds at most "
+                f"{most} ({source}); set max_replicas, or declare fewer"
+            )
+
+
+def machine() -> tuple[int, int]:
+    """This machine's CPUs (those scalehook may run on) and memory, in bytes."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        cpus = os.cpu_count() or 1
+    return cpus, int(psutil.virtual_memory().total)

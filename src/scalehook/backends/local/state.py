@@ -2,7 +2,8 @@
 
 The desired replica count of each service (written durably before a scale answers),
 the image (version) its new replicas run, once an upgrade has made it other than the
-one in ``scalehook.yaml`` (written durably too), and the pid of every replica it
+one in ``scalehook.yaml`` (written durably too), the CPU and memory limits set through
+the API (durably too), and the pid of every replica it
 started (so replicas left behind by a crash are found and stopped at the next start,
 even if the kernel's parent-death signal missed them).
 """
@@ -17,9 +18,11 @@ import os
 import signal
 import time
 from pathlib import Path
-from typing import TypedDict
+from typing import Any, TypedDict
 
 import psutil
+
+from scalehook.domain.resources import Resources
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +41,15 @@ class ImageRecord(TypedDict):
     declared: str  # the image scalehook.yaml declared when this was written
 
 
+class LimitsRecord(TypedDict):
+    cpus: float | None
+    memory: int | None
+
+
 class StateData(TypedDict):
     desired: dict[str, int]
     images: dict[str, ImageRecord]
+    resources: dict[str, LimitsRecord]
     processes: dict[str, ProcessRecord]
 
 
@@ -54,13 +63,20 @@ class LocalState:
 
     @classmethod
     def load(cls, path: Path) -> LocalState:
-        data: StateData = {"desired": {}, "images": {}, "processes": {}}
+        data: StateData = {"desired": {}, "images": {}, "resources": {}, "processes": {}}
         try:
             raw = json.loads(path.read_text())
             data["desired"] = {str(k): int(v) for k, v in raw.get("desired", {}).items()}
             data["images"] = {
                 str(k): {"image": str(v["image"]), "declared": str(v["declared"])}
                 for k, v in raw.get("images", {}).items()
+            }
+            data["resources"] = {
+                str(k): {
+                    "cpus": None if v.get("cpus") is None else float(v["cpus"]),
+                    "memory": None if v.get("memory") is None else int(v["memory"]),
+                }
+                for k, v in raw.get("resources", {}).items()
             }
             data["processes"] = {
                 str(k): {"pid": int(v["pid"]), "created": float(v["created"])}
@@ -93,8 +109,25 @@ class LocalState:
         self._data["images"][service] = {"image": image, "declared": declared}
         await self.flush()
 
+    def resources(self, service: str) -> Resources:
+        """The limits set for the service's replicas (none until the API sets some)."""
+        record = self._data["resources"].get(service)
+        if record is None:
+            return Resources()
+        return Resources(cpus=record["cpus"], memory=record["memory"])
+
+    async def set_resources(self, service: str, limits: Resources) -> None:
+        """Record the service's limits durably (fsync) before returning."""
+        self._data["resources"][service] = {"cpus": limits.cpus, "memory": limits.memory}
+        await self.flush()
+
     def forget_services(self, keep: set[str]) -> None:
-        for table in (self._data["desired"], self._data["images"]):
+        tables: tuple[dict[str, Any], ...] = (
+            self._data["desired"],
+            self._data["images"],
+            self._data["resources"],
+        )
+        for table in tables:
             for name in list(table):
                 if name not in keep:
                     del table[name]

@@ -22,6 +22,15 @@ Swarm update the answer is ``Conflict``: a task ended then counts as the update 
 
 Samples (``samples.py``) cost one task listing per service and one quick stats call per
 container on this engine; another node's tasks have no figures the manager could read.
+
+A recreate announces the task to the replica hooks before it stops its container (a
+load balancer drains it). A scale-down or a rolling update is Swarm's: Swarm picks the
+tasks and stops them itself, with no call before, so those are not announced.
+
+Limits are the spec's ``TaskTemplate.Resources.Limits``: a change is a service update,
+which Swarm rolls out by restarting every task (``resources.py``). Capacity is read from
+the nodes (``capacity.py``): each holds at most its ``scalehook.max_tasks`` label's count
+of tasks and what its resources can reserve, on the nodes a service's constraints allow.
 """
 
 from __future__ import annotations
@@ -36,7 +45,10 @@ from scalehook.backends.base import (
     Progress,
     Replica,
     ReplicaSample,
+    ResourcesApplied,
+    RolloutControl,
     RolloutEvent,
+    ServiceResources,
     ServiceState,
     UpgradeResult,
     UpgradeStrategy,
@@ -52,7 +64,10 @@ from scalehook.backends.engine import (
 from scalehook.backends.engine.boundary import engine_boundary
 from scalehook.backends.engine.registry_auth import RegistryAuth
 from scalehook.backends.engine.stats import engine_time
+from scalehook.backends.hooks import ReplicaHooks
 from scalehook.backends.rolling import IMAGE_LABEL, same_image, show
+from scalehook.backends.swarm.capacity import cluster, task_needs
+from scalehook.backends.swarm.resources import rolled, settled, spec_limits, with_limits
 from scalehook.backends.swarm.samples import Sampler
 from scalehook.backends.swarm.services import Services, container_of
 from scalehook.backends.swarm.update import (
@@ -66,8 +81,10 @@ from scalehook.backends.swarm.update import (
     with_config,
     with_image,
 )
-from scalehook.backends.swarm.watch import UPDATE_ATTEMPTS, UpdateWatch
+from scalehook.backends.swarm.watch import UPDATE_ATTEMPTS, WATCH_EVERY, UpdateWatch
+from scalehook.domain.capacity import Capacity, Node, swarm_capacity
 from scalehook.domain.images import InvalidImage, parse_image
+from scalehook.domain.resources import Resources
 from scalehook.domain.selectors import Selector
 from scalehook.errors import (
     BackendError,
@@ -95,6 +112,8 @@ _NEW_TASK_WAIT = 30.0  # seconds past the restart delay to see the new task star
 _POLL = 0.25
 _DEFAULT_GRACE = 10.0  # Swarm's StopGracePeriod when a spec leaves it out
 _DEFAULT_DELAY = 5.0  # Swarm's restart delay when a spec leaves it out
+_DEFAULT_MONITOR = 5.0  # Swarm's update monitor when a spec leaves it out
+_SETTLE_SLACK = 120.0  # seconds past the update config's own times to wait for Swarm
 
 
 class SwarmSettings(EngineSettings):
@@ -114,9 +133,11 @@ class SwarmBackend:
         *,
         registry_auth: RegistryAuth | None = None,
         clock: Clock | None = None,
+        hooks: ReplicaHooks | None = None,
     ) -> None:
         self._name = name
         self._clock: Clock = clock or SystemClock()
+        self._hooks = hooks or ReplicaHooks()
         self._auth = registry_auth or RegistryAuth()
         self._client = EngineClient(
             resolve_address(settings.docker_host, settings.docker_tls), timeout=settings.timeout
@@ -208,8 +229,10 @@ class SwarmBackend:
         previous: str | None,
         strategy: UpgradeStrategy,
         progress: Progress,
+        control: RolloutControl | None = None,
     ) -> UpgradeResult:
-        """One service update, then Swarm's ``UpdateStatus`` reported until it settles.
+        """One service update, then Swarm's ``UpdateStatus`` reported until it settles,
+        obeying ``control`` as Swarm allows (``watch.py``).
 
         An update to ``image`` already in the spec (a rollout resumed after a restart)
         is watched, not issued again. Cancelled, only the watch stops: Swarm goes on,
@@ -242,6 +265,7 @@ class SwarmBackend:
             strategy=strategy,
             progress=progress,
             phase=phase,
+            control=control,
         )
 
     async def _issue(self, ident: str, name: str, image: str, strategy: UpgradeStrategy) -> JSON:
@@ -267,6 +291,114 @@ class SwarmBackend:
 
     async def samples(self, *, service: str) -> list[ReplicaSample]:
         return await self._sampler.samples(service)
+
+    # resources and capacity ------------------------------------------------------
+
+    async def resources(self, *, service: str) -> ServiceResources:
+        found = await self._service(service)
+        return ServiceResources(spec_limits(found.get("Spec") or {}), enforced="engine")
+
+    async def set_resources(
+        self, *, service: str, cpus: float | None, memory: int | None
+    ) -> ResourcesApplied:
+        """One service update of ``Resources.Limits``; Swarm rolls every task onto it
+        (a restart of each), watched until it settles (``resources.py``)."""
+        target = Resources(cpus=cpus, memory=memory)
+        for _ in range(UPDATE_ATTEMPTS):
+            found = await self._service(service)
+            spec = found.get("Spec") or {}
+            name = spec.get("Name") or found["ID"]
+            status = found.get("UpdateStatus") or {}
+            if settled(status) in _UPDATING:
+                raise Conflict(
+                    f"{self._name}/{name} is being updated by Swarm ({settled(status)}): "
+                    "change its limits once the update settles"
+                )
+            if spec_limits(spec) == target:
+                return ResourcesApplied(message=f"{name} has these limits already")
+            new = with_limits(spec, target)
+            if await self._services.write(found, new, name=name, doing="set the limits of"):
+                return await self._watch_limits(found, name, target)
+        raise BackendError(
+            f"cannot update {service}: it kept changing under us"
+        )  # pragma: no cover
+
+    async def _watch_limits(self, found: JSON, name: str, target: Resources) -> ResourcesApplied:
+        """Until Swarm has rolled every task onto ``target``; a pause or a rollback
+        ends in Swarm's rollback to the limits before, and a ``BackendError``."""
+        ident = str(found["ID"])
+        spec = found.get("Spec") or {}
+        before = str((found.get("UpdateStatus") or {}).get("StartedAt") or "")
+        config = spec.get("UpdateConfig") or {}
+        each = (
+            float(config.get("Monitor") or _DEFAULT_MONITOR * SECOND) / SECOND
+            + float(config.get("Delay") or 0) / SECOND
+        )
+        replicas = int(((spec.get("Mode") or {}).get("Replicated") or {}).get("Replicas") or 1)
+        deadline = self._clock.monotonic() + replicas * (each + _NEW_TASK_WAIT) + _SETTLE_SLACK
+        asked_rollback = False
+        while True:
+            current = await self._service(ident)
+            status = current.get("UpdateStatus") or {}
+            ours = str(status.get("StartedAt") or "") != before
+            state = settled(status) if ours else ""
+            message = str(status.get("Message") or "")
+            done, total = rolled(await self._tasks(service_id=ident), target, name=name)
+            if state == "paused" and not asked_rollback:
+                await self._ask_rollback(ident, name)
+                asked_rollback = True
+            elif state == "rollback_completed":
+                raise BackendError(
+                    f"Swarm could not roll {name} onto the new limits ({message or 'it failed'})"
+                    ": it rolled back to the limits before; nothing is changed"
+                )
+            elif state == "rollback_paused":
+                raise BackendError(
+                    f"Swarm could not roll {name} onto the new limits, and its rollback paused: "
+                    f"{message}"
+                )
+            elif state in ("completed", "") and len(done) == total:
+                return ResourcesApplied(
+                    message=f"Swarm rolled {total} task(s) onto the new limits (each task "
+                    "was restarted: Swarm cannot change a running task's limits)",
+                    replicas=tuple(done),
+                    restarted=True,
+                )
+            if self._clock.monotonic() > deadline:
+                raise BackendError(
+                    f"Swarm has not finished rolling {name} onto the new limits "
+                    f"({state or 'not started'}; {len(done)} of {total} task(s) have them); "
+                    "it goes on by itself"
+                )
+            await self._clock.sleep(WATCH_EVERY)
+
+    async def _ask_rollback(self, ident: str, name: str) -> None:
+        """Ask Swarm to roll the service back to its spec before the update."""
+        for _ in range(UPDATE_ATTEMPTS):
+            found = await self._service(ident)
+            spec = found.get("Spec") or {}
+            if await self._services.write(found, spec, name=name, doing="roll back", rollback=True):
+                return
+        raise BackendError(f"cannot roll {name} back: it kept changing under us")
+
+    async def _cluster(self) -> tuple[list[JSON], list[JSON]]:
+        nodes, tasks = await asyncio.gather(self._client.get("/nodes"), self._tasks())
+        return nodes, tasks
+
+    async def nodes(self) -> list[Node]:
+        (nodes, tasks), services = await asyncio.gather(
+            self._cluster(), self._client.get("/services")
+        )
+        names = {str(s["ID"]): str((s.get("Spec") or {}).get("Name") or s["ID"]) for s in services}
+        return [f.node for f in cluster(nodes, tasks, backend=self._name, names=names)]
+
+    async def capacity(self, *, service: str) -> Capacity | None:
+        found = await self._service(service)
+        if "Replicated" not in ((found.get("Spec") or {}).get("Mode") or {}):
+            return None  # not scaled by a count
+        nodes, tasks = await self._cluster()
+        facts = cluster(nodes, tasks, backend=self._name, names={})
+        return swarm_capacity(task_needs(found, tasks), facts)
 
     # recreating ------------------------------------------------------------------
 
@@ -308,7 +440,13 @@ class SwarmBackend:
             )
         await self._refuse_elsewhere(task, replica)
         grace = float((template.get("ContainerSpec") or {}).get("StopGracePeriod") or 0) / SECOND
+        await self._hooks.before_stop(
+            f"{self._name}/{name}",
+            _replica(task, service=name, restarts=0),
+            grace=grace or _DEFAULT_GRACE,
+        )
         await self._end(container, graceful=condition == "any", grace=grace or _DEFAULT_GRACE)
+        self._hooks.changed(f"{self._name}/{name}")
         delay = float(policy.get("Delay") or 0) / SECOND if "Delay" in policy else _DEFAULT_DELAY
         await self._new_task(
             found["ID"], name, place(task), old=str(task["ID"]), wait=delay + _NEW_TASK_WAIT
@@ -411,7 +549,19 @@ def _replica(task: JSON, *, service: str, restarts: int) -> Replica:
         started_at=started,
         image=container_image({"TaskTemplate": task.get("Spec") or {}}),
         restarts=restarts,
+        networks=_networks(task),
     )
+
+
+def _networks(task: JSON) -> dict[str, str]:
+    """The task's address on each network it is attached to, by network name."""
+    found: dict[str, str] = {}
+    for attachment in task.get("NetworksAttachments") or []:
+        name = ((attachment.get("Network") or {}).get("Spec") or {}).get("Name")
+        addresses = attachment.get("Addresses") or []
+        if name and addresses:
+            found[str(name)] = str(addresses[0]).split("/", 1)[0]
+    return found
 
 
 def _address(task: JSON) -> str | None:

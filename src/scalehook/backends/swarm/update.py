@@ -16,6 +16,14 @@ image. The spec names the image by tag: no registry is asked for a digest, so im
 that exist only on the nodes run. What was pushed (tag and digest) is kept in the
 ``scalehook.image`` service label, which a rollback takes back with the rest.
 
+Rollout control maps onto the update config too, for Swarm has no call to pause an
+update in progress: a pause sets ``Delay`` to ``HOLD`` (30 days; a spec change restarts
+Swarm's updater with it, so its workers finish the task they have, each may take one
+more, and then wait), a resume writes the strategy's config again. Each such write makes
+the spec before it (what Swarm's own rollback returns to) one of the same image, so
+after a pause ``FailureAction`` is ``pause`` and scalehook rolls back itself, with an
+update to the previous image (``rolled_back_to``).
+
 Everything here is pure: reading a service and its tasks, writing a spec.
 """
 
@@ -31,8 +39,12 @@ from scalehook.backends.rolling import IMAGE_LABEL, show
 from scalehook.domain.images import InvalidImage, parse_image
 
 SECOND = 1_000_000_000  # the Engine API counts durations in nanoseconds
+HOLD = 30 * 86_400 * SECOND  # the update delay of a paused update
 ROLLBACK_STATES = frozenset({"rollback_started", "rollback_completed", "rollback_paused"})
 _ENDED = frozenset({"failed", "rejected", "complete"})  # "complete": it exited
+_AT_REST = frozenset(
+    {"running", "complete", "shutdown", "failed", "rejected", "remove", "orphaned"}
+)
 
 
 def update_config(strategy: UpgradeStrategy, *, rollback: bool = False) -> JSON:
@@ -64,6 +76,47 @@ def with_config(spec: JSON, strategy: UpgradeStrategy) -> JSON:
     new = copy.deepcopy(spec)
     new["UpdateConfig"] = update_config(strategy)
     new["RollbackConfig"] = update_config(strategy, rollback=True)
+    return new
+
+
+def held(spec: JSON) -> bool:
+    """Is the update of this spec paused by scalehook (its delay is ``HOLD``)?"""
+    return int((spec.get("UpdateConfig") or {}).get("Delay") or 0) == HOLD
+
+
+def with_hold(spec: JSON, strategy: UpgradeStrategy) -> JSON:
+    """The spec whose update holds: Swarm's workers wait ``HOLD`` after their task, and
+    a failure pauses (Swarm's rollback would return to this very image now)."""
+    new = copy.deepcopy(spec)
+    new["UpdateConfig"] = {**update_config(strategy), "Delay": HOLD, "FailureAction": "pause"}
+    return new
+
+
+def released(spec: JSON, strategy: UpgradeStrategy) -> JSON:
+    """The spec of a held update let go on: the strategy's config, but a failure pauses
+    (scalehook rolls back itself, see ``rolled_back_to``)."""
+    new = copy.deepcopy(spec)
+    new["UpdateConfig"] = {**update_config(strategy), "FailureAction": "pause"}
+    return new
+
+
+def rollback_restores(service: JSON) -> bool:
+    """Would Swarm's own rollback (``?rollback=previous``) change the tasks? Not once a
+    config-only update (a pause, a resume) made the spec before this one the same."""
+    before = service.get("PreviousSpec")
+    if not before:
+        return False
+    now = service.get("Spec") or {}
+    force = int(((now.get("TaskTemplate") or {}).get("ForceUpdate")) or 0)
+    was = int(((before.get("TaskTemplate") or {}).get("ForceUpdate")) or 0)
+    return container_image(before) != container_image(now) or force != was
+
+
+def rolled_back_to(spec: JSON, strategy: UpgradeStrategy, image: str) -> JSON:
+    """The spec that rolls a service back to ``image`` by an update of its own, with the
+    rollback's settings (a failure pauses: a rollback is never rolled back)."""
+    new = with_image(spec, image)
+    new["UpdateConfig"] = update_config(strategy, rollback=True)
     return new
 
 
@@ -129,6 +182,7 @@ class Observation:
     others: int = 0  # running tasks of another spec
     failed: JSON = None  # the task of the new spec that failed the update, if one did
     starting: tuple[JSON, ...] = ()  # tasks of the new spec started, not yet healthy
+    moving: int = 0  # tasks of the new spec on their way (stop-first: desired "ready" first)
 
 
 def observe(service: JSON, tasks: Sequence[JSON], *, image: str, force: int) -> Observation:
@@ -164,4 +218,11 @@ def observe(service: JSON, tasks: Sequence[JSON], *, image: str, force: int) -> 
         others=sum(1 for t in current if not new_spec(t) and task_state(t) == "running"),
         failed=(named or ended or [None])[0],
         starting=tuple(t for t in current if new_spec(t) and task_state(t) == "starting"),
+        moving=sum(
+            1
+            for t in tasks
+            if new_spec(t)
+            and task_state(t) not in _AT_REST
+            and t.get("DesiredState") in ("running", "ready")
+        ),
     )

@@ -1,7 +1,7 @@
 """leases (the leader's, on PostgreSQL), and who runs each rollout
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0006
 Create Date: 2026-12-01
 
 ``leases``: one row per named lease (``leader``): the instance holding it and when it
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0004"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

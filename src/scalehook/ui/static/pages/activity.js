@@ -1,6 +1,7 @@
 // Activity: the audit trail, live. The list loads once (GET /v1/executions), then grows
 // from the stream (GET /v1/executions/stream) with the same filters: receiver, service,
 // result. Each execution opens to its details; a running rollout shows its batches.
+// "#/activity?execution=ID" (the link a notification carries) shows that one, opened.
 
 import { get } from '../api.js';
 import { fill, h, text } from '../dom.js';
@@ -11,7 +12,7 @@ import { listen } from '../stream.js';
 export const RESULTS = [
   'scaled', 'clamped', 'noop', 'deduped', 'cooldown', 'label_mismatch', 'ignored', 'dry_run',
   'paused', 'failed', 'rejected', 'upgrading', 'rolling_back', 'upgraded', 'rolled_back',
-  'superseded', 'added', 'removed',
+  'superseded', 'cancelled', 'added', 'removed',
 ];
 
 export default {
@@ -19,6 +20,8 @@ export default {
   title: 'Activity',
   nav: true,
   async render(main, route) {
+    const one = route.query.get('execution');
+    if (one) return renderOne(main, one);
     const filters = {
       receiver: route.query.get('receiver') || '',
       service: route.query.get('service') || '',
@@ -77,3 +80,17 @@ export default {
     };
   },
 };
+
+async function renderOne(main, ident) {
+  const list = executionList({ label: `Execution ${ident}`, empty: 'There is no such execution.' });
+  fill(
+    main,
+    h('div', { class: 'page-head' }, h('h1', null, `Execution #${ident}`)),
+    h('p', null, h('a', { href: '#/activity' }, 'All activity')),
+    list.root,
+  );
+  list.reset(await get(`v1/executions/${encodeURIComponent(ident)}`).then((e) => [e], () => []));
+  const details = list.root.querySelector('details');
+  if (details) details.open = true;
+  return () => list.stop();
+}

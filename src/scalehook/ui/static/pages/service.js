@@ -24,6 +24,8 @@ function replicaRows(replicas) {
     const cells = [
       ['Replica', r.id, 'mono'],
       ['State', r.ready ? (r.state === 'ready' ? 'ready' : `${r.state}, ready`) : `${r.state}, not ready`, r.ready ? 'ok' : 'warn'],
+      // its health check's verdict, the reason on hover (none: the service has no check)
+      ['Health', r.health ? r.health.state : '–', r.health ? (r.health.state === 'healthy' ? 'ok' : 'warn') : 'muted', r.health ? r.health.reason : null],
       ['Address', r.address || '–', 'mono'],
       ['Version', r.image || '–', 'mono'],
       ['CPU', percent(cpu), 'num'],
@@ -31,7 +33,7 @@ function replicaRows(replicas) {
       ['Started', r.started_at ? when(r.started_at) : '–', 'muted'],
       ['Restarts', r.restarts ?? '–', 'num'],
     ];
-    return h('tr', { 'data-replica': r.id }, cells.map(([label, value, cls]) => h('td', { 'data-label': label, class: cls }, value)));
+    return h('tr', { 'data-replica': r.id }, cells.map(([label, value, cls, title]) => h('td', { 'data-label': label, class: cls, title }, value)));
   });
 }
 
@@ -57,7 +59,7 @@ const replicasSection = {
   make() {
     const tbody = h('tbody');
     const table = h('table', { class: 'replicas' },
-      h('thead', null, h('tr', null, ['Replica', 'State', 'Address', 'Version', 'CPU', 'Memory', 'Started', 'Restarts'].map((c) => h('th', { scope: 'col' }, c)))),
+      h('thead', null, h('tr', null, ['Replica', 'State', 'Health', 'Address', 'Version', 'CPU', 'Memory', 'Started', 'Restarts'].map((c) => h('th', { scope: 'col' }, c)))),
       tbody);
     return {
       root: h('div', { class: 'table-wrap' }, table),
