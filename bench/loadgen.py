@@ -6,6 +6,11 @@
   (no coordinated omission). Its own cost is reported, to show it stays small.
 - ``throughput``: ``wrk`` (C, epoll) when installed, else a closed-loop asyncio
   client like the one above. Requests per second over a fixed duration.
+- ``closed_loop``: that asyncio client, always, over one URL or several (connections
+  spread over them in turn): to compare one server with several on the same tool.
+
+Given several URLs (several instances), ``fixed_rate`` spreads its connections over
+them in turn, so each gets an equal share of the rate.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -60,10 +66,15 @@ async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, 
     return status
 
 
+def _urls(url: str | Sequence[str]) -> list[str]:
+    return [url] if isinstance(url, str) else list(url)
+
+
 async def _fixed_rate(
-    method: str, url: str, rate: float, duration: float, connections: int
+    method: str, url: str | Sequence[str], rate: float, duration: float, connections: int
 ) -> Latencies:
-    host, port, raw = _request(method, url)
+    targets = [_request(method, u) for u in _urls(url)]
+    opened = 0
     total = int(rate * duration)
     latencies: list[float] = []
     statuses: dict[int, int] = {}
@@ -72,7 +83,9 @@ async def _fixed_rate(
     start = loop.time() + 0.05
 
     async def worker() -> None:
-        nonlocal next_index
+        nonlocal next_index, opened
+        host, port, raw = targets[opened % len(targets)]
+        opened += 1
         reader, writer = await asyncio.open_connection(host, port)
         try:
             while next_index < total:
@@ -94,21 +107,31 @@ async def _fixed_rate(
 
 
 def fixed_rate(
-    url: str, *, rate: float, duration: float, method: str = "POST", connections: int = 32
+    url: str | Sequence[str],
+    *,
+    rate: float,
+    duration: float,
+    method: str = "POST",
+    connections: int = 32,
 ) -> Latencies:
     """Send ``rate`` requests per second for ``duration`` seconds; return every latency."""
     return asyncio.run(_fixed_rate(method, url, rate, duration, connections))
 
 
-async def _closed_loop(method: str, url: str, duration: float, connections: int) -> Throughput:
-    host, port, raw = _request(method, url)
+async def _closed_loop(
+    method: str, url: str | Sequence[str], duration: float, connections: int
+) -> Throughput:
+    targets = [_request(method, u) for u in _urls(url)]
+    opened = 0
     loop = asyncio.get_running_loop()
     deadline = loop.time() + duration
     done = 0
     ok = True
 
     async def worker() -> None:
-        nonlocal done, ok
+        nonlocal done, ok, opened
+        host, port, raw = targets[opened % len(targets)]
+        opened += 1
         reader, writer = await asyncio.open_connection(host, port)
         try:
             while loop.time() < deadline:
@@ -121,6 +144,14 @@ async def _closed_loop(method: str, url: str, duration: float, connections: int)
     started = loop.time()
     await asyncio.gather(*(worker() for _ in range(connections)))
     return Throughput(done / (loop.time() - started), ok, "asyncio")
+
+
+def closed_loop(
+    url: str | Sequence[str], *, duration: float, method: str = "POST", connections: int = 16
+) -> Throughput:
+    """Requests per second that ``connections`` busy asyncio clients get, spread over
+    ``url`` (one or several)."""
+    return asyncio.run(_closed_loop(method, url, duration, connections))
 
 
 def throughput(

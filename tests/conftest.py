@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +11,9 @@ import psutil
 import pytest
 from hypothesis import HealthCheck, settings
 
+from scalehook.store import Store
 from scalehook.testing import ServerProcess, free_port
+from scalehook.testing_postgres import PostgresCluster, shared_cluster
 
 EXAMPLE_APP = Path(__file__).resolve().parents[1] / "examples" / "local" / "app.py"
 
@@ -91,3 +93,31 @@ def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProce
     server.start()
     yield server
     server.close()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> PostgresCluster:
+    """The test run's PostgreSQL 15 (Debian's, in a temporary directory), started on
+    first use; every user takes a database of its own."""
+    return shared_cluster()
+
+
+STORES = ("sqlite-on-loop", "sqlite-async", "postgresql")
+
+
+@pytest.fixture(params=STORES)
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    """An open, empty store, each way it runs: SQLite on the event loop's thread (the
+    default), SQLite through the async engine, and PostgreSQL (a new database)."""
+    kind: str = request.param
+    if kind == "postgresql":
+        cluster: PostgresCluster = request.getfixturevalue("postgres")
+        opened = Store(cluster.create_database())
+    else:
+        path = tmp_path / "store.db"
+        opened = Store(f"sqlite+aiosqlite:///{path}", on_loop=kind == "sqlite-on-loop")
+    await opened.open()
+    yield opened
+    await opened.close()
+    if kind == "postgresql":
+        cluster.drop_database(opened.db.url.rsplit("/", 1)[1])

@@ -88,8 +88,7 @@ async def admin_token_hash(
         if len(env_token) < MIN_LENGTH:
             raise ConfigError(f"{TOKEN_ENV} must be at least {MIN_LENGTH} characters")
         digest = hash_token(env_token)
-        if await store.settings.get(SETTING) is None:
-            await store.settings.set(SETTING, digest)
+        await store.settings.set_default(SETTING, digest)
         return digest, None
     stored = await store.settings.get(SETTING)
     if stored is not None:
@@ -97,5 +96,8 @@ async def admin_token_hash(
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     digest = hash_token(token)
     save_token(token_file, token)  # first: a stored hash whose token is lost locks us out
-    await store.settings.set(SETTING, digest)
+    kept = await store.settings.set_default(SETTING, digest)
+    if kept != digest:  # another instance, starting at the same time, generated one first
+        token_file.unlink(missing_ok=True)  # ours opens nothing: the file must not say it does
+        return kept, None
     return digest, token

@@ -39,6 +39,7 @@ from scalehook.errors import ScalehookError
 from scalehook.hosts.settings import HostsSettings
 from scalehook.log_levels import LogLevel
 from scalehook.notifications.settings import NotificationSettings
+from scalehook.store.database import DEFAULT_POOL, DatabaseUrlError, normalise_url
 
 DEFAULT_PORT = 8085
 BACKEND_NAME = re.compile(r"^[a-z][a-z0-9_.-]{0,62}$")
@@ -112,6 +113,32 @@ class ServerSettings(BaseModel):
     keep_alive: Annotated[Duration, Field(gt=0)] = 5.0
 
 
+class LeaderSettings(BaseModel):
+    """The leader lease (PostgreSQL): one instance runs the loops at a time."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lease: Annotated[Duration, Field(gt=0)] = Field(
+        default=15.0,
+        description="how long the database keeps the lease after a renewal; a dead "
+        "leader's successor takes over within this",
+    )
+    renew: Annotated[Duration, Field(gt=0)] = Field(
+        default=5.0,
+        description="how often the leader renews; it stops leading when no renewal has "
+        "succeeded for lease - renew",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> LeaderSettings:
+        if self.renew * 2 >= self.lease:
+            raise ValueError(
+                f"renew ({self.renew:g}s) must be less than half of lease ({self.lease:g}s), "
+                "so that a renewal can fail once before the leader stops"
+            )
+        return self
+
+
 class PrometheusSettings(BaseModel):
     """Where policies' ``prometheus`` metrics send their PromQL instant queries."""
 
@@ -147,7 +174,26 @@ class Settings(BaseModel):
     database: SecretUrl | None = Field(
         default=None,
         repr=False,
-        description="SQLAlchemy URL; default SQLite (its password is a secret)",
+        description="SQLAlchemy URL (postgresql+asyncpg://user:pass@host/db for several "
+        "instances); default SQLite in the data dir; its password is a secret",
+    )
+    database_pool: int = Field(
+        default=DEFAULT_POOL,
+        ge=4,
+        le=1000,
+        description="PostgreSQL: most connections this instance opens (a target being acted "
+        "on holds one for its action; at most half of them do at once)",
+    )
+    sqlite_synchronous: Literal["full", "normal"] = Field(
+        default="full",
+        description="SQLite: full syncs every commit (an answered trigger survives a power "
+        "cut); normal may lose the last commits on a power cut, never on a crash",
+    )
+    leader: LeaderSettings = Field(default_factory=LeaderSettings)
+    alone: bool = Field(
+        default=False,
+        description="PostgreSQL: this is the only instance on the database, so a local "
+        "backend (this machine's processes) is allowed",
     )
     data_dir: Path = Field(default_factory=default_data_dir)
     server: ServerSettings = Field(default_factory=ServerSettings)
@@ -178,6 +224,7 @@ class Settings(BaseModel):
             self._check_backends()
         else:
             self.backends = {self.backend: self._one_backend()}
+        self._check_database()
         ports: dict[int, str] = {}
         for local in self.backends.values():
             if not isinstance(local, LocalSettings):
@@ -196,6 +243,24 @@ class Settings(BaseModel):
                         )
                     ports[spec.port] = name
         return self
+
+    def _check_database(self) -> None:
+        if self.database is None:
+            return
+        try:
+            url = normalise_url(self.database)
+        except DatabaseUrlError as exc:
+            raise ValueError(f"database: {exc.message}") from None
+        if url.startswith("sqlite") or self.alone:
+            return
+        local = sorted(n for n, b in self.backends.items() if isinstance(b, LocalSettings))
+        if local:
+            raise ValueError(
+                f"the local backend {local[0]!r} runs services as this machine's processes, "
+                "which other instances on the same PostgreSQL cannot see or stop. With "
+                "several instances use docker or swarm backends; if this is the only "
+                "instance on that database, say so with `alone: true`"
+            )
 
     def _one_backend(self) -> BackendSettings:
         """``backend:`` (with ``docker_host:``) as the one entry it stands for."""

@@ -35,6 +35,8 @@ fails on a class missing here, or on a status that differs)::
     |   `-- RetryLater            503 the same, for senders that retry only 5xx (Alertmanager)
     |-- ConfigError               400 scalehook.yaml or the command line cannot run (config.py)
     |-- EngineAddressError        400 docker_host, DOCKER_HOST or the TLS files are unusable
+    |-- StoreUnavailable          503 the database cannot be reached now (PostgreSQL down or
+    |                                 restarting, no free connection): retry later
     `-- BackendError              502 an engine or provider failed; a later try may pass
         |-- BackendUnavailable    503 it cannot be reached, or cannot serve now: retry later
         |   |-- EngineUnavailable 503 a Docker engine unreachable, timing out, or its own 503
@@ -67,7 +69,7 @@ without root, a cloud that does not offer the image or size). A plain ``BackendE
 (502) is an error answer that may pass later (the engine's 500, a conflict, a pull that
 failed); ``BackendUnavailable`` (503) a failure that a retry is likely to get past.
 
-Seven more are not HTTP answers, so not in the tree: ``InvalidImage`` (a ``ValueError`` of
+Eight more are not HTTP answers, so not in the tree: ``InvalidImage`` (a ``ValueError`` of
 the pure ``domain/images.py``; each use turns it into ``InvalidRequest`` 422 or
 ``InvalidPayload`` 400 naming the field), ``_FieldError`` (a ``ValueError`` of
 ``domain/notifications.py``: a check across fields that names the one at fault; it
@@ -80,8 +82,10 @@ Prometheus rejects becomes ``InvalidRequest``), ``DeliveryFailed``
 (``notifications/base.py``: a try of a notification failed; kept as the delivery's last
 error, retried or not, never an answer), ``CgroupError`` (``backends/local/cgroups.py``:
 the kernel refused a limit; the local backend turns it into ``BackendRefused`` 422, or a
-replica that cannot start) and ``ClientError`` (``cli/client.py``: the command line's
-own, printed as one line with exit status 1).
+replica that cannot start), ``DatabaseUrlError`` (a ``ValueError`` of
+``store/database.py``: a ``database`` URL scalehook cannot use, a ``ConfigError`` at
+start) and ``ClientError`` (``cli/client.py``: the command line's own, printed as one
+line with exit status 1).
 """
 
 from __future__ import annotations
@@ -213,6 +217,15 @@ class ReplicaNotFound(NotFound):
     """No replica of that id among the service's members (it may be stopping)."""
 
     code = "replica_not_found"
+
+
+class StoreUnavailable(ScalehookError):
+    """The database cannot be reached now: its server is down or restarting, the
+    connection was cut, or no connection came free in time. A retry may succeed; the
+    driver's error is chained (``raise ... from exc``)."""
+
+    status = 503
+    code = "store_unavailable"
 
 
 class NotRecreatable(InvalidRequest):

@@ -3,11 +3,16 @@
 Every caller — a hook, the API, a policy, a health check — acts through it. It
 serialises work per target, so concurrent triggers never lose an update or pass a
 bound, and it records the execution (``recording.py``) whatever happens, failures
-included, before the target's lock is released. A scale-up is also bounded by what the
-backend can hold (``Backend.capacity``), read under a second lock per backend, so two
-services of one machine never both take its last room. Upgrades, which run for minutes, go
-through its ``rollouts`` (``rollouts.py``): one background rollout per service at a
-time, recorded as it goes through the same recorder.
+included, before the target's lock is released. The locks are the store's
+(``store/locks.py``): in memory with SQLite, PostgreSQL's advisory locks when several
+instances share the store, where the execution is written in the lock's own
+transaction, so the commit that records it is what lets the next holder in.
+
+A scale-up is also bounded by what the backend can hold (``Backend.capacity``), read
+under a second lock per backend, so two services of one machine never both take its
+last room. Upgrades, which run for minutes, go through its ``rollouts``
+(``rollouts.py``): one background rollout per service at a time, run by the leader,
+recorded as it goes through the same recorder.
 """
 
 from __future__ import annotations
@@ -24,12 +29,12 @@ from scalehook.domain.incidents import IncidentMark
 from scalehook.domain.revisions import RevisionDraft
 from scalehook.errors import ScalehookError
 from scalehook.hosts.manager import HostManager
-from scalehook.locks import KeyedLocks
 from scalehook.loops.clock import Clock
+from scalehook.loops.leadership import Leadership, SoleLeadership
 from scalehook.metrics import Metrics
 from scalehook.recording import Audit, Recorder
 from scalehook.rollouts import Rollouts
-from scalehook.store import Store
+from scalehook.store import Store, Transaction
 
 Decide = Callable[[ServiceState], ScaleDecision | Awaitable[ScaleDecision]]
 
@@ -62,15 +67,18 @@ class Executor:
         *,
         clock: Clock,
         hosts: HostManager | None = None,
+        leadership: Leadership | None = None,
     ) -> None:
         self.store = store
         self.backends = backends
         self.metrics = metrics
         self.clock = clock
         self.hosts = hosts
-        self.locks = KeyedLocks()
+        self.locks = store.locks
         self.recorder = Recorder(store, metrics, clock)
-        self.rollouts = Rollouts(self.recorder, store, backends, clock)
+        self.rollouts = Rollouts(
+            self.recorder, store, backends, clock, leadership or SoleLeadership()
+        )
 
     async def scale(
         self,
@@ -98,7 +106,7 @@ class Executor:
         try:
             backend, name = await self.backends.resolve(service)
             target = f"{backend.name}/{name}"
-            async with self.locks.hold(target):
+            async with self.locks.hold(target) as tx:
                 state = await backend.get_service(service=name)
                 before = state.desired
                 decided = decide(state)
@@ -120,6 +128,7 @@ class Executor:
                     after=decision.after,
                     details=details,
                     marks=decision.marks,
+                    tx=tx,
                 )
         except ScalehookError as exc:
             execution = await self.record(
@@ -143,7 +152,7 @@ class Executor:
     ) -> ScaleDecision:
         """Apply the decision (not in dry run); a scale-up within the backend's capacity."""
         if decision.after > state.desired:
-            async with self.locks.hold(f"capacity:{backend.name}"):
+            async with self.locks.hold(f"capacity:{backend.name}", inner=True):
                 decision = within_capacity(decision, await backend.capacity(service=name))
                 if decision.after != state.desired and not audit.dry_run:
                     await backend.scale(service=name, replicas=decision.after)
@@ -186,7 +195,7 @@ class Executor:
         """Run an action alone on its target (e.g. a host group) and record it before
         the target is let go."""
         audit = self.recorder.stamp(audit)
-        async with self.locks.hold(target):
+        async with self.locks.hold(target) as tx:
             try:
                 outcome = await action()
             except ScalehookError as exc:
@@ -200,6 +209,7 @@ class Executor:
                 after=outcome.after,
                 details=outcome.details,
                 revision=None if outcome.error is not None else outcome.revision,
+                tx=tx,
             )
         if outcome.error is not None:
             outcome.error.execution_id = execution.id
@@ -218,8 +228,10 @@ class Executor:
         details: Mapping[str, Any] | None = None,
         marks: tuple[IncidentMark, ...] = (),
         revision: RevisionDraft | None = None,
+        tx: Transaction | None = None,
     ) -> Execution:
-        """Record an execution that is done (see ``Recorder.record``)."""
+        """Record an execution that is done (see ``Recorder.record``); in ``tx``, the
+        target lock's transaction, when the lock lives in the database."""
         return await self.recorder.record(
             audit,
             target=target,
@@ -230,4 +242,5 @@ class Executor:
             details=details,
             marks=marks,
             revision=revision,
+            tx=tx,
         )

@@ -25,6 +25,7 @@ from scalehook.drivers.upgrade_service import RolloutSettings
 from scalehook.errors import Conflict, InvalidRequest, RevisionNotFound
 from scalehook.executor import Executor
 from scalehook.recording import Audit
+from scalehook.store import Transaction
 
 
 async def upgrade_by_hand(
@@ -42,7 +43,7 @@ async def upgrade_by_hand(
         )
     backend, name = await executor.backends.resolve(ref)
     target = f"{backend.name}/{name}"
-    async with executor.rollouts.admission():
+    async with executor.rollouts.admission() as tx:
         state = await backend.get_service(service=name)
         current = _running_image(target, state.image)
         if not wanted.same_repository(current):
@@ -54,7 +55,7 @@ async def upgrade_by_hand(
             )
         if wanted.tag is None:  # a digest alone: of the tag it runs
             wanted = wanted.with_tag(current.tag, wanted.digest)
-        heading = executor.rollouts.heading(target)
+        heading = (await executor.rollouts.headings(tx)).get(target)
         base = _running_image(target, heading) if heading is not None else current
         details: dict[str, Any] = {"source": "api", "requested": wanted.familiar()}
         if _same(base, wanted):
@@ -71,7 +72,7 @@ async def upgrade_by_hand(
             service=target, current=current, target=wanted, push=None, reason="upgrade by hand"
         )
         [execution] = await executor.rollouts.start(
-            [plan], strategy=settings.strategy(), audit=audit, details=details
+            [plan], strategy=settings.strategy(), audit=audit, details=details, tx=tx
         )
     return execution, 202
 
@@ -87,13 +88,13 @@ async def rollback_by_hand(
     succeeded); the execution and the HTTP status (202, or 200 for a ``noop``)."""
     backend, name = await executor.backends.resolve(ref)
     target = f"{backend.name}/{name}"
-    async with executor.rollouts.admission():
+    async with executor.rollouts.admission() as tx:
         revisions = await executor.store.revisions.of(target)
         if revision is not None and all(r.number != revision for r in revisions):
             chosen = rollback_target(revisions, running=None, wanted=revision)
             assert isinstance(chosen, Refusal)
             raise RevisionNotFound(f"revision: {target}: {chosen.reason}", field="revision")
-        await _refuse_while_running(executor, target)
+        await _refuse_while_running(executor, target, tx)
         state = await backend.get_service(service=name)
         current = _running_image(target, state.image)
         chosen = rollback_target(revisions, running=state.image, wanted=revision)
@@ -131,12 +132,12 @@ async def rollback_by_hand(
             rollback_of=chosen.number,
         )
         [execution] = await executor.rollouts.start(
-            [plan], strategy=settings.strategy(), audit=audit, details=details
+            [plan], strategy=settings.strategy(), audit=audit, details=details, tx=tx
         )
     return execution, 202
 
 
-async def _refuse_while_running(executor: Executor, target: str) -> None:
+async def _refuse_while_running(executor: Executor, target: str, tx: Transaction | None) -> None:
     running = executor.rollouts.running_on(target)
     if running is not None:
         rollout, execution, heading = running
@@ -145,7 +146,7 @@ async def _refuse_while_running(executor: Executor, target: str) -> None:
             f"{show(heading)}): wait for it to end, cancel it (POST /v1/rollouts/{rollout}/"
             f"cancel) or roll it back (POST /v1/rollouts/{rollout}/rollback)"
         )
-    unfinished = [r for r in await executor.store.rollouts.unfinished() if r.target == target]
+    unfinished = [r for r in await executor.store.rollouts.unfinished(tx=tx) if r.target == target]
     if unfinished:
         raise Conflict(
             f"{target} has a rollout not finished (rollout {unfinished[-1].id}) that this "

@@ -126,10 +126,12 @@ class Recorder:
         details: Mapping[str, Any] | None = None,
         marks: tuple[IncidentMark, ...] = (),
         revision: RevisionDraft | None = None,
+        tx: Transaction | None = None,
     ) -> Execution:
         """Write an execution that is done, with what its decision taught the receiver
         about alert incidents (``marks``), and the revision it makes (``revision``, on a
-        ``target``; not in dry run), in the same transaction."""
+        ``target``; not in dry run), in the same transaction (``tx``'s, if given: then
+        it is counted and logged once that commits)."""
         seconds = self._seconds(audit)
         draft = self._draft(
             audit,
@@ -141,34 +143,19 @@ class Recorder:
             after=after,
             details=dict(details or {}),
         )
-        async with self.store.transaction() as tx:
+        async with self.store.transaction(tx) as joined:
             if revision is None or audit.dry_run or target is None:
                 execution = await self.store.executions.add(
-                    draft, marks=marks, dry_run=audit.dry_run, tx=tx
+                    draft, marks=marks, dry_run=audit.dry_run, tx=joined
                 )
             else:
-                execution = await self._with_revision(draft, revision, marks=marks, tx=tx)
+                execution = await self._with_revision(draft, revision, marks=marks, tx=joined)
             for hook in self.hooks:
-                await hook.recorded(execution, tx=tx)
-        self.metrics.observe(
-            receiver=audit.receiver_name or "", driver=audit.driver, result=result, seconds=seconds
-        )
-        log.log(
-            logging.WARNING if result == "failed" else logging.INFO,
-            "execution %d: %s %s: %s: %s",
-            execution.id,
-            audit.receiver_name or audit.driver,
-            target or "-",
-            result,
-            message,
-            extra=log_fields(
-                execution_id=execution.id,
-                receiver=audit.receiver_name,
-                driver=audit.driver,
-                target=target,
-                result=result,
-            ),
-        )
+                await hook.recorded(execution, tx=joined)
+            # counted and logged once it is written
+            joined.on_commit(
+                lambda: self._report(audit, execution.id, target, result, message, seconds)
+            )
         return execution
 
     async def _with_revision(
@@ -251,12 +238,14 @@ class Recorder:
         message: str,
         details: Mapping[str, Any],
         count: bool = True,
+        tx: Transaction | None = None,
     ) -> None:
         """End a running execution (a rollout) with its outcome (its revision's too), its
-        duration from ``audit``, and (``count``) its metrics: counted as an action, timed in
-        the rollout histogram (rollouts take minutes)."""
+        duration from ``audit``, and (``count``) its metrics, once written (in ``tx``, if
+        given): counted as an action, timed in the rollout histogram (rollouts take
+        minutes)."""
         seconds = self._seconds(audit)
-        async with self.store.transaction() as tx:
+        async with self.store.transaction(tx) as joined:
             await self.store.executions.update(
                 execution,
                 result=result,
@@ -264,20 +253,51 @@ class Recorder:
                 details=dict(details),
                 status="done",
                 duration_ms=round(seconds * 1000, 3),
-                tx=tx,
+                tx=joined,
             )
-            await self.store.revisions.set_outcome(execution, result, at=self.clock.now(), tx=tx)
+            await self.store.revisions.set_outcome(
+                execution, result, at=self.clock.now(), tx=joined
+            )
             if self.hooks:
-                done = await self.store.executions.get(execution, tx=tx)
+                done = await self.store.executions.get(execution, tx=joined)
                 for hook in self.hooks:
-                    await hook.recorded(done, tx=tx)
-        if count:
-            self.metrics.observe_rollout(
-                receiver=audit.receiver_name or "",
+                    await hook.recorded(done, tx=joined)
+            if count:
+                joined.on_commit(lambda: self._count_rollout(audit, result, seconds))
+
+    def _count_rollout(self, audit: Audit, result: Result, seconds: float) -> None:
+        self.metrics.observe_rollout(
+            receiver=audit.receiver_name or "", driver=audit.driver, result=result, seconds=seconds
+        )
+
+    def _report(
+        self,
+        audit: Audit,
+        execution_id: int,
+        target: str | None,
+        result: Result,
+        message: str,
+        seconds: float,
+    ) -> None:
+        self.metrics.observe(
+            receiver=audit.receiver_name or "", driver=audit.driver, result=result, seconds=seconds
+        )
+        log.log(
+            logging.WARNING if result == "failed" else logging.INFO,
+            "execution %d: %s %s: %s: %s",
+            execution_id,
+            audit.receiver_name or audit.driver,
+            target or "-",
+            result,
+            message,
+            extra=log_fields(
+                execution_id=execution_id,
+                receiver=audit.receiver_name,
                 driver=audit.driver,
+                target=target,
                 result=result,
-                seconds=seconds,
-            )
+            ),
+        )
 
 
 def audit_of(execution: Execution) -> Audit:

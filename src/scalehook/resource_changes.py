@@ -34,7 +34,7 @@ async def change_resources(
     target = f"{backend.name}/{name}"
 
     async def action() -> ActionResult:
-        heading = executor.rollouts.heading(target)
+        heading = (await executor.rollouts.headings(admitted)).get(target)
         if heading is not None:
             raise Conflict(
                 f"a rollout runs on {target} (to {heading}): its replacements are cloned "
@@ -60,5 +60,5 @@ async def change_resources(
         message = f"{change_message(target, before, after)}: {applied.message}"
         return ActionResult("updated", message, details=details)
 
-    async with executor.rollouts.admission():
+    async with executor.rollouts.admission() as admitted:
         return await executor.run(target=target, action=action, audit=audit)

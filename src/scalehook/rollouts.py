@@ -12,6 +12,12 @@ writes its progress into its execution as it goes (``upgrading`` → ``upgraded`
   answers, and the phase (``rolling``, ``rolling_back``) as it changes. If scalehook
   stops in the middle, the next start resumes every unfinished rollout: it finishes,
   or rolls back, and its record says it was resumed after a restart.
+- **Run by the leader.** Only the instance that leads runs rollouts (one alone always
+  does). A push answered by another instance is recorded there and picked up by the
+  leader's ``rollouts`` loop within a second; a new leader resumes what the last one
+  left (its row names the instance that ran it), and a leader that stops leading
+  stops its rollouts where they are, for the next one. So one rollout is driven by one
+  instance at a time, fenced by the leader lease.
 
 - **Steered.** Each running rollout has its control (``steering.py``): pause (it holds
   before its next batch), resume, cancel (each replica left on one version: it ends
@@ -22,8 +28,9 @@ writes its progress into its execution as it goes (``upgrading`` → ``upgraded`
   written by the recorder with its execution; its outcome follows the execution's.
 
 Pushes (and upgrades or rollbacks by hand) are admitted one at a time (``admission``),
-so the decision "is this newer than what the service runs or is being rolled to" never
-races another.
+across instances on PostgreSQL (an advisory lock in whose transaction the rollouts are
+recorded), so the decision "is this newer than what the service runs or is being rolled
+to" (read from the store) never races another.
 """
 
 from __future__ import annotations
@@ -44,17 +51,23 @@ from scalehook.domain.images import InvalidImage, parse_image
 from scalehook.domain.revisions import RevisionDraft
 from scalehook.domain.rollout_views import Counts, RolloutView, view
 from scalehook.domain.upgrades import RolloutId, RolloutRecord, UpgradePlan
-from scalehook.errors import Conflict, ScalehookError
+from scalehook.errors import Conflict, ScalehookError, StoreUnavailable
+from scalehook.loops.base import every
 from scalehook.loops.clock import Clock
+from scalehook.loops.leadership import Leadership
 from scalehook.recording import Audit, Recorder, audit_of
 from scalehook.steering import Steering
-from scalehook.store import Store
+from scalehook.store import Store, Transaction
 
 log = logging.getLogger(__name__)
 
 Mode = Literal["upgrade", "rollback"]
 Asked = Literal["pause", "resume", "cancel", "rollback"]
 MAX_EVENTS = 200
+PICK_UP_EVERY = 1.0  # seconds between the leader's looks for rollouts to run
+RETRY_STORE = 1.0  # seconds between tries of a rollout's final write while the store is down
+STOPPED = "scalehook stopped during this rollout; it resumes at the next start"
+LOST = "this instance stopped leading during this rollout; the next leader resumes it"
 
 
 class _Rollout:
@@ -94,6 +107,8 @@ class _Rollout:
         self.phase = "rolling_back" if mode == "rollback" else "rolling"
         self.batches = 0
         self.superseded_by: _Rollout | None = None
+        self.phase_saved = True  # False: the switch to rolling_back is still to be written
+        self.control_saved = True  # False: the rollback asked by hand, obeyed, to be written
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.task: asyncio.Task[None] | None = None
         self.control = control or Steering()
@@ -120,22 +135,45 @@ class Rollouts:
     """The rollouts of this process. Their executions are written through the
     executor's recorder; the rollout rows (what a restart needs) through the store."""
 
-    def __init__(self, recorder: Recorder, store: Store, backends: Backends, clock: Clock) -> None:
+    def __init__(
+        self,
+        recorder: Recorder,
+        store: Store,
+        backends: Backends,
+        clock: Clock,
+        leadership: Leadership,
+    ) -> None:
         self.recorder = recorder
         self.store = store
         self.backends = backends
         self.clock = clock
-        self._running: dict[str, _Rollout] = {}
+        self.leadership = leadership
+        self._running: dict[str, _Rollout] = {}  # the latest rollout of each target
+        self._live: dict[ExecutionId, _Rollout] = {}  # every task not ended, superseded too
         self._admission = asyncio.Lock()
+        self._stop_reason = STOPPED
 
     @contextlib.asynccontextmanager
-    async def admission(self) -> AsyncIterator[None]:
-        """Hold while deciding on a push and starting its rollouts."""
-        async with self._admission:
-            yield
+    async def admission(self) -> AsyncIterator[Transaction | None]:
+        """Hold while deciding on a push and starting its rollouts: pass what it gives
+        to ``start`` as ``tx`` (on PostgreSQL, the transaction holding the lock that
+        admits pushes one at a time across instances)."""
+        async with self._admission, self.store.locked("rollouts") as tx:
+            yield tx
+
+    async def headings(self, tx: Transaction | None = None) -> dict[str, str]:
+        """The image each target with an unfinished rollout is being moved to (by
+        whichever instance), from the store."""
+        return {
+            record.target: record.previous
+            if record.phase == "rolling_back" and record.previous is not None
+            else record.image
+            for record in await self.store.rollouts.unfinished(tx=tx)
+        }
 
     def heading(self, target: str) -> str | None:
-        """The image a running rollout is moving ``target`` to, if one runs."""
+        """The image a rollout running in this process is moving ``target`` to, if one
+        runs (the leader runs them all; ``headings`` asks the store)."""
         rollout = self._running.get(target)
         return None if rollout is None else rollout.heading
 
@@ -155,8 +193,11 @@ class Rollouts:
         strategy: UpgradeStrategy,
         audit: Audit,
         details: dict[str, Any],
+        tx: Transaction | None = None,
     ) -> list[Execution]:
-        """Record and launch one rollout per plan; return their executions."""
+        """Record one rollout per plan, in ``tx`` if given (``admission``'s), and launch
+        them here once recorded if this instance leads (else the leader picks them up);
+        return their executions."""
         audit = self.recorder.stamp(audit)
         started: list[tuple[Execution, _Rollout]] = []
         for plan in sorted(plans, key=lambda p: p.service):
@@ -191,14 +232,14 @@ class Rollouts:
                 reason=plan.reason if plan.push is None else f"push: {plan.reason}",
                 rollback_of=plan.rollback_of,
             )
-            async with self.store.transaction() as tx:
+            async with self.store.transaction(tx) as w:
                 execution = await self.recorder.begin(
                     audit,
                     target=plan.service,
                     result="upgrading",
                     message=message,
                     details=record,
-                    tx=tx,
+                    tx=w,
                     revision=revision,
                 )
                 rollout_id = await self.store.rollouts.add(
@@ -207,10 +248,10 @@ class Rollouts:
                     image=image,
                     previous=previous,
                     strategy=dataclasses.asdict(strategy),
-                    tx=tx,
+                    tx=w,
                 )
                 record = {**execution.details, "rollout_id": rollout_id}
-                await self.store.executions.update(execution.id, details=record, tx=tx)
+                await self.store.executions.update(execution.id, details=record, tx=w)
             rollout = _Rollout(
                 execution_id=execution.id,
                 rollout_id=rollout_id,
@@ -224,7 +265,10 @@ class Rollouts:
                 audit=audit,
             )
             rollout.control.report = self._reporter(rollout)
-            self._launch(rollout)
+            if tx is None:
+                self._launch(rollout)
+            else:  # the row is not visible before the commit: launch after it
+                tx.on_commit(lambda rollout=rollout: self._launch(rollout))  # type: ignore[misc]
             log.info(
                 "execution %d: rollout of %s started: %s",
                 execution.id,
@@ -240,6 +284,10 @@ class Rollouts:
         return [dataclasses.replace(e, details=dict(r.details)) for e, r in started]
 
     def _launch(self, rollout: _Rollout) -> None:
+        """Run ``rollout`` here if this instance leads; else the leader picks it up."""
+        if not self.leadership.leading:
+            log.info("rollout of %s recorded; the leader runs it", rollout.target)
+            return
         predecessor = self._running.get(rollout.target)
         if predecessor is not None:
             predecessor.superseded_by = rollout
@@ -247,6 +295,7 @@ class Rollouts:
             if predecessor.task is not None:
                 predecessor.task.cancel()
         self._running[rollout.target] = rollout
+        self._live[rollout.execution_id] = rollout
         self.recorder.metrics.rollouts_running.set(len(self._running))
         rollout.task = asyncio.create_task(self._run(rollout), name=f"rollout {rollout.target}")
 
@@ -254,6 +303,12 @@ class Rollouts:
 
     async def _run(self, rollout: _Rollout) -> None:
         outcome: Result
+        try:
+            await self.store.rollouts.claim(rollout.rollout_id, self.leadership.instance)
+        except StoreUnavailable as exc:  # not claimed: the next look picks it up again
+            log.warning("cannot start the rollout of %s now: %s", rollout.target, exc.message)
+            self._ended(rollout)
+            return
         try:
             for future in rollout.waits_for:
                 await asyncio.shield(future)
@@ -286,12 +341,7 @@ class Rollouts:
                     )
                 )
             else:
-                await asyncio.shield(
-                    self._event(
-                        rollout,
-                        "scalehook stopped during this rollout; it resumes at the next start",
-                    )
-                )
+                await asyncio.shield(self._event(rollout, self._stop_reason))
         except ScalehookError as exc:
             await self._finish(rollout, "failed", exc.message)
         except Exception as exc:
@@ -303,19 +353,35 @@ class Rollouts:
             )
             await self._finish(rollout, "failed", f"internal error ({type(exc).__name__})")
         finally:
+            self._ended(rollout)
+
+    def _ended(self, rollout: _Rollout) -> None:
+        if not rollout.done.done():
             rollout.done.set_result(None)
-            if self._running.get(rollout.target) is rollout:
-                del self._running[rollout.target]
-            self.recorder.metrics.rollouts_running.set(len(self._running))
+        if self._running.get(rollout.target) is rollout:
+            del self._running[rollout.target]
+        self._live.pop(rollout.execution_id, None)
+        self.recorder.metrics.rollouts_running.set(len(self._running))
 
     async def _progress(self, rollout: _Rollout, event: RolloutEvent) -> None:
         now = self.clock.now().isoformat()
         if event.phase == "rolling_back" and rollout.phase != "rolling_back":
             rollout.phase = "rolling_back"
             rollout.details["phase"] = "rolling_back"
-            await self.store.rollouts.set_phase(rollout.rollout_id, "rolling_back")
-            if rollout.control.rolling_back():  # the rollback asked by hand is under way
+            rollout.phase_saved = False
+            rollout.control_saved = not rollout.control.rolling_back()
+        if not rollout.phase_saved:
+            try:
+                await self.store.rollouts.set_phase(rollout.rollout_id, "rolling_back")
+                rollout.phase_saved = True
+            except StoreUnavailable as exc:
+                log.warning("rollout of %s: phase not saved yet: %s", rollout.target, exc.message)
+        if rollout.phase_saved and not rollout.control_saved:
+            try:  # the rollback asked by hand is under way: the command is obeyed
                 await self._keep_control(rollout)
+                rollout.control_saved = True
+            except StoreUnavailable as exc:
+                log.warning("rollout of %s: control not saved yet: %s", rollout.target, exc.message)
         _count(rollout.details, event)
         if event.batch is not None:
             rollout.batches += 1
@@ -348,26 +414,43 @@ class Rollouts:
         message: str | None = None,
     ) -> None:
         _add_event(rollout.details, text, self.clock.now())
-        await self.recorder.update(
-            rollout.execution_id, details=rollout.details, result=result, message=message
-        )
+        try:
+            await self.recorder.update(
+                rollout.execution_id, details=rollout.details, result=result, message=message
+            )
+        except StoreUnavailable as exc:
+            # The rollout goes on: the next write carries every event since.
+            log.warning("rollout of %s: progress not saved: %s", rollout.target, exc.message)
 
     async def _finish(self, rollout: _Rollout, outcome: Result, message: str) -> None:
         back = rollout.details.get("rollback")
         if outcome == "upgraded" and isinstance(back, dict) and "revision" in back:
             message = f"back on revision {back['revision']}: {message}"
         if rollout.resumed:
-            message += " (resumed after scalehook restarted)"
+            message += self._resumed_note(rollout)
         rollout.details["phase"] = "done"
-        await self.store.rollouts.set_phase(rollout.rollout_id, "done")
         _add_event(rollout.details, f"{outcome}: {message}", self.clock.now())
-        await self.recorder.finish(
-            rollout.execution_id,
-            rollout.audit,
-            result=outcome,
-            message=f"{rollout.target}: {message}",
-            details=rollout.details,
-        )
+        while True:  # the outcome must be kept: until the store answers, or this stops
+            try:
+                async with self.store.transaction() as tx:
+                    await self.store.rollouts.set_phase(rollout.rollout_id, "done", tx=tx)
+                    await self.recorder.finish(
+                        rollout.execution_id,
+                        rollout.audit,
+                        result=outcome,
+                        message=f"{rollout.target}: {message}",
+                        details=rollout.details,
+                        tx=tx,
+                    )
+                break
+            except StoreUnavailable as exc:
+                log.warning(
+                    "rollout of %s ended %s, not yet recorded (retrying): %s",
+                    rollout.target,
+                    outcome,
+                    exc.message,
+                )
+                await self.clock.sleep(RETRY_STORE)
         log.log(
             logging.WARNING if outcome in ("failed", "rolled_back") else logging.INFO,
             "execution %d: rollout of %s: %s: %s",
@@ -377,6 +460,11 @@ class Rollouts:
             message,
             extra=rollout.fields(outcome),
         )
+
+    def _resumed_note(self, rollout: _Rollout) -> str:
+        if not self.store.shared:
+            return " (resumed after scalehook restarted)"
+        return f" (resumed by instance {self.leadership.instance})"
 
     # control by hand ---------------------------------------------------------------
 
@@ -391,16 +479,15 @@ class Rollouts:
                 f"there is nothing to {asked}"
             )
         rollout = self._running.get(record.target)
+        if rollout is not None and rollout.rollout_id < record.id:
+            rollout = None  # a newer one recorded elsewhere, not picked up here yet
         if rollout is not None and rollout.rollout_id != record.id:
             raise Conflict(
                 f"rollout {rollout_id} of {record.target} is being superseded by rollout "
                 f"{rollout.rollout_id}: ask that one"
             )
         if rollout is None:
-            raise Conflict(
-                f"rollout {rollout_id} of {record.target} is not running in this scalehook: "
-                "it resumes when this instance leads, or another instance runs it; ask that one"
-            )
+            raise Conflict(self._not_here(record))
         control = rollout.control
         refusal = None if asked == "resume" else control.refused.get(asked)
         if refusal is not None:
@@ -434,6 +521,21 @@ class Rollouts:
             )
         await self._keep_control(rollout)
         await self._event(rollout, text)
+
+    def _not_here(self, record: RolloutRecord) -> str:
+        """Why a rollout not done is not steered here: which instance runs it."""
+        head = f"rollout {record.id} of {record.target} is not running in this scalehook"
+        if not self.store.shared:
+            return f"{head}: it resumes in a moment, as scalehook picks up what it left"
+        if self.leadership.leading:
+            return (
+                f"{head}: this instance leads and picks it up within a second "
+                f"(instance {record.instance or 'none'} ran it last); ask again"
+            )
+        return (
+            f"{head}, instance {self.leadership.instance}: another instance runs it (the "
+            "leader, which runs every rollout); ask that one"
+        )
 
     def _may_give(self, rollout: _Rollout, command: Command) -> None:
         ident = rollout.rollout_id
@@ -497,33 +599,35 @@ class Rollouts:
     # restart and stop ----------------------------------------------------------------
 
     async def resume(self) -> list[asyncio.Future[None]]:
-        """Finish, or roll back, every rollout a previous run left unfinished (and this
-        process is not running); the futures that say when each resumed one is done."""
-        async with self._admission:  # no push is decided on while the old ones resume
-            mine = {r.execution_id for r in self._running.values()}
-            records = [
-                r for r in await self.store.rollouts.unfinished() if r.execution_id not in mine
-            ]
-            latest: dict[str, RolloutRecord] = {}
-            for record in records:
-                older = latest.get(record.target)
-                if older is not None:
-                    await self._close_record(
-                        older,
-                        "superseded",
-                        f"superseded by execution {record.execution_id} before scalehook stopped",
-                    )
-                latest[record.target] = record
-            resumed = []
-            for record in latest.values():
-                running = self._running.get(record.target)
-                if running is not None:  # a newer push took the service meanwhile
-                    await self._close_record(
-                        record, "superseded", f"superseded by execution {running.execution_id}"
-                    )
-                    continue
-                resumed.append(await self._resume(record))
-        return [r.done for r in resumed if r is not None]
+        """Run every unfinished rollout this process is not running: those a previous
+        run, or a previous leader, left (finished or rolled back), and those recorded by
+        another instance (started). Of several for one target, the newest runs and the
+        older ones are closed as superseded. The futures say when each launched one is
+        done. Only a leader launches anything."""
+        launched: list[_Rollout] = []
+        async with self._admission:  # no push is decided on here meanwhile
+            if not self.leadership.leading:
+                return []
+            by_target: dict[str, list[RolloutRecord]] = {}
+            for record in await self.store.rollouts.unfinished():
+                if record.execution_id not in self._live:
+                    by_target.setdefault(record.target, []).append(record)
+            for target, records in by_target.items():
+                running = self._running.get(target)
+                latest = records[-1]  # oldest first
+                newer = running is None or latest.execution_id > running.execution_id
+                # The newest push wins: the latest record, or the rollout running here.
+                winner = latest.execution_id if newer or running is None else running.execution_id
+                for record in records:
+                    if not (newer and record is latest):
+                        await self._close_record(
+                            record, "superseded", f"superseded by execution {winner}"
+                        )
+                if newer:
+                    rollout = await self._resume(latest)
+                    if rollout is not None:
+                        launched.append(rollout)
+        return [r.done for r in launched]
 
     async def _resume(self, record: RolloutRecord) -> _Rollout | None:
         execution = await self.store.executions.get(record.execution_id)
@@ -538,6 +642,7 @@ class Rollouts:
         details.setdefault("batches", [])
         details.setdefault("events", [])
         mode: Mode = "rollback" if record.phase == "rolling_back" else "upgrade"
+        resumed = record.instance is not None  # None: recorded by another instance, not begun
         rollout = _Rollout(
             execution_id=record.execution_id,
             rollout_id=record.id,
@@ -550,31 +655,41 @@ class Rollouts:
             details=details,
             audit=audit_of(execution),
             mode=mode,
-            resumed=True,
+            resumed=resumed,
             control=Steering(paused=record.paused, command=_command(record.command)),
         )
         rollout.control.report = self._reporter(rollout)
-        doing = "rolling back" if mode == "rollback" else "upgrading"
-        if record.paused:
-            doing += ", paused: it holds before its next batch until resumed"
-        if record.command is not None:
-            doing += f", then obeying the {record.command} asked before the restart"
-        await self._event(
-            rollout,
-            f"scalehook restarted during this rollout; resuming ({doing})",
-            result="rolling_back" if mode == "rollback" else "upgrading",
-            message=(
-                f"{doing} {record.target} to {show(rollout.heading)}: "
-                "resumed after scalehook restarted"
-            ),
-        )
-        log.warning(
-            "execution %d: resuming the rollout of %s (%s)",
-            record.execution_id,
-            record.target,
-            doing,
-            extra=rollout.fields("rolling_back" if mode == "rollback" else "upgrading"),
-        )
+        if resumed:
+            doing = "rolling back" if mode == "rollback" else "upgrading"
+            if record.paused:
+                doing += ", paused: it holds before its next batch until resumed"
+            if record.command is not None:
+                before = (
+                    f"instance {record.instance} stopped" if self.store.shared else "the restart"
+                )
+                doing += f", then obeying the {record.command} asked before {before}"
+            if self.store.shared:
+                why = f"instance {record.instance} stopped running this rollout"
+                note = f"resumed by instance {self.leadership.instance}"
+            else:
+                why = "scalehook restarted during this rollout"
+                note = "resumed after scalehook restarted"
+            await self._event(
+                rollout,
+                f"{why}; resuming ({doing})",
+                result="rolling_back" if mode == "rollback" else "upgrading",
+                message=f"{doing} {record.target} to {show(rollout.heading)}: {note}",
+            )
+            log.warning(
+                "execution %d: resuming the rollout of %s (%s)",
+                record.execution_id,
+                record.target,
+                doing,
+                extra=rollout.fields("rolling_back" if mode == "rollback" else "upgrading"),
+            )
+        else:
+            leader = self.leadership.instance
+            await self._event(rollout, f"started by the leader, instance {leader}")
         self._launch(rollout)
         return rollout
 
@@ -596,13 +711,16 @@ class Rollouts:
             count=False,
         )
 
-    async def stop(self, only: Sequence[asyncio.Future[None]] | None = None) -> None:
+    async def stop(
+        self, only: Sequence[asyncio.Future[None]] | None = None, *, reason: str = STOPPED
+    ) -> None:
         """Stop every rollout (or those whose ``done`` futures are given) where it is;
-        they stay recorded as running, to resume."""
+        they stay recorded as running, to resume (``reason`` says why, in each)."""
+        self._stop_reason = reason
         tasks = [
             r.task
-            for r in self._running.values()
-            if r.task is not None and (only is None or r.done in only)
+            for r in self._live.values()
+            if r.task is not None and not r.task.done() and (only is None or r.done in only)
         ]
         for task in tasks:
             task.cancel()
@@ -643,25 +761,38 @@ def _add_event(details: dict[str, Any], text: str, at: datetime) -> None:
 
 
 class ResumeRollouts:
-    """The loop that resumes what a previous run (or a previous leader) left unfinished.
+    """The leader's loop of rollouts: it resumes what a previous run (or a previous
+    leader) left unfinished, and starts what other instances recorded.
 
-    It runs when this instance becomes leader: every unfinished rollout is finished or
-    rolled back. Should leadership be lost before they end, the resumed rollouts stop
-    where they are (each replica on one image or the other), still recorded as running,
-    for the next leader to resume.
+    While this instance leads it looks every ``interval`` seconds (the first time at
+    once): every unfinished rollout not running here is finished or rolled back, or
+    started. Should leadership be lost, every rollout of this instance stops where it
+    is (each replica on one image or the other), still recorded as running, for the
+    next leader to resume.
     """
 
     name = "rollouts"
     leader_only = True
 
-    def __init__(self, rollouts: Rollouts) -> None:
+    def __init__(self, rollouts: Rollouts, clock: Clock, interval: float = PICK_UP_EVERY) -> None:
         self.rollouts = rollouts
+        self.clock = clock
+        self.interval = interval
 
     async def run(self) -> None:
-        resumed = await self.rollouts.resume()
         try:
-            if resumed:
-                await asyncio.wait(resumed)
+            await every(self.clock, self.interval, self._look)
         except asyncio.CancelledError:
-            await self.rollouts.stop(only=resumed)
+            lost = not self.rollouts.leadership.leading
+            await self.rollouts.stop(reason=LOST if lost else STOPPED)
             raise
+
+    async def _look(self) -> None:
+        # Never raise: while this loop waits to be restarted, leadership lost would
+        # not stop the rollouts.
+        try:
+            await self.rollouts.resume()
+        except StoreUnavailable as exc:
+            log.warning("cannot look for rollouts to run: %s", exc.message)
+        except Exception:
+            log.exception("looking for rollouts to run failed")

@@ -17,7 +17,15 @@ from scalehook.domain.selectors import Selector
 from scalehook.executor import Executor
 from scalehook.health import Health
 from scalehook.hosts.settings import build_host_manager
-from scalehook.loops import Clock, Leadership, Loop, SoleLeadership, Supervisor, SystemClock
+from scalehook.loops import (
+    Clock,
+    Leadership,
+    LeaseLeadership,
+    Loop,
+    SoleLeadership,
+    Supervisor,
+    SystemClock,
+)
 from scalehook.metrics import Metrics
 from scalehook.notifications.delivery import DeliveryLoop
 from scalehook.notifications.enqueue import Enqueuer
@@ -52,12 +60,21 @@ def build_backends(settings: Settings, clock: Clock) -> Backends:
 def build_loops(runtime: Runtime) -> list[Loop]:
     """Every loop this scalehook runs (a new loop is one line here)."""
     return [
-        ResumeRollouts(runtime.executor.rollouts),
+        ResumeRollouts(runtime.executor.rollouts, runtime.clock),
         runtime.policies,
         runtime.notifications,
         *([MembershipLoop(runtime.balancers, runtime.clock)] if runtime.balancers else []),
         runtime.health.loop,
     ]
+
+
+def build_leadership(settings: Settings, store: Store, clock: Clock) -> Leadership:
+    """One instance on SQLite always leads; on PostgreSQL the instances elect one."""
+    if not store.shared:
+        return SoleLeadership()
+    return LeaseLeadership(
+        store.leases, clock, lease=settings.leader.lease, renew=settings.leader.renew
+    )
 
 
 class Runtime:
@@ -69,8 +86,13 @@ class Runtime:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
         self.data_dir_lock = DataDirLock(settings.data_dir)
-        self.store = Store(settings.database_url)
+        self.store = Store(
+            settings.database_url,
+            pool=settings.database_pool,
+            synchronous=settings.sqlite_synchronous,
+        )
         self.store.notifications.ttl = settings.notifications.refresh
+        self.leadership = build_leadership(settings, self.store, self.clock)
         self.backends = build_backends(settings, self.clock)
         self.metrics = Metrics()
         self.hosts = (
@@ -79,7 +101,12 @@ class Runtime:
             else None
         )
         self.executor = Executor(
-            self.store, self.backends, self.metrics, clock=self.clock, hosts=self.hosts
+            self.store,
+            self.backends,
+            self.metrics,
+            clock=self.clock,
+            hosts=self.hosts,
+            leadership=self.leadership,
         )
         self.health = Health(
             store=self.store,
@@ -124,7 +151,6 @@ class Runtime:
             clock=self.clock,
             sources=self.policy_sources,
         )
-        self.leadership: Leadership = SoleLeadership()
         # Notifications: matched and enqueued as each execution is recorded, sent by a loop.
         self.notifications = DeliveryLoop(
             self.store,

@@ -1,11 +1,19 @@
-"""Run a real ``scalehook serve`` in a child process: for tests, benchmarks and demos."""
+"""Run a real ``scalehook serve`` in a child process: for tests, benchmarks and demos.
+
+With ``SCALEHOOK_TEST_DATABASE=postgresql`` in the environment, a server whose config
+names no ``database`` gets a database of its own on the test run's PostgreSQL
+(``testing_postgres.shared_cluster``), with ``alone: true`` (it is the only instance on
+it, so a local backend is allowed): the same suites then run on PostgreSQL.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -77,7 +85,15 @@ class ServerProcess:
         env: dict[str, str] | None = None,
     ) -> None:
         self.workdir = workdir
-        self.config = config or {}
+        self.config = dict(config or {})
+        self.postgres_database: str | None = None  # its database on the test cluster
+        if "database" not in self.config:
+            from scalehook.testing_postgres import shared_cluster, wants_postgres
+
+            if wants_postgres():
+                self.postgres_database = f"shk_{secrets.token_hex(6)}"
+                self.config["database"] = shared_cluster().create_database(self.postgres_database)
+                self.config.setdefault("alone", True)
         self.token = token or secrets.token_urlsafe(24)
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -145,6 +161,26 @@ class ServerProcess:
             return self.log_path.read_text(errors="replace")
         except FileNotFoundError:
             return ""
+
+    def rows(self, query: str) -> list[tuple[str, ...]]:
+        """The rows ``query`` finds in this server's store (its SQLite file, or its
+        database on the test cluster), each value as text."""
+        if self.postgres_database is not None:
+            from scalehook.testing_postgres import shared_cluster
+
+            out = shared_cluster().sql(query, database=self.postgres_database)
+            return [tuple(line.split("|")) for line in out.splitlines() if line]
+        with contextlib.closing(sqlite3.connect(self.data_dir / "scalehook.db")) as db:
+            return [tuple(str(v) for v in row) for row in db.execute(query).fetchall()]
+
+    def dump(self) -> str:
+        """Everything this server's store holds, as SQL text."""
+        if self.postgres_database is not None:
+            from scalehook.testing_postgres import shared_cluster
+
+            return shared_cluster().dump(self.postgres_database)
+        with contextlib.closing(sqlite3.connect(self.data_dir / "scalehook.db")) as db:
+            return "\n".join(db.iterdump())
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int | None:
         return stop_process(self.process, sig, timeout)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import sqlite3
 import threading
 from collections.abc import Iterator
 from http.cookies import SimpleCookie
@@ -57,12 +56,8 @@ def test_the_cookie_is_a_random_session_id_kept_only_as_a_hash(web_server: Serve
         assert len(session_id) >= 40 and session_id != csrf
         assert response.headers["cache-control"] == "no-store"
 
-        db = sqlite3.connect(web_server.data_dir / "scalehook.db")
-        try:
-            rows = db.execute("SELECT id_hash, csrf FROM sessions").fetchall()
-            dumped = "\n".join(line for line in db.iterdump())
-        finally:
-            db.close()
+        rows = web_server.rows("SELECT id_hash, csrf FROM sessions")
+        dumped = web_server.dump()
         assert (hash_session_id(session_id), csrf) in rows
         assert session_id not in dumped
         assert web_server.token not in dumped

@@ -5,7 +5,6 @@ schedule, on the manual clock, against a real HTTP sink."""
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from pathlib import Path
@@ -21,6 +20,7 @@ from scalehook.notifications.enqueue import Enqueuer
 from scalehook.notifications.settings import NotificationSettings
 from scalehook.recording import Audit, Recorder
 from scalehook.store import Store, Transaction
+from scalehook.testing_postgres import PostgresCluster
 from tests.notifications.sinks import HttpSink
 
 
@@ -90,26 +90,14 @@ async def test_an_execution_and_its_deliveries_commit_together_or_not_at_all(
     assert await store.outbox.counts() == counts
 
 
-POSTGRES = os.environ.get("SCALEHOOK_TEST_POSTGRES")
-"""A PostgreSQL URL (``postgresql+asyncpg://…``) to run the claims there too; its
-``public`` schema is emptied first."""
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """One database two stores share: a SQLite file, or a new database on the test
+    run's PostgreSQL."""
     if request.param == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
-    if not POSTGRES:
-        pytest.skip("set SCALEHOOK_TEST_POSTGRES to a PostgreSQL URL to claim there too")
-    from sqlalchemy import text
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    engine = create_async_engine(POSTGRES)
-    async with engine.begin() as conn:
-        await conn.execute(text("DROP SCHEMA public CASCADE"))
-        await conn.execute(text("CREATE SCHEMA public"))
-    await engine.dispose()
-    return POSTGRES
+    cluster: PostgresCluster = request.getfixturevalue("postgres")
+    return cluster.create_database()
 
 
 async def test_two_instances_never_claim_one_delivery_and_a_dead_ones_lease_runs_out(

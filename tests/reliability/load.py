@@ -34,7 +34,12 @@ async def _storm(
 ) -> list[Answer]:
     answers: list[Answer] = []
     next_index = 0
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    # Idle connections are dropped by the client well before the server's keep-alive
+    # timeout (5s) would close them: a request sent on one the server is closing at that
+    # instant gets no answer, which would read as a dropped request.
+    limits = httpx.Limits(
+        max_connections=concurrency, max_keepalive_connections=concurrency, keepalive_expiry=2.0
+    )
     async with httpx.AsyncClient(limits=limits, timeout=60) as client:
 
         async def worker() -> None:

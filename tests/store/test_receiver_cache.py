@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 
 from scalehook.domain.receivers import hash_key
@@ -12,14 +9,6 @@ from scalehook.errors import Conflict
 from scalehook.store import Store
 
 CONFIG = {"service": "web", "action": "up", "amount": 1, "min": 1, "max": 3}
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    store = Store(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}")
-    await store.open()
-    yield store
-    await store.close()
 
 
 async def test_changes_to_a_cached_receiver_show_at_once(store: Store) -> None:

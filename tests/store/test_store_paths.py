@@ -1,11 +1,9 @@
-"""The same queries on both ways the store runs: SQLite on the event loop's thread (the
-default), and the async engine that PostgreSQL uses (here with aiosqlite)."""
+"""The same queries on every way the store runs (the ``store`` fixture): SQLite on the
+event loop's thread (the default), SQLite through the async engine, and PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -15,14 +13,6 @@ from scalehook.errors import Conflict, ReceiverNotFound
 from scalehook.store import Store
 
 CONFIG = {"service": "web", "action": "up", "amount": 1, "min": 1, "max": 3}
-
-
-@pytest.fixture(params=[True, False], ids=["on-loop", "async-engine"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    store = Store(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}", on_loop=request.param)
-    await store.open()
-    yield store
-    await store.close()
 
 
 def draft(receiver_id: int, target: str, result: Result = "scaled") -> ExecutionDraft:

@@ -1,11 +1,10 @@
 """Writes of several repositories in one transaction: all of them land, or none, on
-both ways the store runs (SQLite on the loop's thread, and the async engine)."""
+every way the store runs (SQLite on the loop's thread or the async engine, PostgreSQL)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -20,14 +19,6 @@ R1 = ReceiverId(1)
 
 class Boom(Exception):
     pass
-
-
-@pytest.fixture(params=[True, False], ids=["on-loop", "async-engine"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    store = Store(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}", on_loop=request.param)
-    await store.open()
-    yield store
-    await store.close()
 
 
 async def rolled_back(store: Store, write: Callable[[Transaction], Awaitable[object]]) -> object:

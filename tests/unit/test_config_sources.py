@@ -77,6 +77,7 @@ def test_file_variables_hold_secrets(tmp_path: Path) -> None:
     url.write_text("postgresql+asyncpg://app:pw@db/scalehook\n")
     env = {
         "SCALEHOOK_DATABASE_FILE": str(url),
+        "SCALEHOOK_ALONE": "true",  # PostgreSQL with the default local backend
         "SCALEHOOK_HOSTS__PROVIDERS__LIBCLOUD__DRIVER": "dummy",
         "SCALEHOOK_HOSTS__PROVIDERS__LIBCLOUD__SECRET_FILE": str(secret),
     }

@@ -1,4 +1,5 @@
-"""The store's side of alert scaling, on real SQLite: migration 0002, memory, cooldowns."""
+"""The store's side of alert scaling, on every store (SQLite both ways, PostgreSQL):
+migration 0002 (on a SQLite file), memory, cooldowns."""
 
 from __future__ import annotations
 
@@ -67,76 +68,61 @@ async def test_0002_upgrades_a_0001_database(tmp_path: Path) -> None:
         assert db.execute("SELECT version_num FROM alembic_version").fetchone() == (HEAD,)
 
 
-async def test_memory_is_written_with_the_execution_as_remember_says(tmp_path: Path) -> None:
-    store = Store(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
-    await store.open()
-    try:
-        a, b, c = (("fa", T0), ("fb", T0), ("fc", T0 + timedelta(seconds=1)))
-        steps: list[tuple[IncidentMark, ...]] = [
-            (IncidentMark(*a, fired=True, shared=True), IncidentMark(*b, fired=True, shared=True)),
-            (IncidentMark(*c, fired=True, owes=False),),
-            (IncidentMark(*a, fired=False),),
-        ]
-        expected: dict[IncidentKey, Incident] = {}
-        for marks in steps:
-            execution = await store.executions.add(draft("scaled", 1, 2, T0), marks=marks)
-            remember(expected, marks, execution.id)
-        keys = [a, b, c, ("unknown", T0)]
-        assert await store.incidents.find(receiver_id=R1, dry_run=False, keys=keys) == expected
-        # asking for one incident of a batch brings its batch-mates along
-        assert set(await store.incidents.find(receiver_id=R1, dry_run=False, keys=[b])) == {a, b}
-        assert await store.incidents.find(receiver_id=R1, dry_run=True, keys=keys) == {}
-        assert await store.incidents.find(receiver_id=R2, dry_run=False, keys=keys) == {}
-    finally:
-        await store.close()
+async def test_memory_is_written_with_the_execution_as_remember_says(store: Store) -> None:
+    a, b, c = (("fa", T0), ("fb", T0), ("fc", T0 + timedelta(seconds=1)))
+    steps: list[tuple[IncidentMark, ...]] = [
+        (IncidentMark(*a, fired=True, shared=True), IncidentMark(*b, fired=True, shared=True)),
+        (IncidentMark(*c, fired=True, owes=False),),
+        (IncidentMark(*a, fired=False),),
+    ]
+    expected: dict[IncidentKey, Incident] = {}
+    for marks in steps:
+        execution = await store.executions.add(draft("scaled", 1, 2, T0), marks=marks)
+        remember(expected, marks, execution.id)
+    keys = [a, b, c, ("unknown", T0)]
+    assert await store.incidents.find(receiver_id=R1, dry_run=False, keys=keys) == expected
+    # asking for one incident of a batch brings its batch-mates along
+    assert set(await store.incidents.find(receiver_id=R1, dry_run=False, keys=[b])) == {a, b}
+    assert await store.incidents.find(receiver_id=R1, dry_run=True, keys=keys) == {}
+    assert await store.incidents.find(receiver_id=R2, dry_run=False, keys=keys) == {}
 
 
-async def test_last_actions_come_from_the_audit_trail(tmp_path: Path) -> None:
-    store = Store(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
-    await store.open()
-    try:
-        assert await store.executions.last_actions(receiver_id=R1, target="local/web") == {
-            "up": None,
-            "down": None,
-        }
-        await store.executions.add(draft("scaled", 1, 2, T0))
-        await store.executions.add(draft("clamped", 2, 3, T0 + timedelta(seconds=5)))
-        await store.executions.add(draft("noop", 3, 3, T0 + timedelta(seconds=9)))
-        await store.executions.add(draft("deduped", 3, 3, T0 + timedelta(seconds=10)))
-        await store.executions.add(draft("failed", 3, 3, T0 + timedelta(seconds=11)))
-        await store.executions.add(draft("scaled", 3, 2, T0 + timedelta(seconds=7)))
-        await store.executions.add(draft("scaled", 9, 10, T0 + timedelta(seconds=50), receiver=2))
-        await store.executions.add(draft("dry_run", 2, 3, T0 + timedelta(seconds=60)))
-        assert await store.executions.last_actions(receiver_id=R1, target="local/web") == {
-            "up": T0 + timedelta(seconds=5),
-            "down": T0 + timedelta(seconds=7),
-        }
-        assert await store.executions.last_actions(
-            receiver_id=R1, target="local/web", dry_run=True
-        ) == {
-            "up": T0 + timedelta(seconds=60),
-            "down": None,
-        }
-        assert await store.executions.last_actions(receiver_id=R1, target="local/other") == {
-            "up": None,
-            "down": None,
-        }
-    finally:
-        await store.close()
+async def test_last_actions_come_from_the_audit_trail(store: Store) -> None:
+    assert await store.executions.last_actions(receiver_id=R1, target="local/web") == {
+        "up": None,
+        "down": None,
+    }
+    await store.executions.add(draft("scaled", 1, 2, T0))
+    await store.executions.add(draft("clamped", 2, 3, T0 + timedelta(seconds=5)))
+    await store.executions.add(draft("noop", 3, 3, T0 + timedelta(seconds=9)))
+    await store.executions.add(draft("deduped", 3, 3, T0 + timedelta(seconds=10)))
+    await store.executions.add(draft("failed", 3, 3, T0 + timedelta(seconds=11)))
+    await store.executions.add(draft("scaled", 3, 2, T0 + timedelta(seconds=7)))
+    await store.executions.add(draft("scaled", 9, 10, T0 + timedelta(seconds=50), receiver=2))
+    await store.executions.add(draft("dry_run", 2, 3, T0 + timedelta(seconds=60)))
+    assert await store.executions.last_actions(receiver_id=R1, target="local/web") == {
+        "up": T0 + timedelta(seconds=5),
+        "down": T0 + timedelta(seconds=7),
+    }
+    assert await store.executions.last_actions(
+        receiver_id=R1, target="local/web", dry_run=True
+    ) == {
+        "up": T0 + timedelta(seconds=60),
+        "down": None,
+    }
+    assert await store.executions.last_actions(receiver_id=R1, target="local/other") == {
+        "up": None,
+        "down": None,
+    }
 
 
-async def test_deleting_a_receiver_forgets_its_incidents(tmp_path: Path) -> None:
-    store = Store(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
-    await store.open()
-    try:
-        receiver = await store.receivers.add(
-            name="r", driver="scaleService", config={}, key_hash="h", enabled=True
-        )
-        mark = IncidentMark("fa", T0, fired=True)
-        await store.executions.add(draft("scaled", 1, 2, T0, receiver=receiver.id), marks=(mark,))
-        keys = [mark.key]
-        assert await store.incidents.find(receiver_id=receiver.id, dry_run=False, keys=keys)
-        await store.receivers.delete(receiver.id)
-        assert await store.incidents.find(receiver_id=receiver.id, dry_run=False, keys=keys) == {}
-    finally:
-        await store.close()
+async def test_deleting_a_receiver_forgets_its_incidents(store: Store) -> None:
+    receiver = await store.receivers.add(
+        name="r", driver="scaleService", config={}, key_hash="h", enabled=True
+    )
+    mark = IncidentMark("fa", T0, fired=True)
+    await store.executions.add(draft("scaled", 1, 2, T0, receiver=receiver.id), marks=(mark,))
+    keys = [mark.key]
+    assert await store.incidents.find(receiver_id=receiver.id, dry_run=False, keys=keys)
+    await store.receivers.delete(receiver.id)
+    assert await store.incidents.find(receiver_id=receiver.id, dry_run=False, keys=keys) == {}

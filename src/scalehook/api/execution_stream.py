@@ -22,6 +22,7 @@ from scalehook.api.deps import RuntimeDep, require_admin
 from scalehook.api.executions import MAX_ID, ResultQuery, filters
 from scalehook.api.schemas import ExecutionOut, execution_dict
 from scalehook.domain.executions import Execution, ExecutionId
+from scalehook.errors import StoreUnavailable
 from scalehook.runtime import Runtime
 
 POLL = 0.5
@@ -96,17 +97,23 @@ async def _events(
     quiet = 0.0
     while not runtime.stopping.is_set() and not await request.is_disconnected():
         sent = False
-        fresh = await runtime.store.executions.page(**where, after=cursor, limit=_BATCH)
-        for execution in reversed(fresh):
+        try:
+            fresh = await runtime.store.executions.page(**where, after=cursor, limit=_BATCH)
+        except StoreUnavailable:
+            fresh = None  # the database is away: the stream waits for it, open
+        for execution in reversed(fresh or []):
             cursor = max(cursor, execution.id)
             if execution.status == "running":
                 watched[execution.id] = execution.updated_at
             yield _event(execution, cursor)
             sent = True
-        for ident, seen in list(watched.items()):
-            if any(e.id == ident for e in fresh):
+        for ident, seen in list(watched.items()) if fresh is not None else []:
+            if any(e.id == ident for e in fresh or []):
                 continue
-            execution = await runtime.store.executions.get(ident)
+            try:
+                execution = await runtime.store.executions.get(ident)
+            except StoreUnavailable:
+                break
             if execution.updated_at != seen:
                 watched[ident] = execution.updated_at
                 yield _event(execution, cursor)

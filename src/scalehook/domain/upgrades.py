@@ -62,6 +62,7 @@ class RolloutRecord:
     previous: str | None
     strategy: dict[str, Any]
     phase: str  # rolling, rolling_back, done
+    instance: str | None = None  # the instance that ran it last; None: not begun
     paused: bool = False  # asked to pause (by hand): it holds between batches, also after a restart
     command: str | None = None  # cancel or rollback, asked by hand and not yet obeyed
     created_at: datetime | None = None

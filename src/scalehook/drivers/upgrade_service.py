@@ -121,9 +121,10 @@ class ServiceUpgradeDriver(Driver[ServiceUpgradeConfig]):
             )
             return Outcome(execution)
         policy = TagPolicy.parse(config.tag_policy)
-        async with executor.rollouts.admission():
+        async with executor.rollouts.admission() as tx:
             services = await executor.backends.list_services(selector=Selector.of(config.selector))
-            running = [Running(s.ref, s.image, executor.rollouts.heading(s.ref)) for s in services]
+            headings = await executor.rollouts.headings(tx)
+            running = [Running(s.ref, s.image, headings.get(s.ref)) for s in services]
             plans, skips = decide_upgrades(tagged, running, policy)
             details["skipped"] = [{"service": s.service, "reason": s.reason} for s in skips]
             if plans and audit.dry_run:
@@ -145,7 +146,7 @@ class ServiceUpgradeDriver(Driver[ServiceUpgradeConfig]):
                 return Outcome(execution)
             if plans:
                 executions = await executor.rollouts.start(
-                    plans, strategy=config.strategy(), audit=audit, details=details
+                    plans, strategy=config.strategy(), audit=audit, details=details, tx=tx
                 )
                 return Outcome(executions[0], status=202)
         if not skips and config.selector:

@@ -4,7 +4,7 @@
   ``ManualClock`` fast-forwards it in tests.
 - ``leadership.py``: whether this instance leads. A loop that needs it runs only while
   this instance leads: one instance alone always does (``SoleLeadership``); several on
-  one PostgreSQL elect one.
+  one PostgreSQL elect one with a lease in the database (``LeaseLeadership``).
 - ``supervisor.py``: runs each registered loop as a task, stops it when leadership is
   lost, and restarts one that raises (logged, counted in ``/metrics``, with backoff).
 
@@ -16,12 +16,21 @@ like a trigger's.
 
 from scalehook.loops.base import Loop, every
 from scalehook.loops.clock import Clock, ManualClock, SystemClock
-from scalehook.loops.leadership import Leadership, SoleLeadership
+from scalehook.loops.leadership import (
+    Leadership,
+    LeaseHolder,
+    LeaseLeadership,
+    Leases,
+    SoleLeadership,
+)
 from scalehook.loops.supervisor import LoopStatus, Supervisor
 
 __all__ = [
     "Clock",
     "Leadership",
+    "LeaseHolder",
+    "LeaseLeadership",
+    "Leases",
     "Loop",
     "LoopStatus",
     "ManualClock",

@@ -60,6 +60,18 @@ class RolloutRepository:
                 .values(phase=phase, updated_at=datetime.now(UTC))
             )
 
+    async def claim(
+        self, rollout_id: RolloutId, instance: str, *, tx: Transaction | None = None
+    ) -> None:
+        """``instance`` runs the rollout from now on."""
+        t = tables.rollouts
+        async with self._db.write(tx) as w:
+            await w.conn.execute(
+                update(t)
+                .where(t.c.id == rollout_id)
+                .values(instance=instance, updated_at=datetime.now(UTC))
+            )
+
     async def set_control(
         self,
         rollout_id: RolloutId,
@@ -101,10 +113,11 @@ class RolloutRepository:
         async with self._db.read() as conn:
             return [_record(row) for row in (await conn.execute(query)).mappings()]
 
-    async def unfinished(self) -> list[RolloutRecord]:
-        """Rollouts that were running when scalehook last stopped, oldest first."""
+    async def unfinished(self, *, tx: Transaction | None = None) -> list[RolloutRecord]:
+        """Rollouts not done (running, or left by an instance that stopped), oldest
+        first."""
         t = tables.rollouts
-        async with self._db.read() as conn:
+        async with self._db.read(tx) as conn:
             rows = (
                 await conn.execute(select(t).where(t.c.phase != "done").order_by(t.c.id))
             ).mappings()
@@ -120,6 +133,7 @@ def _record(row: RowMapping) -> RolloutRecord:
         previous=row["previous"],
         strategy=dict(row["strategy"]),
         phase=row["phase"],
+        instance=row["instance"],
         paused=bool(row["paused"]),
         command=row["command"],
         created_at=utc(row["created_at"]),

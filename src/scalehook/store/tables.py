@@ -105,6 +105,7 @@ rollouts = Table(
     Column("phase", String(20), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("instance", String(200), nullable=True),  # who runs it; NULL: not picked up yet
     # asked by hand (rollout control): pause holds between batches, also after a restart;
     # command is a cancel or rollback not yet obeyed
     Column("paused", Boolean, nullable=False, default=False, server_default=false()),
@@ -151,6 +152,16 @@ sessions = Table(
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("admin", String(64), nullable=False),
     Index("ix_sessions_expires_at", "expires_at"),
+)
+
+# Named leases (the leader's): who holds one and until when, by the database's clock.
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("holder", String(200), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("acquired_at", DateTime(timezone=True), nullable=False),
 )
 
 # Notifications (domain/notifications.py): a type, its fields (secrets as given: sending
