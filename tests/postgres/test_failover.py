@@ -1,5 +1,6 @@
 """One leader runs the loops; when it dies (``kill -9``) another takes over within the
-lease and finishes, or rolls back, the rollout it was running; a leader cut off from
+lease and finishes, or rolls back, the rollout it was running, and its policies act on
+through the successor; a leader cut off from
 the database stops leading before anyone else can start."""
 
 from __future__ import annotations
@@ -125,3 +126,47 @@ def test_a_leader_cut_off_from_the_database_stops_before_another_leads(
             relay.thaw()
             first.close()
             second.close()
+
+
+def scalings(server: ServerProcess, name: str) -> list[tuple[int, int]]:
+    """(before, after) of the policy's scaling executions, oldest first."""
+    trail = server.client.get("/v1/executions", params={"receiver": name}).json()
+    return sorted((e["before"], e["after"]) for e in trail if e["result"] == "scaled")
+
+
+def _floor(name: str, service: str, replicas: int) -> dict[str, Any]:
+    """A policy whose one metric is a schedule open all the time: a floor of ``replicas``."""
+    window = {"name": "floor", "type": "schedule", "cron": "* * * * *", "duration": "1h"}
+    return {
+        "name": name,
+        "service": service,
+        "min": 1,
+        "max": 4,
+        "interval": "1s",
+        "metrics": [{**window, "replicas": replicas}],
+    }
+
+
+def test_the_leader_killed_while_a_policy_acts_is_replaced_and_the_policy_acts_on(
+    instances: Any, engine: Engine, prefix: str
+) -> None:
+    service = run_app(engine, prefix, 1)
+    servers = instances({"backend": "docker"}, count=2).start()
+    leader = the_leader(servers)
+    (follower,) = (s for s in servers if s is not leader)
+    follower.wait_for(service, ready=1)
+    name = f"{prefix}-floor"
+    created = follower.client.post("/v1/policies", json=_floor(name, service, 2))
+    assert created.status_code == 201, created.text
+    wait_until(lambda: scalings(follower, name) == [(1, 2)], timeout=90, what="the leader: 2")
+    assert len(rows(engine, service)) == 2
+
+    leader.kill()
+    assert the_leader([follower], timeout=60) is follower
+    changed = follower.client.patch(f"/v1/policies/{name}", json=_floor(name, service, 3))
+    assert changed.status_code == 200, changed.text
+    wait_until(
+        lambda: scalings(follower, name) == [(1, 2), (2, 3)], timeout=90, what="the new leader: 3"
+    )
+    assert len(rows(engine, service)) == 3
+    assert follower.client.get(f"/v1/policies/{name}").json()["evaluations"]  # it leads now
