@@ -82,7 +82,7 @@ def test_a_policy_created_listed_simulated_and_paused(
     expect(line.locator("td[data-label='Service']")).to_have_text("web")
     expect(line.locator("td[data-label='Min / max']")).to_have_text("1 \u2013 4")
     expect(line.locator("td[data-label='Metrics']")).to_contain_text("cpu:")
-    expect(line.locator("td[data-label='Metrics']")).to_contain_text("against target 50")
+    expect(line.locator("td[data-label='Metrics']")).to_contain_text("target 50")
     expect(line.locator("td[data-label='State']")).to_have_text("dry run")
     stored = server.client.get("/v1/policies/web-cpu").json()
     assert (stored["min"], stored["max"], stored["dry_run"]) == (1, 4, True)
@@ -127,7 +127,7 @@ def test_a_policy_created_listed_simulated_and_paused(
     page.goto(f"{server.url}/ui/#/services/local%2Fweb")
     mine = page.get_by_role("list", name="Policies of web").locator('li[data-policy="web-cpu"]')
     expect(mine).to_contain_text("paused")
-    expect(mine).to_contain_text("against target 50")
+    expect(mine).to_contain_text("target 50")
     no_page_errors(page)
 
 

@@ -38,7 +38,7 @@ function number(value) {
   return Number.isInteger(value) ? String(value) : Number(value).toFixed(1);
 }
 
-/** One line per metric: "cpu: 72.0 against target 60" (a value never read is "–", not 0). */
+/** One line per metric: "cpu: 72.0 against target 60"; one not read says so (never 0). */
 export function metricLines(p) {
   const seen = outcomes(p);
   const byName = new Map((seen ? seen.metrics : []).map((m) => [m.name, m]));
@@ -55,7 +55,7 @@ export function metricLines(p) {
           'aria-label': `${metric.name} ${value} against ${goal.text}` });
       }
     }
-    return h('span', { class: 'metric-value', 'data-metric': metric.name, title: outcome ? outcome.reason : null },
-      `${metric.name}: ${value} against ${goal.text}`, meter);
+    const line = meter ? `${metric.name}: ${value} against ${goal.text}` : `${metric.name}: ${value} (${goal.text})`;
+    return h('span', { class: 'metric-value', 'data-metric': metric.name, title: outcome ? outcome.reason : null }, line, meter);
   });
 }

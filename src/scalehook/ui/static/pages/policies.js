@@ -95,7 +95,9 @@ function createForm(services, onCreated) {
       paused: data.get('paused') === 'on',
     };
     const created = await post('v1/policies', sent);
-    form.reset();
+    // the other fields keep their values: the next policy is often a variant
+    name.control.value = '';
+    json.control.value = '';
     await onCreated(created);
   });
   return form;
