@@ -25,6 +25,8 @@ export function field({ name, label, kind = 'text', value, options, hint, requir
     );
   } else if (kind === 'checkbox') {
     control = h('input', { ...common, type: 'checkbox', checked: Boolean(value) });
+  } else if (kind === 'textarea') {
+    control = h('textarea', { ...common, rows: 10, spellcheck: 'false', class: 'mono', placeholder: placeholder || null }, value ?? '');
   } else {
     control = h('input', {
       ...common,
@@ -75,7 +77,8 @@ function controlFor(form, fieldName) {
     const found = controls.find((c) => c.dataset.field === tail || c.dataset.field === parts.slice(0, i + 1).join('.'));
     if (found) return found;
   }
-  return null;
+  // "samples.cpu" or "policy.metrics[0].target": the control for the whole of its first part
+  return controls.find((c) => c.dataset.field === parts[0].replace(/\[\d+\]$/, '')) || null;
 }
 
 /** Show an error: under its field when the API named one the form has, else for the form. */

@@ -3,8 +3,9 @@
 
 import activity from './activity.js';
 import hosts from './hosts.js';
+import policies from './policies.js';
 import receivers from './receivers.js';
 import service from './service.js';
 import services from './services.js';
 
-export const PAGES = [services, service, receivers, activity, hosts];
+export const PAGES = [services, service, receivers, policies, activity, hosts];

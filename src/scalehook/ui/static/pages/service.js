@@ -1,6 +1,6 @@
 // One service: its counts and scale controls, its replicas, its scaling timeline and its
-// recent executions. The page is a list of sections; a service's policies (issue 11) and
-// its health check form (issue 12) are one section module each, added to SECTIONS.
+// recent executions, its policies (each metric's value against its target) and its
+// health check form. The page is a list of sections (SECTIONS).
 
 import { get, ref as refPath } from '../api.js';
 import { fill, h, text } from '../dom.js';
@@ -9,6 +9,9 @@ import { bytes, labels, percent, when } from '../format.js';
 import { scaleControls } from '../scale.js';
 import { every, listen } from '../stream.js';
 import { timeline } from '../timeline.js';
+import { healthCheckForm } from '../healthcheck.js';
+import { metricLines, state as policyState } from '../policy.js';
+import { loadPolicies } from './policies.js';
 import { loadRunning } from './services.js';
 
 const first = (obj, ...keys) => {
@@ -101,7 +104,52 @@ const executionsSection = {
   },
 };
 
-export const SECTIONS = [summarySection, replicasSection, timelineSection, executionsSection];
+const POLICY_REFRESH_MS = 5000;
+
+const policiesSection = {
+  title: 'Policies',
+  make(ctx) {
+    const root = h('div');
+    const svc = ctx.service;
+    let loaded = 0;
+    let loading = false;
+    const load = async () => {
+      if (loading) return;
+      loading = true;
+      loaded = Date.now();
+      try {
+        const mine = await loadPolicies((p) => p.service === svc.ref || p.service === svc.name);
+        fill(root, mine.length
+          ? h('ul', { class: 'service-policies', 'aria-label': `Policies of ${svc.name}` }, mine.map((p) =>
+            h('li', { 'data-policy': p.name },
+              h('a', { href: '#/policies' }, p.name), ' ', policyState(p), ` ${p.min} – ${p.max} replicas `,
+              h('div', null, metricLines(p)))))
+          : h('p', { class: 'muted' }, 'No policy scales this service. ', h('a', { href: '#/policies' }, 'Create one')));
+      } catch (error) {
+        fill(root, h('p', { class: 'form-error', role: 'alert' }, error.message));
+      } finally {
+        loading = false;
+      }
+    };
+    return {
+      root,
+      update() {
+        if (Date.now() - loaded >= POLICY_REFRESH_MS) load();
+      },
+    };
+  },
+};
+
+const healthSection = {
+  title: 'Health check',
+  make(ctx) {
+    const form = healthCheckForm(ctx.service);
+    form.start();
+    return { root: form.root, update() {} };
+  },
+};
+
+export const SECTIONS = [summarySection, replicasSection, timelineSection, policiesSection, healthSection, executionsSection];
 
 export default {
   id: 'services',
