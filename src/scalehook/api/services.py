@@ -180,7 +180,10 @@ async def set_resources(
 
 
 _STARTED: dict[int | str, dict[str, Any]] = {
-    200: {"model": ExecutionOut, "description": "nothing to do: a recorded noop"},
+    200: {
+        "model": ExecutionOut,
+        "description": "nothing to do (a recorded noop), or limits rolled back (done)",
+    },
     202: {"model": ExecutionOut, "description": "the rollout started; it runs in the background"},
     **errors(
         *BODY,
