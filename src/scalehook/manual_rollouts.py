@@ -9,7 +9,10 @@ rolling, health-gated upgrade, a revision and an execution recorded with driver 
 - **Rollback** to revision ``n`` (default: the newest that succeeded with another image
   than the one it runs, ``domain/revisions.rollback_target``). Refused (409) while a
   rollout runs on the service: cancel that one, or roll it back, instead. A revision it
-  does not have is 404 naming ``revision``.
+  does not have is 404 naming ``revision``. A rollback to a resources revision (or to
+  one whose image runs now, with limits changed after it) puts back the limits the
+  service had at it, through ``resource_changes.change_resources`` (200, done); one to
+  a resources revision made under another image than now is 409 (``revisions.mixed``).
 """
 
 from __future__ import annotations
@@ -19,12 +22,21 @@ from typing import Any
 from scalehook.backends.rolling import show
 from scalehook.domain.executions import Execution
 from scalehook.domain.images import ImageRef, InvalidImage, parse_image
-from scalehook.domain.revisions import Refusal, rollback_target
+from scalehook.domain.resources import ResourcesChange, resources_of
+from scalehook.domain.revisions import (
+    Refusal,
+    Revision,
+    limits_at,
+    mixed,
+    restores_limits,
+    rollback_target,
+)
 from scalehook.domain.upgrades import UpgradePlan
 from scalehook.drivers.upgrade_service import RolloutSettings
 from scalehook.errors import Conflict, InvalidRequest, RevisionNotFound
 from scalehook.executor import Executor
 from scalehook.recording import Audit
+from scalehook.resource_changes import change_resources
 from scalehook.store import Transaction
 
 
@@ -85,9 +97,11 @@ async def rollback_by_hand(
     audit: Audit,
 ) -> tuple[Execution, int]:
     """Start rolling ``ref`` back to revision ``revision`` (or the previous one that
-    succeeded); the execution and the HTTP status (202, or 200 for a ``noop``)."""
+    succeeded); the execution and the HTTP status (202, or 200 for a ``noop`` or
+    a rollback of limits, done at once)."""
     backend, name = await executor.backends.resolve(ref)
     target = f"{backend.name}/{name}"
+    limits: ResourcesChange | None = None
     async with executor.rollouts.admission() as tx:
         revisions = await executor.store.revisions.of(target)
         if revision is not None and all(r.number != revision for r in revisions):
@@ -96,44 +110,69 @@ async def rollback_by_hand(
             raise RevisionNotFound(f"revision: {target}: {chosen.reason}", field="revision")
         await _refuse_while_running(executor, target, tx)
         state = await backend.get_service(service=name)
-        current = _running_image(target, state.image)
         chosen = rollback_target(revisions, running=state.image, wanted=revision)
         if isinstance(chosen, Refusal):
             raise Conflict(
                 f"revision: {target} cannot be rolled back: {chosen.reason}", field="revision"
             )
-        assert chosen.image is not None
-        try:
-            back_to = parse_image(chosen.image)
-        except InvalidImage as exc:  # pragma: no cover - revisions keep images it ran
-            raise Conflict(f"revision {chosen.number}: {exc}", field="revision") from exc
-        details: dict[str, Any] = {
-            "source": "api",
-            "rollback": {"revision": chosen.number, "image": back_to.familiar()},
-        }
-        if _same(current, back_to):
-            execution = await executor.record(
-                audit,
-                target=target,
-                result="noop",
-                message=(
-                    f"nothing to roll back: {target} runs {back_to.familiar()} "
-                    f"(revision {chosen.number}) already"
-                ),
-                details=details,
+        if restores_limits(revisions, chosen, running=state.image):
+            why = mixed(chosen, running=state.image)
+            if why is not None:
+                raise Conflict(f"revision: {target} cannot be rolled back: {why}", field="revision")
+            wanted = resources_of(limits_at(revisions, chosen.number))
+            limits = ResourcesChange(cpus=wanted.cpus, memory=wanted.memory)
+        if limits is None:
+            return await _roll_image_back(
+                executor, target, state.image, chosen, settings, audit, tx
             )
-            return execution, 200
-        plan = UpgradePlan(
-            service=target,
-            current=current,
-            target=back_to,
-            push=None,
-            reason=f"rollback to revision {chosen.number}",
-            rollback_of=chosen.number,
+    # outside the admission: change_resources takes it itself, and checks for rollouts
+    execution = await change_resources(executor, ref, limits, audit, rollback_of=chosen.number)
+    return execution, 200
+
+
+async def _roll_image_back(
+    executor: Executor,
+    target: str,
+    running: str | None,
+    chosen: Revision,
+    settings: RolloutSettings,
+    audit: Audit,
+    tx: Transaction | None,
+) -> tuple[Execution, int]:
+    """Start the rollout of ``target`` back to ``chosen``'s image (held in the admission)."""
+    current = _running_image(target, running)
+    assert chosen.image is not None
+    try:
+        back_to = parse_image(chosen.image)
+    except InvalidImage as exc:  # pragma: no cover - revisions keep images it ran
+        raise Conflict(f"revision {chosen.number}: {exc}", field="revision") from exc
+    details: dict[str, Any] = {
+        "source": "api",
+        "rollback": {"revision": chosen.number, "image": back_to.familiar()},
+    }
+    if _same(current, back_to):
+        execution = await executor.record(
+            audit,
+            target=target,
+            result="noop",
+            message=(
+                f"nothing to roll back: {target} runs {back_to.familiar()} "
+                f"(revision {chosen.number}) already"
+            ),
+            details=details,
         )
-        [execution] = await executor.rollouts.start(
-            [plan], strategy=settings.strategy(), audit=audit, details=details, tx=tx
-        )
+        return execution, 200
+    plan = UpgradePlan(
+        service=target,
+        current=current,
+        target=back_to,
+        push=None,
+        reason=f"rollback to revision {chosen.number}",
+        rollback_of=chosen.number,
+    )
+    [execution] = await executor.rollouts.start(
+        [plan], strategy=settings.strategy(), audit=audit, details=details, tx=tx
+    )
     return execution, 202
 
 

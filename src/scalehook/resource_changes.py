@@ -7,9 +7,11 @@ service meanwhile. Refused (409) while a rollout runs on the service: a rollout'
 replacements are cloned from replicas whose limits would be changing under it.
 
 The record: ``details.resources`` holds the limits before and after, and
-``details.change`` is ``resources``. That is the revision a resources change makes
-(``domain.resources.revision_resources``): the revisions of issue 15 number it with the
-image changes, so it can be rolled back.
+``details.change`` is ``resources``. A change that set something (``updated``) is a
+revision of the service (change ``resources``, its ``resources`` those of
+``domain.resources.revision_resources``), numbered with the image changes, so
+``POST /v1/services/{name}/rollback`` can go back to it (``manual_rollouts.py`` calls
+``change_resources`` with ``rollback_of``). A ``noop`` makes no revision.
 """
 
 from __future__ import annotations
@@ -18,16 +20,23 @@ from typing import Any
 
 from scalehook.domain.executions import Execution
 from scalehook.domain.resources import ResourcesChange, change_message, revision_resources
+from scalehook.domain.revisions import RevisionDraft
 from scalehook.errors import Conflict, InvalidRequest
 from scalehook.executor import ActionResult, Executor
 from scalehook.recording import Audit
 
 
 async def change_resources(
-    executor: Executor, ref: str, change: ResourcesChange, audit: Audit
+    executor: Executor,
+    ref: str,
+    change: ResourcesChange,
+    audit: Audit,
+    *,
+    rollback_of: int | None = None,
 ) -> Execution:
     """Apply ``change`` to ``ref``'s replicas; the execution (``updated``, or ``noop``
-    when the service has those limits already)."""
+    when the service has those limits already). ``rollback_of``: the revision whose
+    limits a rollback puts back."""
     if change.empty:
         raise InvalidRequest("give cpus, memory or both (null removes a limit)")
     backend, name = await executor.backends.resolve(ref)
@@ -58,7 +67,20 @@ async def change_resources(
             replicas=list(applied.replicas),
         )
         message = f"{change_message(target, before, after)}: {applied.message}"
-        return ActionResult("updated", message, details=details)
+        image = (await backend.get_service(service=name)).image
+        revision = RevisionDraft(
+            change="resources",
+            image=image,
+            previous_image=image,
+            reason=(
+                "limits changed by hand"
+                if rollback_of is None
+                else f"rollback to the limits of revision {rollback_of}"
+            ),
+            resources=details["resources"],
+            rollback_of=rollback_of,
+        )
+        return ActionResult("updated", message, details=details, revision=revision)
 
     async with executor.rollouts.admission() as admitted:
         return await executor.run(target=target, action=action, audit=audit)

@@ -1,7 +1,6 @@
 """One leader runs the loops; when it dies (``kill -9``) another takes over within the
-lease and finishes, or rolls back, the rollout it was running, and its policies act on
-through the successor; a leader cut off from
-the database stops leading before anyone else can start."""
+lease, finishes (or rolls back) the rollout it was running and acts on its policies; a
+leader cut off from the database stops leading before anyone else can start."""
 
 from __future__ import annotations
 

@@ -180,7 +180,10 @@ async def set_resources(
 
 
 _STARTED: dict[int | str, dict[str, Any]] = {
-    200: {"model": ExecutionOut, "description": "nothing to do: a recorded noop"},
+    200: {
+        "model": ExecutionOut,
+        "description": "nothing to do: a recorded noop",
+    },
     202: {"model": ExecutionOut, "description": "the rollout started; it runs in the background"},
     **errors(
         *BODY,
@@ -223,7 +226,13 @@ async def upgrade_service(
     response_model=ExecutionOut,
     operation_id="rollbackService",
     status_code=202,
-    responses=_STARTED,
+    responses={
+        **_STARTED,
+        200: {
+            "model": ExecutionOut,
+            "description": "nothing to do (a recorded noop), or limits rolled back (done)",
+        },
+    },
 )
 async def rollback_service(
     ref: str, body: RollbackRequest, request: Request, runtime: RuntimeDep
