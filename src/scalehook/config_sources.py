@@ -43,6 +43,7 @@ RESERVED: Mapping[str, str] = {
     "SCALEHOOK_IMAGE_BASE": "scripts/image: the base image",
     "SCALEHOOK_IMAGE_SUITE": "scripts/image: the Debian suite",
     "SCALEHOOK_DEMO_PORT": "scripts/demo: the API port",
+    "SCALEHOOK_UI_SHOTS": "tests/ui: the folder that keeps the screenshots",
     "SCALEHOOK_TEST_DATABASE": "the tests: every ServerProcess on PostgreSQL (testing_postgres.py)",
 }
 """``SCALEHOOK_*`` variables that are not settings: read elsewhere, or by other tools."""
