@@ -128,6 +128,12 @@ def test_a_policy_created_listed_simulated_and_paused(
     mine = page.get_by_role("list", name="Policies of web").locator('li[data-policy="web-cpu"]')
     expect(mine).to_contain_text("paused")
     expect(mine).to_contain_text("target 50")
+
+    # the services list shows its min and max, and that web has no health check
+    page.goto(f"{server.url}/ui/#/services")
+    row = page.locator('tr[data-service="local/web"]')
+    expect(row.locator("td[data-label='Policy min/max']")).to_have_text("1\u20133 (web-cpu)")
+    expect(row.locator("td[data-label='Health']")).to_have_text("\u2013")
     no_page_errors(page)
 
 
@@ -155,11 +161,15 @@ def test_a_health_check_set_through_the_service_page(
         assert (check["interval"], check["timeout"]) == ("1s", "500ms")
         assert (check["healthy_threshold"], check["unhealthy_threshold"]) == (1, 2)
         assert (check["strategy"], check["quorum"]) == ("quorum", 1)
-        # the replica's health appears in its row
+        # the replica's health appears in its row, and in the services list
         expect(page.locator("tr[data-replica] td[data-label='Health']")).to_have_text(
             "healthy", timeout=30_000
         )
         shots.take(page, "service-health")
+        page.goto(f"{server.url}/ui/#/services")
+        listed = page.locator('tr[data-service="local/web"] td[data-label="Health"]')
+        expect(listed).to_have_text("1/1 healthy", timeout=30_000)
+        page.goto(f"{server.url}/ui/#/services/local%2Fweb")
 
         # a value the API refuses: its message, at its field
         form = page.get_by_role("form", name="Health check of web")

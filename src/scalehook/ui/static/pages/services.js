@@ -1,6 +1,6 @@
 // Services: every service of every backend, as it is now (refreshed every 2 s), with
-// the scale controls. The columns are a list: health and a policy's min/max (issues 11
-// and 12) are one entry each here when those land.
+// the scale controls, its health (healthy replicas of those checked) and its policies'
+// min and max. The columns are a list: a new one is one entry here.
 
 import { get } from '../api.js';
 import { fill, h, text } from '../dom.js';
@@ -18,9 +18,37 @@ export const COLUMNS = [
   { head: 'Ready', key: 'ready', num: true },
   { head: 'Image or version', key: 'image', fmt: (s) => s.image || '–', cls: 'mono' },
   { head: 'Labels', key: 'labels', fmt: (s) => labels(s.labels), cls: 'muted' },
-  // { head: 'Health', ... }            health checks (issue 12)
-  // { head: 'Policy min/max', ... }    autoscaling policies (issue 11)
+  { head: 'Health', key: 'health', fmt: (s) => healthText(s.health) },
+  { head: 'Policy min/max', key: 'policies', fmt: (s) => policyText(s.policies) },
 ];
+
+// What the health column says: no check, the check's verdict on the replicas checked so
+// far, or that it cannot be read now (never "healthy" for want of an answer).
+function healthText(check) {
+  if (check === undefined) return 'cannot be read';
+  if (check === null) return '–';
+  if (check.all_failing) return 'all failing';
+  const healthy = check.replicas.filter((r) => r.state === 'healthy').length;
+  return check.replicas.length ? `${healthy}/${check.replicas.length} healthy` : 'not checked yet';
+}
+
+function policyText(policies) {
+  if (policies === undefined) return 'cannot be read';
+  if (!policies.length) return '–';
+  return policies.map((p) => `${p.min}–${p.max} (${p.name})`).join(', ');
+}
+
+// Each service's check and policies, by its ref (a policy may name the service alone).
+async function extras() {
+  const [checks, policies] = await Promise.all([
+    get('v1/healthchecks').catch(() => undefined),
+    get('v1/policies').catch(() => undefined),
+  ]);
+  return (s) => ({
+    health: checks === undefined ? undefined : checks.find((c) => c.service === s.ref) || null,
+    policies: policies === undefined ? undefined : policies.filter((p) => p.service === s.ref || p.service === s.name),
+  });
+}
 
 export async function loadRunning() {
   return get('v1/executions', { status: 'running', limit: 100 });
@@ -46,8 +74,9 @@ export default {
     const refresh = async () => {
       let services;
       let running;
+      let more;
       try {
-        [services, running] = await Promise.all([get('v1/services'), loadRunning()]);
+        [services, running, more] = await Promise.all([get('v1/services'), loadRunning(), extras()]);
       } catch (error) {
         note.classList.add('bad');
         text(note, `Cannot read the services now: ${error.message}`);
@@ -57,7 +86,8 @@ export default {
       note.classList.remove('bad');
       text(note, `${services.length} service${services.length === 1 ? '' : 's'} · now`);
       const seen = new Set();
-      for (const s of services) {
+      for (const service of services) {
+        const s = { ...service, ...more(service) };
         seen.add(s.ref);
         let row = rows.get(s.ref);
         if (!row) {
