@@ -171,6 +171,18 @@ def test_a_health_check_set_through_the_service_page(
         expect(listed).to_have_text("1/1 healthy", timeout=30_000)
         page.goto(f"{server.url}/ui/#/services/local%2Fweb")
 
+        # what the form does not show is kept when it saves again
+        current = server.client.get("/v1/services/web/healthcheck").json()["check"]
+        changed = {**current, "max_recreations": 7}
+        server.client.put("/v1/services/web/healthcheck", json=changed).raise_for_status()
+        page.reload()
+        form = page.get_by_role("form", name="Health check of web")
+        form.get_by_label("Unhealthy After N failures").fill("3")
+        form.get_by_role("button", name="Save health check").click()
+        expect(page.get_by_role("status").filter(has_text="Health check saved.")).to_be_visible()
+        again = server.client.get("/v1/services/web/healthcheck").json()["check"]
+        assert (again["unhealthy_threshold"], again["max_recreations"]) == (3, 7)
+
         # a value the API refuses: its message, at its field
         form = page.get_by_role("form", name="Health check of web")
         form.get_by_label("Timeout").fill("5s")  # above the interval

@@ -37,13 +37,16 @@ function whenUnhealthy(check) {
     h('p', { class: 'field-error', id: `${quorum.id}-error`, hidden: true }));
 }
 
+// The check's fields this form edits; every other field of a check is kept as it is.
+const SHOWN = new Set(['http', 'tcp', 'docker', 'port', 'interval', 'timeout', 'healthy_threshold', 'unhealthy_threshold', 'strategy', 'quorum']);
+
 export function healthCheckForm(service) {
   const root = h('div', { class: 'health-form' });
   const status = h('p', { class: 'row-status', role: 'status' });
   const draw = (view) => {
     const check = view ? view.check : DEFAULTS;
-    const probe = field({ name: 'probe', label: 'Probe', kind: 'select', value: check.http ? 'http' : 'tcp', apiName: 'tcp',
-      options: [['tcp', 'TCP connect'], ['http', 'HTTP request']] });
+    const probe = field({ name: 'probe', label: 'Probe', kind: 'select', value: check.docker ? 'docker' : check.http ? 'http' : 'tcp', apiName: 'tcp',
+      options: [['tcp', 'TCP connect'], ['http', 'HTTP request'], ['docker', "The container's HEALTHCHECK"]] });
     const http = field({ name: 'http', label: 'HTTP request', value: check.http || 'GET / HTTP/1.0', hint: 'a 2xx or 3xx answer passes' });
     const port = field({ name: 'port', label: 'Port', kind: 'int', value: check.port ?? '', min: 1, max: 65535, hint: 'empty: the replica\'s port' });
     const interval = field({ name: 'interval', label: 'Check Interval', value: check.interval, hint: 'e.g. 2s, 500ms' });
@@ -90,7 +93,13 @@ export function healthCheckForm(service) {
         if (!typed) return undefined;
         return /^\d+(\.\d+)?$/.test(typed) ? Number(typed) : typed;
       };
+      // what the form does not show (initializing timeouts, recreation limits, backoff)
+      // is sent back as it is: saving the form never resets it
+      const kept = Object.fromEntries(
+        Object.entries(view ? view.check : {}).filter(([key, value]) => !SHOWN.has(key) && value !== null && value !== undefined),
+      );
       const sent = {
+        ...kept,
         interval: duration('interval'),
         timeout: duration('timeout'),
         port: num('port'),
@@ -100,6 +109,7 @@ export function healthCheckForm(service) {
       };
       if (sent.strategy === 'quorum') sent.quorum = num('quorum');
       if (data.get('probe') === 'http') sent.http = String(data.get('http') || '').trim();
+      else if (data.get('probe') === 'docker') sent.docker = true;
       else sent.tcp = true;
       const saved = await request('PUT', `v1/services/${refPath(service.ref)}/healthcheck`, { body: sent });
       draw(saved);
