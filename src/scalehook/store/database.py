@@ -22,7 +22,7 @@ import hashlib
 import importlib.util
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -45,7 +45,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
-from scalehook.errors import ScalehookError, StoreUnavailable
+from scalehook.errors import Conflict, ScalehookError, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -432,6 +432,15 @@ def _migrate(connection: Connection) -> None:
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
     command.upgrade(config, "head")
+
+
+@contextlib.contextmanager
+def unique_name(noun: str, name: object) -> Iterator[None]:
+    """A write that breaks a table's unique ``name``: the 409 that says which is taken."""
+    try:
+        yield
+    except sa_exc.IntegrityError as exc:
+        raise Conflict(f"a {noun} named {name!r} exists already", field="name") from exc
 
 
 def new_id(key: Any) -> int:

@@ -15,12 +15,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import RowMapping, delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
 
 from scalehook.domain.notifications import Notification, NotificationId, NotificationSpec
-from scalehook.errors import Conflict, NotificationNotFound
+from scalehook.errors import NotificationNotFound
 from scalehook.store import tables
-from scalehook.store.database import Database, Transaction, new_id, utc
+from scalehook.store.database import Database, Transaction, new_id, unique_name, utc
 
 
 class NotificationRepository:
@@ -33,15 +32,11 @@ class NotificationRepository:
     async def add(self, spec: NotificationSpec, *, tx: Transaction | None = None) -> Notification:
         now = datetime.now(UTC)
         values = {**_values(spec), "created_at": now, "updated_at": now}
-        try:
+        with unique_name("notification", spec.name):
             async with self._db.write(tx) as w:
                 w.after(self.forget)
                 result = await w.conn.execute(insert(tables.notifications).values(values))
                 ident = NotificationId(new_id(result.inserted_primary_key))
-        except IntegrityError as exc:
-            raise Conflict(
-                f"a notification named {spec.name!r} exists already", field="name"
-            ) from exc
         return _notification({"id": ident, **values})
 
     async def get(self, ident: NotificationId, *, tx: Transaction | None = None) -> Notification:
@@ -82,7 +77,7 @@ class NotificationRepository:
         self, ident: NotificationId, spec: NotificationSpec, *, tx: Transaction | None = None
     ) -> Notification:
         values: dict[str, Any] = {**_values(spec), "updated_at": datetime.now(UTC)}
-        try:
+        with unique_name("notification", spec.name):
             async with self._db.write(tx) as w:
                 w.after(self.forget)
                 result = await w.conn.execute(
@@ -93,10 +88,6 @@ class NotificationRepository:
                 if result.rowcount == 0:
                     raise NotificationNotFound(f"no notification with id {ident}")
                 return await self.get(ident, tx=w)
-        except IntegrityError as exc:
-            raise Conflict(
-                f"a notification named {spec.name!r} exists already", field="name"
-            ) from exc
 
     async def delete(self, ident: NotificationId, *, tx: Transaction | None = None) -> None:
         """Delete a notification and, in the same transaction, its deliveries."""

@@ -7,12 +7,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import RowMapping, delete, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
 
 from scalehook.domain.policy_records import PolicyId, PolicyRecord
-from scalehook.errors import Conflict, PolicyNotFound
+from scalehook.errors import PolicyNotFound
 from scalehook.store import tables
-from scalehook.store.database import Database, Transaction, new_id, utc, utc_or_none
+from scalehook.store.database import Database, Transaction, new_id, unique_name, utc, utc_or_none
 
 
 class PolicyRepository:
@@ -30,12 +29,10 @@ class PolicyRepository:
             "created_at": now,
             "updated_at": now,
         }
-        try:
+        with unique_name("policy", name):
             async with self._db.write(tx) as w:
                 result = await w.conn.execute(insert(tables.policies).values(values))
                 policy_id = PolicyId(new_id(result.inserted_primary_key))
-        except IntegrityError as exc:
-            raise Conflict(f"a policy named {name!r} exists already", field="name") from exc
         return _policy({"id": policy_id, **values})
 
     async def get(self, policy_id: PolicyId, *, tx: Transaction | None = None) -> PolicyRecord:
@@ -83,14 +80,12 @@ class PolicyRepository:
             "updated_at": datetime.now(UTC),
         }
         t = tables.policies
-        try:
+        with unique_name("policy", name):
             async with self._db.write(tx) as w:
                 result = await w.conn.execute(update(t).where(t.c.id == policy_id).values(values))
                 if result.rowcount == 0:
                     raise PolicyNotFound(f"no policy with id {policy_id}")
                 return await self.get(policy_id, tx=w)
-        except IntegrityError as exc:
-            raise Conflict(f"a policy named {name!r} exists already", field="name") from exc
 
     async def delete(self, policy_id: PolicyId, *, tx: Transaction | None = None) -> None:
         t = tables.policies

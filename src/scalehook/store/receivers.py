@@ -8,12 +8,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import RowMapping, delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
 
 from scalehook.domain.receivers import Receiver, ReceiverId
-from scalehook.errors import Conflict, ReceiverNotFound
+from scalehook.errors import ReceiverNotFound
 from scalehook.store import tables
-from scalehook.store.database import Database, Transaction, new_id, utc
+from scalehook.store.database import Database, Transaction, new_id, unique_name, utc
 from scalehook.store.incidents import IncidentRepository
 
 _CACHED_RECEIVERS = 100_000
@@ -52,12 +51,10 @@ class ReceiverRepository:
             "created_at": now,
             "updated_at": now,
         }
-        try:
+        with unique_name("receiver", name):
             async with self._db.write(tx) as w:
                 result = await w.conn.execute(insert(tables.receivers).values(values))
                 receiver_id = ReceiverId(new_id(result.inserted_primary_key))
-        except IntegrityError as exc:
-            raise Conflict(f"a receiver named {name!r} exists already", field="name") from exc
         return _receiver({"id": receiver_id, **values})
 
     async def get(self, receiver_id: ReceiverId, *, tx: Transaction | None = None) -> Receiver:
@@ -95,7 +92,7 @@ class ReceiverRepository:
         self, receiver_id: ReceiverId, *, tx: Transaction | None = None, **values: Any
     ) -> Receiver:
         values["updated_at"] = datetime.now(UTC)
-        try:
+        with unique_name("receiver", values.get("name")):
             async with self._db.write(tx) as w:
                 w.after(self._forget)
                 result = await w.conn.execute(
@@ -106,10 +103,6 @@ class ReceiverRepository:
                 if result.rowcount == 0:
                     raise ReceiverNotFound(f"no receiver with id {receiver_id}")
                 return await self.get(receiver_id, tx=w)
-        except IntegrityError as exc:
-            raise Conflict(
-                f"a receiver named {values.get('name')!r} exists already", field="name"
-            ) from exc
 
     async def delete(self, receiver_id: ReceiverId, *, tx: Transaction | None = None) -> None:
         """Delete a receiver and, in the same transaction, its alert memory."""
