@@ -15,6 +15,8 @@ from tests.docker.engine import Engine
 from tests.docker.test_docker_upgrades import rows, run_app, versions
 from tests.upgrades.helpers import (
     VersionSampler,
+    ask,
+    by_hand,
     execution,
     finished,
     holding,
@@ -23,25 +25,6 @@ from tests.upgrades.helpers import (
 )
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("apps")]
-
-
-def by_hand(
-    server: ServerProcess, service: str, what: str, body: dict[str, Any], status: int = 202
-) -> dict[str, Any]:
-    body.setdefault("strategy", {})
-    body["strategy"].setdefault("health_timeout", "10s")
-    body["strategy"].setdefault("batch_interval", 0)
-    response = server.client.post(f"/v1/services/{service}/{what}", json=body)
-    assert response.status_code == status, response.text
-    answer: dict[str, Any] = response.json()
-    return answer
-
-
-def ask(server: ServerProcess, ident: int, what: str, status: int = 200) -> dict[str, Any]:
-    response = server.client.post(f"/v1/rollouts/{ident}/{what}")
-    assert response.status_code == status, response.text
-    answer: dict[str, Any] = response.json()
-    return answer
 
 
 def container_versions(engine: Engine, service: str) -> dict[str, str]:

@@ -20,6 +20,8 @@ from tests.docker.engine import Engine
 from tests.docker.test_swarm_upgrades import SECOND, counts, create_app, versions
 from tests.upgrades.helpers import (
     VersionSampler,
+    ask,
+    by_hand,
     execution,
     finished,
     holding,
@@ -27,25 +29,6 @@ from tests.upgrades.helpers import (
 )
 
 pytestmark = [pytest.mark.docker, pytest.mark.swarm, pytest.mark.usefixtures("apps")]
-
-
-def by_hand(
-    server: ServerProcess, service: str, what: str, body: dict[str, Any], status: int = 202
-) -> dict[str, Any]:
-    body.setdefault("strategy", {})
-    body["strategy"].setdefault("health_timeout", "10s")
-    body["strategy"].setdefault("batch_interval", 0)
-    response = server.client.post(f"/v1/services/{service}/{what}", json=body)
-    assert response.status_code == status, response.text
-    answer: dict[str, Any] = response.json()
-    return answer
-
-
-def ask(server: ServerProcess, ident: int, what: str, status: int = 200) -> dict[str, Any]:
-    response = server.client.post(f"/v1/rollouts/{ident}/{what}")
-    assert response.status_code == status, response.text
-    answer: dict[str, Any] = response.json()
-    return answer
 
 
 def task_versions(engine: Engine, name: str) -> dict[str, str]:

@@ -192,3 +192,24 @@ def replica_versions(server: ServerProcess, service: str) -> dict[str, str]:
     """replica id → the version it answers, for every replica of ``service`` now."""
     replicas = server.service(service)["replicas"]
     return {r["id"]: answers(r["address"])[1] for r in replicas if r["address"]}
+
+
+def ask(server: ServerProcess, ident: int, what: str, status: int = 200) -> dict[str, Any]:
+    """Pause, resume, cancel or roll back rollout ``ident``; its answer, of ``status``."""
+    response = server.client.post(f"/v1/rollouts/{ident}/{what}")
+    assert response.status_code == status, response.text
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+def by_hand(
+    server: ServerProcess, service: str, what: str, body: dict[str, Any], status: int = 202
+) -> dict[str, Any]:
+    """An upgrade or rollback by hand (``what``), quick batches unless ``body`` says."""
+    body.setdefault("strategy", {})
+    body["strategy"].setdefault("health_timeout", "10s")
+    body["strategy"].setdefault("batch_interval", 0)
+    response = server.client.post(f"/v1/services/{service}/{what}", json=body)
+    assert response.status_code == status, response.text
+    answer: dict[str, Any] = response.json()
+    return answer

@@ -14,6 +14,7 @@ from scalehook.testing import ServerProcess, wait_until
 from tests.conftest import ServerFactory
 from tests.upgrades.helpers import (
     VersionSampler,
+    ask,
     execution,
     finished,
     holding,
@@ -34,13 +35,6 @@ def upgrade(server: ServerProcess, tag: str, **strategy: Any) -> dict[str, Any]:
     assert response.status_code == 202, response.text
     started: dict[str, Any] = response.json()
     return started
-
-
-def ask(server: ServerProcess, ident: int, what: str, status: int = 200) -> dict[str, Any]:
-    response = server.client.post(f"/v1/rollouts/{ident}/{what}")
-    assert response.status_code == status, response.text
-    answer: dict[str, Any] = response.json()
-    return answer
 
 
 def events(server: ServerProcess, started: dict[str, Any]) -> list[str]:
