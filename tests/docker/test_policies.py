@@ -20,8 +20,11 @@ from tests.policies.conftest import cpu, desired, policy, policy_executions
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("images")]
 
-BURN = ["sh", "-c", "sh -c 'while :; do :; done' >/dev/null 2>&1 & echo $! >/tmp/burn"]
-STOP = ["sh", "-c", "kill $(cat /tmp/burn)"]
+# the test image is FROM scratch: no /tmp until the burn makes one (without it the pid
+# is never written and the loop can never be stopped)
+LOOP = "sh -c 'while :; do :; done' >/dev/null 2>&1"
+BURN = ["sh", "-c", f"mkdir -p /tmp && {{ {LOOP} & echo $! >/tmp/burn; }}"]
+STOP = ["sh", "-c", "kill $(cat /tmp/burn) && echo stopped"]
 
 
 def cpu_policy(name: str, service: str) -> dict[str, Any]:
@@ -38,7 +41,7 @@ def cpu_policy(name: str, service: str) -> dict[str, Any]:
 
 
 def scale_on_burn(
-    server: ServerProcess, name: str, service: str, burn: Callable[[list[str]], object]
+    server: ServerProcess, name: str, service: str, burn: Callable[[list[str]], str]
 ) -> None:
     answer = server.client.post("/v1/policies", json=cpu_policy(name, service))
     assert answer.status_code == 201, answer.text
@@ -55,7 +58,7 @@ def scale_on_burn(
     wait_until(lambda: desired(server, service) >= 2, timeout=120, what="a scale-up")
     up = [e for e in policy_executions(server, name) if e["result"] == "scaled"]
     assert up[-1]["before"] == 1 and up[-1]["details"]["metrics"][0]["value"] > 15
-    burn(STOP)
+    assert "stopped" in burn(STOP)
     # under load the engine's samples come late, and a replica without one holds a
     # scale-down (as HPA's rule says): give the window time
     wait_until(lambda: desired(server, service) == 1, timeout=300, what="back down to 1")
@@ -87,8 +90,8 @@ def test_the_cpu_policy_on_swarm(
     swarm_server.wait_for(service, desired=1, running=1, ready=1, timeout=60)
     (task,) = engine.containers(**{"com.docker.swarm.service.name": service})
 
-    def burn(cmd: list[str]) -> None:
-        engine.exec(task["Id"], cmd)
+    def burn(cmd: list[str]) -> str:
+        return engine.exec(task["Id"], cmd)
 
     scale_on_burn(swarm_server, f"{prefix}-cpu", service, burn)
     wait_until(lambda: engine.running_tasks(service) == 1, timeout=300, what="one task again")
