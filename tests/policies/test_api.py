@@ -122,6 +122,31 @@ def test_min_above_max_and_a_cron_that_does_not_parse_are_refused(server: Server
     assert answer.json()["field"] == "metrics[1].cron", answer.json()
 
 
+def test_a_host_group_policy_needs_host_scaling_and_reads_no_service(
+    server: ServerProcess,
+) -> None:
+    slots = {"name": "slots", "source": "capacity", "metric": "used", "target": 75}
+    body = {"name": "hosts", "hosts": {"selector": {"group": "batch"}}, "min": 1, "max": 3,
+            "metrics": [slots]}  # fmt: skip
+    answer = create(server, body)  # this server has no 'hosts:' section
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["field"] == "hosts"
+    assert "not configured" in answer.json()["message"]
+    answer = create(server, {**body, "metrics": [cpu()]})
+    assert answer.status_code == 422 and answer.json()["field"] == "metrics[0].source"
+    answer = create(server, {**policy("svc", "web", cpu()), "metrics": [slots]})
+    assert answer.status_code == 422 and answer.json()["field"] == "metrics[0].source"
+    assert server.client.get("/v1/policies/hosts").status_code == 404
+    # what it would decide needs no host: 7 of 8 slots used on 2 hosts → 3
+    simulated = server.client.post(
+        "/v1/policies/simulate",
+        json={"policy": body, "current": 2,
+              "samples": {"slots": [{"value": 100}, {"value": 75}]}},
+    )  # fmt: skip
+    assert simulated.status_code == 200, simulated.text
+    assert simulated.json()["desired"] == 3
+
+
 def test_a_prometheus_that_is_down_at_create_is_a_warning(server: ServerProcess) -> None:
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))

@@ -67,6 +67,9 @@ def test_a_policy_through_the_cli(server: ServerProcess, tmp_path: Path) -> None
     bad = run(server, "policies", "create", "cli-bad", "--service", "nope", "--min", "1",
               "--max", "2", "--cpu", "50", ok=False)  # fmt: skip
     assert bad.returncode == 1 and "service" in bad.stderr
+    hosts = run(server, "policies", "create", "cli-hosts", "--hosts", "group=batch", "--min",
+                "1", "--max", "3", "--slots", "75", ok=False)  # fmt: skip
+    assert hosts.returncode == 1 and "host scaling is not configured" in hosts.stderr
     run(server, "policies", "delete", "cli-cpu")
     run(server, "policies", "delete", "cli-file")
     assert "cli-cpu" not in run(server, "policies", "list").stdout

@@ -26,7 +26,6 @@ from scalehook.domain.capacity import (
     TaskNeeds,
     constraint_matches,
     default_max_replicas,
-    group_slots,
     machine_capacity,
     max_tasks_label,
     swarm_capacity,
@@ -202,18 +201,6 @@ def test_a_services_swarm_capacity() -> None:
     assert swarm_capacity(TaskNeeds("svc", "web"), nodes) is None  # m1 has no bound
     nowhere = swarm_capacity(TaskNeeds("svc", "web", constraints=("node.labels.x==y",)), nodes)
     assert nowhere is not None and nowhere.limit == 0
-
-
-def test_a_host_groups_free_slots() -> None:
-    nodes = [
-        facts("w1", tasks=2, label=4).node,
-        facts("w2", tasks=5, label=3).node,  # over its label: no free slot, not negative
-        facts("w3", tasks=1, label=4, state="down").node,
-    ]
-    slots = group_slots(nodes)
-    assert (slots.free, slots.tasks, slots.most, slots.nodes, slots.unbounded) == (2, 7, 7, 2, ())
-    assert slots.used_percent == 100.0
-    assert group_slots([*nodes, facts("w4").node]).unbounded == ("w4",)
 
 
 def test_the_max_tasks_label() -> None:

@@ -288,7 +288,7 @@ CPU = {"name": "cpu", "source": "engine", "metric": "cpu", "target": 60}
         (
             {"name": "c", "source": "disk", "metric": "cpu", "target": 5},
             "metrics[1].source",
-            "'engine', 'prometheus' or 'balancer'",
+            "'engine', 'prometheus', 'balancer' or 'capacity'",
         ),
         (
             {"name": "c", "source": "engine", "metric": "cpu", "target": 0},

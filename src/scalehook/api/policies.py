@@ -34,7 +34,8 @@ TAKEN = {
 PolicyBody = Annotated[
     dict[str, Any],
     Body(
-        description="a policy: name, service, min, max, interval, metrics, behavior, "
+        description="a policy: name, service (or hosts: a host group), min, max, interval, "
+        "metrics, behavior, "
         "tolerance, cpu_initialization, on_error, dry_run, paused (see the README)"
     ),
 ]
@@ -63,6 +64,7 @@ def shown(
     return {
         **fields,
         "id": record.id,
+        "target": spec.target,
         "effective": effective,
         "created_at": record.created_at,
         "updated_at": record.updated_at,
@@ -84,8 +86,10 @@ async def create_policy(body: PolicyBody, runtime: RuntimeDep) -> dict[str, Any]
     ``metrics[1].query`` for a query Prometheus rejects); what may pass later (a
     Prometheus that is down) is a warning in the answer."""
     spec = parse_spec(body)
-    warnings = await check_policy(spec, backends=runtime.backends, sources=runtime.policy_sources)
-    record = await runtime.store.policies.add(name=spec.name, service=spec.service, body=body)
+    warnings = await check_policy(
+        spec, backends=runtime.backends, sources=runtime.policy_sources, hosts=runtime.hosts
+    )
+    record = await runtime.store.policies.add(name=spec.name, service=spec.target, body=body)
     runtime.policies.changed()
     return shown(record, spec, warnings=warnings)
 
@@ -156,11 +160,13 @@ async def update_policy(ident: str, body: PolicyBody, runtime: RuntimeDep) -> di
     merged = {**record.body, **body}
     merged = {key: value for key, value in merged.items() if value is not None}
     spec = parse_spec(merged)
-    warnings = await check_policy(spec, backends=runtime.backends, sources=runtime.policy_sources)
+    warnings = await check_policy(
+        spec, backends=runtime.backends, sources=runtime.policy_sources, hosts=runtime.hosts
+    )
     if merged == record.body:
         return shown(record, spec, warnings=warnings)
     record = await runtime.store.policies.update(
-        record.id, name=spec.name, service=spec.service, body=merged
+        record.id, name=spec.name, service=spec.target, body=merged
     )
     runtime.policies.changed()
     return shown(record, spec, warnings=warnings)

@@ -448,7 +448,15 @@ class PolicyOut(BaseModel):
 
     id: int
     name: str
-    service: str
+    service: str | None = Field(
+        default=None, description="the service it scales (a name, or backend/name)"
+    )
+    hosts: dict[str, Any] | None = Field(
+        default=None,
+        description="or the host group it scales: its selector (the labels its hosts "
+        "carry), remove_policy and drain_timeout",
+    )
+    target: str = Field(description="what it scales: the service, or hosts/label=value")
     min: int
     max: int
     interval: Any

@@ -22,11 +22,12 @@ from scalehook.cli.common import (
     pass_state,
 )
 from scalehook.cli.tables import render
+from scalehook.domain.selectors import Selector
 
 POLICY_COLUMNS = [
     ("ID", "id"),
     ("NAME", "name"),
-    ("SERVICE", "service"),
+    ("SCALES", "target"),
     ("MIN", "min"),
     ("MAX", "max"),
     ("INTERVAL", "interval"),
@@ -48,6 +49,7 @@ SHORTHANDS = {
     "memory": ("engine", "memory"),
     "connections": ("balancer", "connections"),
     "rate": ("balancer", "rate"),
+    "slots": ("capacity", "used"),
 }
 
 
@@ -104,6 +106,11 @@ def shared_options(func: Any) -> Any:
     """The options create and update share."""
     options = [
         click.option("--service", help="the service to scale (a name, or backend/name)"),
+        click.option(
+            "--hosts",
+            metavar="SELECTOR",
+            help="or the host group to scale: the labels its hosts carry (group=batch)",
+        ),
         click.option("--min", "minimum", type=int, help="never fewer replicas (0: scale to zero)"),
         click.option("--max", "maximum", type=int, help="never more replicas"),
         click.option("--interval", metavar="DURATION", help="how often it is evaluated (15s)"),
@@ -122,6 +129,9 @@ def shared_options(func: Any) -> Any:
             "--connections", type=float, help="target open connections per replica (balancer)"
         ),
         click.option("--rate", type=float, help="target new connections/s per replica (balancer)"),
+        click.option(
+            "--slots", type=float, help="target % of task slots used per host (capacity, --hosts)"
+        ),
         click.option("--on-error", help="hold (default), or fallback=N[,failures=M]"),
         click.option("--set", "pairs", multiple=True, metavar="KEY=VALUE", help="any field"),
         click.option(
@@ -141,6 +151,7 @@ def body_from(
     *,
     path: Path | None,
     service: str | None,
+    hosts: str | None,
     minimum: int | None,
     maximum: int | None,
     interval: str | None,
@@ -149,10 +160,13 @@ def body_from(
     memory: str | None,
     connections: float | None,
     rate: float | None,
+    slots: float | None,
     on_error: str | None,
     pairs: tuple[str, ...],
 ) -> dict[str, Any]:
     body: dict[str, Any] = read_body(path) if path is not None else {}
+    if hosts is not None:
+        body["hosts"] = {**(body.get("hosts") or {}), "selector": Selector.parse(hosts).as_dict()}
     given = {
         "service": service,
         "min": minimum,
@@ -162,7 +176,8 @@ def body_from(
     }
     body.update({k: v for k, v in given.items() if v is not None})
     listed = metrics_from(
-        metrics, {"cpu": cpu, "memory": memory, "connections": connections, "rate": rate}
+        metrics,
+        {"cpu": cpu, "memory": memory, "connections": connections, "rate": rate, "slots": slots},
     )
     if listed:
         body["metrics"] = listed
@@ -172,7 +187,8 @@ def body_from(
 
 @click.group()
 def policies() -> None:
-    """Autoscaling policies: scalehook watches metrics and scales a service on its own."""
+    """Autoscaling policies: scalehook watches metrics and scales a service (or a host
+    group) on its own."""
 
 
 @policies.command("create")
@@ -195,6 +211,7 @@ def policies_create(
 
     \b
     scalehook policies create web-cpu --service web --min 1 --max 10 --interval 5s --cpu 60
+    scalehook policies create batch-hosts --hosts group=batch --min 1 --max 5 --slots 75
     scalehook policies create -f web-policy.yaml
     """
     body = body_from(**fields)
@@ -207,7 +224,7 @@ def policies_create(
     if as_json:
         emit(created, True)
         return
-    click.echo(f"policy {created['name']} (id {created['id']}) created for {created['service']}")
+    click.echo(f"policy {created['name']} (id {created['id']}) created for {created['target']}")
     for warning in created.get("warnings") or []:
         click.echo(f"warning: {warning}", err=True)
 
@@ -407,7 +424,10 @@ def policies_simulate(
 
 
 _SHOWN_ONLY = frozenset(
-    {"id", "effective", "created_at", "updated_at", "warnings", "evaluations", "last_scaling"}
-)
+    {
+        "id", "target", "effective", "created_at", "updated_at", "warnings", "evaluations",
+        "last_scaling",
+    }
+)  # fmt: skip
 
 command = policies

@@ -254,37 +254,3 @@ def swarm_capacity(needs: TaskNeeds, nodes: Sequence[NodeFacts]) -> Capacity | N
             f"its {needs.placed} task(s) placed, and room for {free} more ({', '.join(bounded)})"
         )
     return Capacity(limit=limit, reason=f"the swarm holds at most {limit} tasks of it: {reason}")
-
-
-# --- host groups ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class GroupSlots:
-    """The free task slots of a host group: the sum over its ready, active nodes of
-    ``scalehook.max_tasks`` less the tasks each runs. ``unbounded`` names the nodes
-    without the label, which make the sum unknown."""
-
-    free: int
-    tasks: int
-    most: int
-    nodes: int
-    unbounded: tuple[str, ...] = ()
-
-    @property
-    def used_percent(self) -> float | None:
-        return None if self.most <= 0 else round(self.tasks / self.most * 100.0, 2)
-
-
-def group_slots(nodes: Sequence[Node]) -> GroupSlots:
-    """Free task slots of the nodes of a host group (those that can take tasks)."""
-    usable = [n for n in nodes if n.schedulable]
-    unbounded = tuple(n.name for n in usable if n.max_replicas is None or n.bound != "label")
-    bounded = [n for n in usable if n.name not in unbounded]
-    return GroupSlots(
-        free=sum(n.free or 0 for n in bounded),
-        tasks=sum(n.replicas for n in bounded),
-        most=sum(n.max_replicas or 0 for n in bounded),
-        nodes=len(usable),
-        unbounded=unbounded,
-    )

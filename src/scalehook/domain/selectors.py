@@ -53,3 +53,9 @@ class Selector:
 
     def __bool__(self) -> bool:
         return bool(self.pairs)
+
+
+def group_target(selector: Selector) -> str:
+    """The target a host group's executions and lock are named by: ``hosts/group=batch``
+    (a scaleHost receiver and a host-group policy on one group share it)."""
+    return f"hosts/{selector}"

@@ -1,26 +1,25 @@
-"""scaleHost: grow or shrink a group of hosts chosen by labels.
+"""scaleHost: grow or shrink a group of hosts chosen by labels (``host_groups.py``).
 
-Up clones the group's oldest cloneable host; down removes hosts in a safe order and
-drains each first. Work on one group is serialised, so concurrent triggers never pass
-min or max. A failure half way is recorded with what exists now.
+Work on one group is serialised, so concurrent triggers never pass min or max; a
+host-group policy takes the same path and the same lock.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from scalehook.domain.durations import Duration
-from scalehook.domain.executions import Execution, Result, as_dry_run
-from scalehook.domain.host_plans import RemovePolicy, first_name, group_size, plan_down, plan_up
+from scalehook.domain.executions import Execution
+from scalehook.domain.host_plans import RemovePolicy, first_name, group_size
 from scalehook.domain.hosts import Host
 from scalehook.domain.receivers import Receiver
 from scalehook.domain.selectors import Selector
 from scalehook.drivers.base import Driver, HookCall, Outcome, SecretOption
-from scalehook.errors import Conflict, InvalidRequest, ScalehookError
+from scalehook.errors import Conflict, InvalidRequest
 from scalehook.executor import ActionResult, Executor
+from scalehook.host_groups import GroupChange, group_target, scale_group
 from scalehook.hosts.manager import HostManager
 from scalehook.recording import Audit
 
@@ -51,6 +50,16 @@ class ScaleHostConfig(SecretOption):
             raise ValueError(f"min ({self.min}) must not be greater than max ({self.max})")
         return self
 
+    def change(self) -> GroupChange:
+        return GroupChange(
+            action=self.action,
+            amount=self.amount,
+            min=self.min,
+            max=self.max,
+            remove_policy=self.remove_policy,
+            drain_timeout=float(self.drain_timeout),
+        )
+
 
 def host_manager(executor: Executor) -> HostManager:
     if executor.hosts is None:
@@ -59,91 +68,6 @@ def host_manager(executor: Executor) -> HostManager:
             field="driver",
         )
     return executor.hosts
-
-
-def group_target(selector: Selector) -> str:
-    return f"hosts/{selector}"
-
-
-async def scale_group(
-    hosts: HostManager, config: ScaleHostConfig, selector: Selector, *, dry_run: bool = False
-) -> ActionResult:
-    """List the group, plan, and apply the plan one host at a time (with ``dry_run``,
-    record the plan and change nothing)."""
-    everything = await hosts.list()
-    group = [h for h in everything if selector.matches(h.labels)]
-    details: dict[str, Any] = {"selector": selector.as_dict()}
-    if config.action == "up":
-        up = plan_up(
-            group, amount=config.amount, maximum=config.max, taken={h.name for h in everything}
-        )
-        details["created"] = []
-        if up.base is None:
-            return ActionResult(up.result, up.message, up.before, up.after, details)
-        details["cloned"] = up.base.name
-        if dry_run:
-            return _dry_run(up.result, up.message, up.before, up.after, details, up.names)
-        for name in up.names:
-            try:
-                host = await hosts.add(
-                    provider=up.base.provider or "",
-                    labels=up.base.user_labels(),
-                    name=name,
-                    like=up.base,
-                )
-            except ScalehookError as exc:
-                return await _failed(hosts, selector, details, f"cloning {up.base.name} as {name}",
-                                     name, up.before, exc)  # fmt: skip
-            details["created"].append(host.name)
-        return ActionResult(up.result, up.message, up.before, up.after, details)
-    down = plan_down(group, amount=config.amount, minimum=config.min, policy=config.remove_policy)
-    details.update(
-        policy=config.remove_policy,
-        removed=[],
-        kept=[{"host": name, "reason": reason} for name, reason in down.kept],
-    )
-    if dry_run and down.remove:
-        names = [h.name for h in down.remove]
-        return _dry_run(down.result, down.message, down.before, down.after, details, names)
-    for host in down.remove:
-        why = "unhealthy" if host.state != "ready" else config.remove_policy
-        try:
-            report = await hosts.remove(host, drain_timeout=config.drain_timeout)
-        except ScalehookError as exc:
-            return await _failed(hosts, selector, details, f"removing {host.name}", host.name,
-                                 down.before, exc)  # fmt: skip
-        details["removed"].append({**report, "why": why})
-    return ActionResult(down.result, down.message, down.before, down.after, details)
-
-
-def _dry_run(
-    would: Result,
-    message: str,
-    before: int,
-    after: int,
-    details: dict[str, Any],
-    names: Sequence[str],
-) -> ActionResult:
-    result, text, recorded = as_dry_run(
-        would, message, {**details, "names": list(names)}, would=would
-    )
-    return ActionResult(result, text, before, after, recorded)
-
-
-async def _failed(
-    hosts: HostManager,
-    selector: Selector,
-    details: dict[str, Any],
-    doing: str,
-    host: str,
-    before: int,
-    exc: ScalehookError,
-) -> ActionResult:
-    """A step failed half way: record what exists now, and the error to answer with."""
-    now = group_size(await hosts.list(selector))
-    details["failed"] = {"host": host, "error": exc.message}
-    message = f"{doing} failed: {exc.message}; the group has {now} hosts now"
-    return ActionResult("failed", message, before, now, details, error=exc)
 
 
 class ScaleHostDriver(Driver[ScaleHostConfig]):
@@ -160,7 +84,7 @@ class ScaleHostDriver(Driver[ScaleHostConfig]):
         selector = Selector.of(config.selector)
         execution = await executor.run(
             target=group_target(selector),
-            action=lambda: scale_group(hosts, config, selector, dry_run=receiver.dry_run),
+            action=lambda: scale_group(hosts, config.change(), selector, dry_run=receiver.dry_run),
             audit=call.audit(receiver),
         )
         return Outcome(execution)

@@ -14,6 +14,10 @@ When the desired count differs from the current one, the policy acts through
 ``executor.scale`` (driver ``policy``, the policy's name as receiver): the decision is
 evaluated again inside ``decide``, under the service's lock, against the count read
 there, so a hook and a policy on one service never race and the policy's min/max win.
+A policy on a host group (``hosts``) counts the group's hosts and acts through
+``executor.run`` on the group's target (``hosts/label=value``, the lock a scaleHost
+receiver on it takes), deciding again there and growing or shrinking the group the way
+such a receiver does (``host_groups.py``).
 A service with a rollout in progress is not scaled (recorded once as ``held``); a
 dry-run policy records ``dry_run`` once per count it would set; a paused one is not
 evaluated. Evaluations that change nothing are kept in memory only (``state.py``), and
@@ -27,7 +31,7 @@ import contextlib
 import dataclasses
 import logging
 import math
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -36,10 +40,12 @@ from pydantic import ValidationError
 from scalehook.backends import Backends, ServiceState
 from scalehook.backends.base import Wakeable
 from scalehook.domain.decisions import ScaleDecision
+from scalehook.domain.host_plans import group_size
 from scalehook.domain.policy_records import PolicyId, PolicyRecord
 from scalehook.domain.scale_to_zero import idle_floor
 from scalehook.errors import ScalehookError
-from scalehook.executor import Executor
+from scalehook.executor import ActionResult, Executor
+from scalehook.host_groups import GroupChange, scale_group
 from scalehook.loops.clock import Clock
 from scalehook.metrics import Metrics
 from scalehook.policies.rules import (
@@ -52,7 +58,7 @@ from scalehook.policies.rules import (
     longest_period,
     sources_of,
 )
-from scalehook.policies.sources import MetricSource, SourceError, Target
+from scalehook.policies.sources import GroupTarget, MetricSource, Scaled, SourceError, Target
 from scalehook.policies.state import (
     EvaluationRecord,
     PolicyState,
@@ -61,7 +67,7 @@ from scalehook.policies.state import (
     evaluation_json,
     summary,
 )
-from scalehook.policies.validation import resolve_target
+from scalehook.policies.validation import group_of, resolve_target
 from scalehook.recording import Audit
 from scalehook.store import Store
 
@@ -240,7 +246,7 @@ class PolicyLoop:
                 self.metrics.forget_policy(known.name, known.metric_names)
                 known.series = None
             known.keys = None  # planned again from the new spec
-            if known.spec.service != spec.service:
+            if known.spec.target != spec.target:
                 known.target = None
                 known.history = History()
             known.record, known.spec = record, spec
@@ -321,28 +327,34 @@ class PolicyLoop:
                 state.busy = False
 
     async def _resolve(self, states: list[PolicyState], now: datetime) -> None:
-        """Find the services of policies that have none yet (each name once)."""
-        services = {s.spec.service for s in states}
-        if not services:
-            return
+        """Find the services (or host groups) of policies that have none yet (each
+        service name once)."""
+        services = {s.spec.service for s in states if s.spec.service is not None}
         found = await asyncio.gather(
             *(resolve_target(self.backends, s) for s in services), return_exceptions=True
         )
-        targets = dict(zip(services, found, strict=True))
+        targets: dict[str | None, Scaled | BaseException] = dict(zip(services, found, strict=True))
         for state in states:
-            target = targets[state.spec.service]
-            if isinstance(target, Target):
+            target = targets.get(state.spec.service)
+            if state.spec.service is None:
+                try:
+                    target = group_of(state.spec, self.executor.hosts)
+                except ScalehookError as exc:
+                    target = exc
+            if isinstance(target, Target | GroupTarget):
                 state.target, state.keys = target, None
                 continue
             text = target.message if isinstance(target, ScalehookError) else repr(target)
-            state.keep(EvaluationRecord(now, "error", f"service: {text}"))
+            if state.spec.service is not None:
+                text = f"service: {text}"  # a host group's error names hosts already
+            state.keep(EvaluationRecord(now, "error", text))
 
     def _plan(
-        self, state: PolicyState, target: Target
-    ) -> dict[Hashable, tuple[MetricSource | None, Target]]:
+        self, state: PolicyState, target: Scaled
+    ) -> dict[Hashable, tuple[MetricSource | None, Scaled]]:
         """What the policy's evaluations fetch (kept until its spec or service changes):
-        the service's state, and each sourced metric's key."""
-        keys: dict[Hashable, tuple[MetricSource | None, Target]] = {
+        the service's state (or the group's size), and each sourced metric's key."""
+        keys: dict[Hashable, tuple[MetricSource | None, Scaled]] = {
             (_STATE, target.ref): (None, target)
         }
         plan = []
@@ -354,12 +366,12 @@ class PolicyLoop:
         state.keys, state.plan = keys, plan
         return keys
 
-    async def _fetch(self, source: MetricSource | None, key: Hashable, target: Target) -> object:
+    async def _fetch(self, source: MetricSource | None, key: Hashable, target: Scaled) -> object:
         """What ``key`` names, or the error that stopped it (as a ``SourceError``)."""
         try:
             async with asyncio.timeout(FETCH_TIMEOUT):
                 if source is None:
-                    return await target.backend.get_service(service=target.name)
+                    return await _count(target)
                 return await source.fetch(key, target)
         except SourceError as exc:
             return exc
@@ -385,7 +397,7 @@ class PolicyLoop:
         target = state.target
         assert target is not None
         service = results.get((_STATE, target.ref))
-        if not isinstance(service, ServiceState):
+        if not isinstance(service, ServiceState | GroupCount):
             why = service.message if isinstance(service, SourceError) else "not read"
             state.keep(EvaluationRecord(now, "error", f"cannot read {target.ref}: {why}"))
             state.target = state.keys = None  # resolved again next time: it may have moved
@@ -456,7 +468,7 @@ class PolicyLoop:
     def _decide(
         self,
         state: PolicyState,
-        service: ServiceState,
+        service: ServiceState | GroupCount,
         readings: dict[str, Reading],
         activity: Activity,
         now: datetime,
@@ -502,7 +514,7 @@ class PolicyLoop:
         """Scale through the executor; decided again under the service's lock."""
         decided: list[Evaluation] = []
 
-        def decide(service: ServiceState) -> ScaleDecision:
+        def decide(service: ServiceState | GroupCount) -> ScaleDecision:
             evaluation = self._decide(state, service, readings, activity, now)
             decided.append(evaluation)
             moves = evaluation.desired != service.desired
@@ -518,10 +530,18 @@ class PolicyLoop:
             )
 
         audit = Audit(driver="policy", receiver_name=state.name, dry_run=dry_run)
+        target = state.target
         try:
-            execution = await self.executor.scale(
-                service=state.spec.service, decide=decide, audit=audit
-            )
+            if isinstance(target, GroupTarget):
+                execution = await self.executor.run(
+                    target=target.ref,
+                    action=lambda: self._resize(state, target, decide, dry_run=dry_run),
+                    audit=audit,
+                )
+            else:
+                execution = await self.executor.scale(
+                    service=state.spec.target, decide=decide, audit=audit
+                )
         except ScalehookError as exc:
             evaluation = decided[-1] if decided else None
             if evaluation is not None:
@@ -546,8 +566,42 @@ class PolicyLoop:
             action = "noop"
         state.keep(EvaluationRecord(now, action, execution.message, evaluation, execution.id))
 
+    async def _resize(
+        self,
+        state: PolicyState,
+        group: GroupTarget,
+        decide: Callable[[GroupCount], ScaleDecision],
+        *,
+        dry_run: bool,
+    ) -> ActionResult:
+        """Under the group's lock: count its hosts, decide again, and grow or shrink it
+        as a scaleHost receiver would (clones of its oldest host; the safest removed
+        first, drained)."""
+        decision = decide(await _group_count(group))
+        if decision.result != "scaled":
+            return ActionResult(
+                decision.result, decision.message, decision.before, decision.after,
+                dict(decision.details),
+            )  # fmt: skip
+        hosts = state.spec.hosts
+        assert hosts is not None
+        change = GroupChange(
+            action="up" if decision.after > decision.before else "down",
+            amount=abs(decision.after - decision.before),
+            min=state.spec.min,
+            max=state.spec.max,
+            remove_policy=hosts.remove_policy,
+            drain_timeout=float(hosts.drain_timeout),
+        )
+        done = await scale_group(group.hosts, change, group.selector, dry_run=dry_run)
+        return dataclasses.replace(
+            done,
+            message=f"{decision.message}; {done.message}",
+            details={**decision.details, **done.details},
+        )
+
     async def _held(
-        self, state: PolicyState, target: Target, evaluation: Evaluation, now: datetime
+        self, state: PolicyState, target: Scaled, evaluation: Evaluation, now: datetime
     ) -> None:
         """A rollout runs on the service: record once that the policy holds, and why."""
         try:
@@ -670,6 +724,25 @@ class Activity:
         if self.last is None or (last is not None and last > self.last):
             return Activity(True, last)
         return Activity(True, self.last)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class GroupCount:
+    """A host group's size now: what a host-group policy's count is compared to."""
+
+    ref: str
+    desired: int
+
+
+async def _count(target: Scaled) -> ServiceState | GroupCount:
+    """The service's state, or the host group's size (its hosts not in error)."""
+    if isinstance(target, GroupTarget):
+        return await _group_count(target)
+    return await target.backend.get_service(service=target.name)
+
+
+async def _group_count(group: GroupTarget) -> GroupCount:
+    return GroupCount(group.ref, group_size(await group.hosts.list(group.selector)))
 
 
 def _spec(record: PolicyRecord) -> PolicySpec | None:

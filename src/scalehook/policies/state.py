@@ -20,7 +20,7 @@ from typing import Any
 
 from scalehook.domain.policy_records import PolicyRecord
 from scalehook.policies.rules import Evaluation, History, PolicySpec, ReadMetric
-from scalehook.policies.sources import MetricSource, Target
+from scalehook.policies.sources import MetricSource, Scaled
 
 KEPT = 20
 """Evaluations kept per policy (in memory, on the leader)."""
@@ -107,14 +107,14 @@ class PolicyState:
     first_seen: datetime  # idle counts from here when no connection was ever seen
     history: History = field(default_factory=History)
     evaluations: deque[EvaluationRecord] = field(default_factory=lambda: deque(maxlen=KEPT))
-    target: Target | None = None  # the service, once resolved
+    target: Scaled | None = None  # the service or host group, once resolved
     due: float = 0.0  # the clock's monotonic time of the next evaluation
     busy: bool = False  # an evaluation (and its action) is under way
     dry_run_at: int | None = None  # the count the last dry-run record would have set
     held_at: int | None = None  # the count the last "held" record would have set
     metric_names: tuple[str, ...] = ()
     # what its evaluations fetch and read, once its service is resolved (loop._plan)
-    keys: dict[Hashable, tuple[MetricSource | None, Target]] | None = None
+    keys: dict[Hashable, tuple[MetricSource | None, Scaled]] | None = None
     plan: list[tuple[MetricSource, ReadMetric, Hashable]] = field(default_factory=list)
     series: Series | None = None  # its children in /metrics
 

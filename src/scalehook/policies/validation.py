@@ -1,5 +1,6 @@
 """A policy body checked before it is stored: its shape (the rules' ``PolicySpec``),
-then what only this scalehook knows: the service resolves and can be scaled, each
+then what only this scalehook knows: the service resolves and can be scaled (or, for a
+host group, host scaling is configured), each
 metric's source can read it (a PromQL query Prometheus rejects is refused; a
 Prometheus that is down is a warning). Every refusal is a 422 naming the field as the
 body spells it: ``service``, ``metrics[1].query``."""
@@ -9,9 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from scalehook.backends import Backends
+from scalehook.domain.selectors import Selector
 from scalehook.errors import InvalidRequest, NotFound, NotScalable
+from scalehook.hosts.manager import HostManager
 from scalehook.policies.rules import PolicySpec, sources_of
-from scalehook.policies.sources import MetricSource, Target
+from scalehook.policies.sources import GroupTarget, MetricSource, Scaled, Target
+
+NO_HOSTS = "hosts: host scaling is not configured (add a 'hosts:' section to scalehook.yaml)"
 
 
 async def resolve_target(backends: Backends, service: str, *, field: str = "service") -> Target:
@@ -30,12 +35,29 @@ async def resolve_target(backends: Backends, service: str, *, field: str = "serv
     return Target(backend, name)
 
 
+def group_of(spec: PolicySpec, hosts: HostManager | None) -> GroupTarget:
+    """The host group of a policy on ``hosts``, or ``InvalidRequest`` when scalehook
+    scales no hosts."""
+    assert spec.hosts is not None
+    if hosts is None:
+        raise InvalidRequest(NO_HOSTS, field="hosts")
+    return GroupTarget(hosts, Selector.of(spec.hosts.selector))
+
+
 async def check_policy(
-    spec: PolicySpec, *, backends: Backends, sources: Mapping[str, MetricSource]
+    spec: PolicySpec,
+    *,
+    backends: Backends,
+    sources: Mapping[str, MetricSource],
+    hosts: HostManager | None,
 ) -> list[str]:
     """Refuse what can never run (``InvalidRequest`` naming the field); return warnings
     about what may pass later (a Prometheus that is down now)."""
-    target = await resolve_target(backends, spec.service)
+    target: Scaled
+    if spec.service is None:
+        target = group_of(spec, hosts)
+    else:
+        target = await resolve_target(backends, spec.service)
     warnings: list[str] = []
     for index, metric in sources_of(spec):
         field = f"metrics[{index}]"

@@ -10,8 +10,14 @@ errors on the object, not the field; ``describe_error`` turns both into the fiel
 What is refused, and why (each names its field):
 
 - ``min`` > ``max``; ``max`` < 1; a ``fallback`` outside ``min..max``.
+- Both or neither of ``service`` and ``hosts``: a policy scales one service, or one host
+  group (``hosts.selector``, the labels its hosts carry, as a scaleHost receiver's).
+  A host-group policy keeps ``min`` >= 1 (the group grows by cloning one of its hosts)
+  and ``max`` <= 1000, and reads ``capacity``, ``prometheus`` or schedules, never
+  ``engine`` or ``balancer`` (a service's replicas); only it reads ``capacity``.
 - A source/metric pair that does not exist: ``engine`` has ``cpu`` and ``memory``,
-  ``balancer`` has ``connections`` and ``rate``; ``prometheus`` needs a ``query`` (and
+  ``balancer`` has ``connections`` and ``rate``, ``capacity`` has ``used`` and
+  ``tasks``; ``prometheus`` needs a ``query`` (and
   takes no ``metric``); only ``prometheus`` takes a ``query`` or ``url``; only ``memory``
   a ``unit``.
 - A ``target`` <= 0; a number that is NaN or infinite; a duration, cron expression or
@@ -36,6 +42,9 @@ Units (the source converts; evaluation only compares):
   second per replica.
 - ``prometheus``: the query's value for the whole service; ``target`` is per replica
   (desired = ceil(value / target), KEDA's AverageValue).
+- ``used`` (capacity): percent of a host's task slots in use (its running tasks against
+  its ``scalehook.max_tasks`` label), per host; ``tasks``: running tasks per host. In a
+  host-group policy a "replica" is a host and the count is the group's size.
 
 ``tolerance`` and ``on_error`` are read in two forms (``0.1`` or ``{"up", "down"}``;
 ``"hold"`` or ``{"fallback": N}``) and written back in the shorter one (``as_json``).
@@ -70,6 +79,7 @@ from pydantic_core import PydanticCustomError
 
 from scalehook.domain.durations import Duration, format_duration
 from scalehook.domain.policies.cron import Cron, parse_cron, zone
+from scalehook.domain.selectors import Selector, group_target
 from scalehook.errors import InvalidRequest
 
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,99}$")
@@ -78,12 +88,18 @@ MAX_REPLICAS = 100_000
 _FLIP_COUNTS = 10_000
 _EPSILON = 1e-9
 
-Source = Literal["engine", "prometheus", "balancer"]
-MetricKind = Literal["cpu", "memory", "connections", "rate"]
+Source = Literal["engine", "prometheus", "balancer", "capacity"]
+MetricKind = Literal["cpu", "memory", "connections", "rate", "used", "tasks"]
 SOURCE_METRICS: Mapping[str, tuple[str, ...]] = {
     "engine": ("cpu", "memory"),
     "balancer": ("connections", "rate"),
+    "capacity": ("used", "tasks"),
 }
+SERVICE_SOURCES = frozenset({"engine", "balancer"})
+"""Sources that read a service's replicas: a host-group policy has none."""
+HOST_SOURCES = frozenset({"capacity"})
+"""Sources that read a host group's hosts: only a host-group policy has them."""
+MAX_HOSTS = 1000
 WAKING_SOURCES = frozenset({"prometheus", "balancer"})
 """Sources that can say something while a service has no replicas (a query's value, the
 connections the balancer holds), so they can lift it from 0. ``engine`` cannot."""
@@ -230,8 +246,11 @@ class _Measured(_Strict):
 
     @property
     def percent(self) -> bool:
-        """A utilization in percent of a core or a limit (HPA's Utilization targets)."""
-        return self.metric == "cpu" or (self.metric == "memory" and self.unit == "percent")
+        """A utilization in percent of a core, a limit or a host's task slots (HPA's
+        Utilization targets)."""
+        return self.metric in ("cpu", "used") or (
+            self.metric == "memory" and self.unit == "percent"
+        )
 
     def show(self, value: float) -> str:
         """``value`` as people read it in this metric's unit."""
@@ -506,9 +525,32 @@ class OnError(_Strict):
 # -- the policy --------------------------------------------------------------------------
 
 
+class HostGroup(_Strict):
+    """The host group a policy scales instead of a service: the hosts carrying every
+    label of ``selector`` (as a scaleHost receiver names them), and how it shrinks."""
+
+    selector: dict[str, str] = Field(min_length=1, max_length=20)
+    remove_policy: Literal["least_busy", "oldest", "newest"] = "least_busy"
+    drain_timeout: Duration = Field(default=300.0, ge=1, le=86_400)
+
+    @field_validator("selector")
+    @classmethod
+    def _selector(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if not key or key != key.strip():
+                raise ValueError(f"label {key!r}: a label name is not empty and has no spaces")
+        return value
+
+    @property
+    def ref(self) -> str:
+        """The target its executions and lock are named by: ``hosts/group=batch``."""
+        return group_target(Selector.of(self.selector))
+
+
 class PolicySpec(_Strict):
     name: str = Field(min_length=1, max_length=100)
-    service: str = Field(min_length=1, max_length=255)
+    service: str | None = Field(default=None, min_length=1, max_length=255)
+    hosts: HostGroup | None = None
     min: int = Field(ge=0, le=MAX_REPLICAS)
     max: int = Field(ge=1, le=MAX_REPLICAS)
     interval: Duration = Field(default=15.0, ge=1, le=86_400)
@@ -531,8 +573,8 @@ class PolicySpec(_Strict):
 
     @field_validator("service")
     @classmethod
-    def _service(cls, value: str) -> str:
-        if value != value.strip() or any(c.isspace() for c in value):
+    def _service(cls, value: str | None) -> str | None:
+        if value is not None and (value != value.strip() or any(c.isspace() for c in value)):
             raise ValueError("a service name has no spaces")
         return value
 
@@ -568,6 +610,21 @@ class PolicySpec(_Strict):
     def _whole(self) -> PolicySpec:
         if self.min > self.max:
             raise invalid("min", f"min {self.min} is more than max {self.max}")
+        if (self.service is None) == (self.hosts is None):
+            raise invalid(
+                "service",
+                "a policy scales a service (service) or a host group (hosts), one of them",
+            )
+        if self.hosts is not None:
+            self._host_group()
+        else:
+            for index, read in enumerate(self.read_metrics):
+                if read.source in HOST_SOURCES:
+                    raise invalid(
+                        f"metrics[{index}].source",
+                        f"{read.source} reads a host group's task slots: it is for a policy "
+                        'on hosts ({"hosts": {"selector": {...}}})',
+                    )
         seen: dict[str, int] = {}
         for index, metric in enumerate(self.metrics):
             if metric.name in seen:
@@ -587,6 +644,29 @@ class PolicySpec(_Strict):
                 f"the fallback {fallback} is outside min..max ({self.min}..{self.max})",
             )
         return self
+
+    def _host_group(self) -> None:
+        if self.min < 1:
+            raise invalid(
+                "min", "a host group keeps at least 1 host: it grows by cloning one of its own"
+            )
+        if self.max > MAX_HOSTS:
+            raise invalid("max", f"a host group has at most {MAX_HOSTS} hosts")
+        for index, metric in enumerate(self.read_metrics):
+            if metric.source in SERVICE_SOURCES:
+                raise invalid(
+                    f"metrics[{index}].source",
+                    f"{metric.source} reads a service's replicas: a policy on hosts reads "
+                    "capacity, prometheus or a schedule",
+                )
+
+    @property
+    def target(self) -> str:
+        """What it scales: the service as given, or the host group's ``hosts/...``."""
+        if self.hosts is not None:
+            return self.hosts.ref
+        assert self.service is not None
+        return self.service
 
     def as_json(self) -> dict[str, Any]:
         """The policy as JSON, in the form it is written (``for``, no unset fields)."""

@@ -1,5 +1,5 @@
 """Where policies' metrics come from: one module per ``source`` (``engine``,
-``prometheus``, ``balancer``), each a ``MetricSource`` (``base.py``). A new source is
+``prometheus``, ``balancer``, ``capacity``), each a ``MetricSource`` (``base.py``). A new source is
 one module and one line in ``build_sources``."""
 
 from __future__ import annotations
@@ -7,11 +7,27 @@ from __future__ import annotations
 from scalehook.config import PrometheusSettings
 from scalehook.loops.clock import Clock
 from scalehook.policies.sources.balancer import BalancerSource, LoadRead
-from scalehook.policies.sources.base import MetricSource, SourcedMetric, SourceError, Target
+from scalehook.policies.sources.base import (
+    GroupTarget,
+    MetricSource,
+    Scaled,
+    SourcedMetric,
+    SourceError,
+    Target,
+)
+from scalehook.policies.sources.capacity import CapacitySource
 from scalehook.policies.sources.engine import EngineSource
 from scalehook.policies.sources.prometheus import PrometheusSource
 
-__all__ = ["MetricSource", "SourceError", "SourcedMetric", "Target", "build_sources"]
+__all__ = [
+    "GroupTarget",
+    "MetricSource",
+    "Scaled",
+    "SourceError",
+    "SourcedMetric",
+    "Target",
+    "build_sources",
+]
 
 
 def build_sources(
@@ -23,5 +39,6 @@ def build_sources(
         EngineSource(),
         PrometheusSource(prometheus),
         BalancerSource(clock, balancer_load),
+        CapacitySource(),
     ]
     return {source.name: source for source in sources}

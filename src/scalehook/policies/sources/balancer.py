@@ -29,7 +29,14 @@ from scalehook.balancers.stats import ReplicaLoad
 from scalehook.errors import BackendError, BackendUnsupported, InvalidRequest, ScalehookError
 from scalehook.loops.clock import Clock
 from scalehook.policies.rules import Reading, ReplicaValue
-from scalehook.policies.sources.base import MetricSource, SourcedMetric, SourceError, Target
+from scalehook.policies.sources.base import (
+    MetricSource,
+    Scaled,
+    SourcedMetric,
+    SourceError,
+    Target,
+    service_of,
+)
 
 LoadRead = Callable[[str], Awaitable[Mapping[str, ReplicaLoad] | None]]
 """``Balancers.replica_load``: a service ref's per-replica load through the balancer
@@ -90,10 +97,11 @@ class BalancerSource(MetricSource):
         self._counts: Readings[tuple[str, str], _Count] = Readings()
         self._seen: dict[str, datetime] = {}  # service ref -> HAProxy last saw it busy
 
-    def key(self, metric: SourcedMetric, target: Target) -> Hashable:
+    def key(self, metric: SourcedMetric, target: Scaled) -> Hashable:
         return ("balancer", target.ref)
 
-    async def fetch(self, key: Hashable, target: Target) -> object:
+    async def fetch(self, key: Hashable, scaled: Scaled) -> object:
+        target = service_of(scaled, self.name)
         loads = await self._haproxy(target)
         if loads is None:
             stats = await self._stats(target)
@@ -184,7 +192,8 @@ class BalancerSource(MetricSource):
         assert isinstance(fetched, BalancerReading)
         return fetched.last_connection
 
-    async def check(self, metric: SourcedMetric, target: Target, *, field: str) -> list[str]:
+    async def check(self, metric: SourcedMetric, scaled: Scaled, *, field: str) -> list[str]:
+        target = service_of(scaled, self.name)
         if metric.metric not in self.metrics:
             raise InvalidRequest(
                 f"{field}.metric: the balancer source reads connections or rate, "

@@ -16,6 +16,8 @@ from datetime import datetime
 from typing import Protocol
 
 from scalehook.backends import Backend
+from scalehook.domain.selectors import Selector, group_target
+from scalehook.hosts.manager import HostManager
 from scalehook.policies.rules import Reading
 
 
@@ -53,6 +55,23 @@ class Target:
         object.__setattr__(self, "ref", f"{self.backend.name}/{self.name}")
 
 
+@dataclass(frozen=True, slots=True)
+class GroupTarget:
+    """The host group a policy scales: the hosts matching ``selector``, as the host
+    manager lists them."""
+
+    hosts: HostManager
+    selector: Selector
+    ref: str = field(init=False)  # hosts/label=value
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ref", group_target(self.selector))
+
+
+Scaled = Target | GroupTarget
+"""What a policy scales: a service or a host group."""
+
+
 class SourceError(Exception):
     """A metric could not be read; the message says why (for the evaluation's record).
     ``rejected``: the source refused the metric itself (a PromQL syntax error), so no
@@ -64,6 +83,14 @@ class SourceError(Exception):
         self.rejected = rejected
 
 
+def service_of(target: Scaled, source: str) -> Target:
+    """The service a per-replica source reads (a host-group policy never has one: its
+    spec refuses such metrics; this keeps it so)."""
+    if isinstance(target, Target):
+        return target
+    raise SourceError(f"{target.ref} is a host group: {source} reads a service's replicas")
+
+
 class MetricSource(ABC):
     """One kind of ``source`` of a metric. A new source is one module with a subclass,
     and one line in ``sources/__init__.py``."""
@@ -72,11 +99,11 @@ class MetricSource(ABC):
     metrics: frozenset[str] = frozenset()  # the ``metric`` values it reads, if any
 
     @abstractmethod
-    def key(self, metric: SourcedMetric, target: Target) -> Hashable:
+    def key(self, metric: SourcedMetric, target: Scaled) -> Hashable:
         """What must be fetched for ``metric``: equal keys are fetched once per batch."""
 
     @abstractmethod
-    async def fetch(self, key: Hashable, target: Target) -> object:
+    async def fetch(self, key: Hashable, target: Scaled) -> object:
         """Fetch what ``key`` names; raise ``SourceError`` (or a ``ScalehookError`` of the
         backend) when it cannot be read."""
 
@@ -89,7 +116,7 @@ class MetricSource(ABC):
         key and one shape share one reading per batch (many policies, one service)."""
         return (metric.metric, metric.unit)
 
-    async def check(self, metric: SourcedMetric, target: Target, *, field: str) -> list[str]:
+    async def check(self, metric: SourcedMetric, target: Scaled, *, field: str) -> list[str]:
         """At create: raise ``InvalidRequest`` naming ``field``'s part at fault when the
         metric can never be read as given; return warnings for what may pass later."""
         return []

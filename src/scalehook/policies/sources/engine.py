@@ -14,18 +14,19 @@ from collections.abc import Hashable
 from scalehook.backends import ReplicaSample
 from scalehook.errors import InvalidRequest
 from scalehook.policies.rules import Reading, ReplicaValue
-from scalehook.policies.sources.base import MetricSource, SourcedMetric, Target
+from scalehook.policies.sources.base import MetricSource, Scaled, SourcedMetric, service_of
 
 
 class EngineSource(MetricSource):
     name = "engine"
     metrics = frozenset({"cpu", "memory"})
 
-    def key(self, metric: SourcedMetric, target: Target) -> Hashable:
+    def key(self, metric: SourcedMetric, target: Scaled) -> Hashable:
         return ("engine", target.ref)
 
-    async def fetch(self, key: Hashable, target: Target) -> object:
-        return await target.backend.samples(service=target.name)
+    async def fetch(self, key: Hashable, target: Scaled) -> object:
+        service = service_of(target, self.name)
+        return await service.backend.samples(service=service.name)
 
     def reading(self, metric: SourcedMetric, fetched: object) -> Reading:
         assert isinstance(fetched, list)
@@ -44,7 +45,7 @@ class EngineSource(MetricSource):
         )
         return Reading(name=metric.name, replicas=values)
 
-    async def check(self, metric: SourcedMetric, target: Target, *, field: str) -> list[str]:
+    async def check(self, metric: SourcedMetric, target: Scaled, *, field: str) -> list[str]:
         if metric.metric not in self.metrics:
             raise InvalidRequest(
                 f"{field}.metric: the engine source reads cpu or memory, not {metric.metric!r}",

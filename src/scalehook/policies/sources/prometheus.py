@@ -20,7 +20,7 @@ import httpx
 from scalehook.config import PrometheusSettings
 from scalehook.errors import InvalidRequest
 from scalehook.policies.rules import Reading
-from scalehook.policies.sources.base import MetricSource, SourcedMetric, SourceError, Target
+from scalehook.policies.sources.base import MetricSource, Scaled, SourcedMetric, SourceError
 
 _CONCURRENT = 32  # connections per Prometheus
 
@@ -36,10 +36,10 @@ class PrometheusSource(MetricSource):
         url = metric.url or (self.settings.url if self.settings else None)
         return None if url is None else url.rstrip("/")
 
-    def key(self, metric: SourcedMetric, target: Target) -> Hashable:
+    def key(self, metric: SourcedMetric, target: Scaled) -> Hashable:
         return ("prometheus", self.url_of(metric), metric.query)
 
-    async def fetch(self, key: Hashable, target: Target) -> object:
+    async def fetch(self, key: Hashable, target: Scaled) -> object:
         assert isinstance(key, tuple)
         _, url, query = key
         if url is None:
@@ -75,7 +75,7 @@ class PrometheusSource(MetricSource):
             )
         return one_value(body.get("data"))
 
-    async def check(self, metric: SourcedMetric, target: Target, *, field: str) -> list[str]:
+    async def check(self, metric: SourcedMetric, target: Scaled, *, field: str) -> list[str]:
         if not metric.query or not metric.query.strip():
             raise InvalidRequest(
                 f"{field}.query: a prometheus metric needs a query", field=f"{field}.query"

@@ -4,7 +4,7 @@
 
 import { h } from './dom.js';
 
-const SHOWN_ONLY = new Set(['id', 'effective', 'created_at', 'updated_at', 'warnings', 'evaluations', 'last_scaling']);
+const SHOWN_ONLY = new Set(['id', 'target', 'effective', 'created_at', 'updated_at', 'warnings', 'evaluations', 'last_scaling']);
 
 export function state(p) {
   if (p.paused) return h('span', { class: 'badge warn' }, 'paused');

@@ -158,7 +158,7 @@ function policyRow(p, { onChange, services }) {
     act('Delete', async () => {
       const ok = await confirm({
         title: `Delete policy ${p.name}?`,
-        body: `scalehook stops scaling ${p.service} by it at once. Its executions stay in the activity.`,
+        body: `scalehook stops scaling ${p.target} by it at once. Its executions stay in the activity.`,
         confirmLabel: 'Delete',
       });
       if (!ok) return;
@@ -171,7 +171,8 @@ function policyRow(p, { onChange, services }) {
     'tr',
     { 'data-policy': p.name },
     h('td', { 'data-label': 'Name' }, h('a', { href: `#/activity?receiver=${encodeURIComponent(p.name)}`, title: 'Its activity' }, p.name)),
-    h('td', { 'data-label': 'Service' }, service ? h('a', { href: `#/services/${refPath(service.ref)}` }, p.service) : p.service),
+    h('td', { 'data-label': 'Service' }, service ? h('a', { href: `#/services/${refPath(service.ref)}` }, p.service)
+      : p.hosts ? h('a', { href: '#/hosts', title: 'A host group: the hosts with these labels' }, p.target) : p.target),
     h('td', { 'data-label': 'Min / max', class: 'num' }, `${p.min} – ${p.max}`),
     h('td', { 'data-label': 'Metrics' }, metricLines(p),
       (p.warnings || []).map((w) => h('div', { class: 'small warn' }, w))),
