@@ -78,6 +78,7 @@ def test_a_host_group_policy_names_its_target_and_keeps_its_defaults() -> None:
         ({"min": 0}, "min", "at least 1 host"),
         ({"max": 1001}, "max", "at most 1000"),
         ({"hosts": {"selector": {}}}, "hosts.selector", "at least 1"),
+        ({"hosts": {"selector": {"group": "b" * 200}}}, "hosts.selector", "longer than 200"),
         ({"hosts": {"selector": {"group": "b"}, "remove_policy": "random"}},
          "hosts.remove_policy", "least_busy"),
         ({"metrics": [{"name": "c", "source": "engine", "metric": "cpu", "target": 50}]},

@@ -100,6 +100,9 @@ SERVICE_SOURCES = frozenset({"engine", "balancer"})
 HOST_SOURCES = frozenset({"capacity"})
 """Sources that read a host group's hosts: only a host-group policy has them."""
 MAX_HOSTS = 1000
+TARGET_LENGTH = 200
+"""The longest service name, or host group as ``hosts/label=value``, a policy names (as
+the store keeps it)."""
 WAKING_SOURCES = frozenset({"prometheus", "balancer"})
 """Sources that can say something while a service has no replicas (a query's value, the
 connections the balancer holds), so they can lift it from 0. ``engine`` cannot."""
@@ -541,6 +544,12 @@ class HostGroup(_Strict):
                 raise ValueError(f"label {key!r}: a label name is not empty and has no spaces")
         return value
 
+    @model_validator(mode="after")
+    def _short(self) -> HostGroup:
+        if len(self.ref) > TARGET_LENGTH:
+            raise invalid("selector", f"the labels are longer than {TARGET_LENGTH} characters")
+        return self
+
     @property
     def ref(self) -> str:
         """The target its executions and lock are named by: ``hosts/group=batch``."""
@@ -549,7 +558,7 @@ class HostGroup(_Strict):
 
 class PolicySpec(_Strict):
     name: str = Field(min_length=1, max_length=100)
-    service: str | None = Field(default=None, min_length=1, max_length=255)
+    service: str | None = Field(default=None, min_length=1, max_length=TARGET_LENGTH)
     hosts: HostGroup | None = None
     min: int = Field(ge=0, le=MAX_REPLICAS)
     max: int = Field(ge=1, le=MAX_REPLICAS)
