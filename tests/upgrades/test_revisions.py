@@ -231,3 +231,31 @@ def test_bad_input_and_bad_timing_are_refused_with_the_field_named(
     assert f"POST /v1/rollouts/{rollout}/cancel" in busy["message"]
     assert finished(server, started["id"])["result"] == "upgraded"
     assert [r["number"] for r in revisions(server)] == [1, 2]  # nothing half-recorded
+
+
+def test_a_rollback_to_limits_set_under_another_image_is_refused_and_changes_nothing(
+    make_server: ServerFactory,
+) -> None:
+    server = make_server({"services": {"web": release_service(replicas=2)}})
+    server.wait_for("web", ready=2)
+    limited = server.client.post("/v1/services/web/resources", json={"memory": "256Mi"})
+    assert limited.status_code == 200, limited.text
+    assert limited.json()["details"]["revision"] == 2  # under acme/app:1
+    upgraded = finished(server, by_hand(server, "upgrade", {"image": "acme/app:2"})["id"])
+    assert upgraded["result"] == "upgraded", upgraded["message"]
+    before = revisions(server)
+    assert [(r["number"], r["change"]) for r in before] == [
+        (1, "image"),
+        (2, "resources"),
+        (3, "image"),
+    ]
+
+    refused = server.client.post("/v1/services/web/rollback", json={"revision": 2})
+    assert refused.status_code == 409, refused.text
+    error = refused.json()
+    assert error["field"] == "revision"
+    assert "acme/app:1" in error["message"]  # it says which image the limits were set under
+    assert revisions(server) == before  # no revision, no half-done change
+    assert server.service("web")["image"] == "acme/app:2"
+    assert server.service("web")["resources"]["memory"] == 256 * 1024 * 1024
+    assert settled_versions(server, "web", 2) == ["2", "2"]
