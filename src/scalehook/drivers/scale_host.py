@@ -20,7 +20,7 @@ from scalehook.drivers.base import Driver, HookCall, Outcome, SecretOption
 from scalehook.errors import Conflict, InvalidRequest
 from scalehook.executor import ActionResult, Executor
 from scalehook.host_groups import GroupChange, group_target, scale_group
-from scalehook.hosts.manager import HostManager
+from scalehook.hosts.manager import NOT_CONFIGURED, HostManager
 from scalehook.recording import Audit
 
 Count = Annotated[int, Field(strict=True, ge=0, le=1000)]
@@ -64,7 +64,7 @@ class ScaleHostConfig(SecretOption):
 def host_manager(executor: Executor) -> HostManager:
     if executor.hosts is None:
         raise InvalidRequest(
-            "driver: host scaling is not configured (add a 'hosts:' section to scalehook.yaml)",
+            f"driver: {NOT_CONFIGURED}",
             field="driver",
         )
     return executor.hosts

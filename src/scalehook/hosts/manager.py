@@ -24,6 +24,9 @@ from scalehook.loops.clock import Clock, SystemClock
 log = logging.getLogger(__name__)
 
 
+NOT_CONFIGURED = "host scaling is not configured (add a 'hosts:' section to scalehook.yaml)"
+
+
 class HostManager:
     def __init__(
         self,

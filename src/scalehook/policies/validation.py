@@ -12,11 +12,9 @@ from collections.abc import Mapping
 from scalehook.backends import Backends
 from scalehook.domain.selectors import Selector
 from scalehook.errors import InvalidRequest, NotFound, NotScalable
-from scalehook.hosts.manager import HostManager
+from scalehook.hosts.manager import NOT_CONFIGURED, HostManager
 from scalehook.policies.rules import PolicySpec, sources_of
 from scalehook.policies.sources import GroupTarget, MetricSource, Scaled, Target
-
-NO_HOSTS = "hosts: host scaling is not configured (add a 'hosts:' section to scalehook.yaml)"
 
 
 async def resolve_target(backends: Backends, service: str, *, field: str = "service") -> Target:
@@ -40,7 +38,7 @@ def group_of(spec: PolicySpec, hosts: HostManager | None) -> GroupTarget:
     scales no hosts."""
     assert spec.hosts is not None
     if hosts is None:
-        raise InvalidRequest(NO_HOSTS, field="hosts")
+        raise InvalidRequest(f"hosts: {NOT_CONFIGURED}", field="hosts")
     return GroupTarget(hosts, Selector.of(spec.hosts.selector))
 
 

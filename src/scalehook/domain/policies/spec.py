@@ -78,6 +78,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from scalehook.domain.durations import Duration, format_duration
+from scalehook.domain.host_plans import RemovePolicy
 from scalehook.domain.policies.cron import Cron, parse_cron, zone
 from scalehook.domain.selectors import Selector, group_target
 from scalehook.errors import InvalidRequest
@@ -533,7 +534,7 @@ class HostGroup(_Strict):
     label of ``selector`` (as a scaleHost receiver names them), and how it shrinks."""
 
     selector: dict[str, str] = Field(min_length=1, max_length=20)
-    remove_policy: Literal["least_busy", "oldest", "newest"] = "least_busy"
+    remove_policy: RemovePolicy = "least_busy"
     drain_timeout: Duration = Field(default=300.0, ge=1, le=86_400)
 
     @field_validator("selector")
