@@ -3,9 +3,11 @@
 
 import { url } from './api.js';
 
-/** Listen for executions; onExecution(execution) for each new or changed one. */
-export function listen(filters, { onExecution, onState }) {
-  const source = new EventSource(url('v1/executions/stream', filters));
+/** Listen for executions; onExecution(execution) for each new or changed one. `after`:
+ * the highest id the page has already (those recorded between its list and the stream's
+ * start are sent too, not lost); without it the stream starts from now. */
+export function listen(filters, { after, onExecution, onState }) {
+  const source = new EventSource(url('v1/executions/stream', { ...filters, after }));
   source.addEventListener('execution', (event) => {
     try {
       onExecution(JSON.parse(event.data));
@@ -18,6 +20,13 @@ export function listen(filters, { onExecution, onState }) {
     if (onState) onState(source.readyState === EventSource.CLOSED ? 'closed' : 'reconnecting');
   });
   return () => source.close();
+}
+
+/** The highest execution id of a list (0 for none): where a stream picks up. */
+export function newest(executions) {
+  let highest = 0;
+  for (const e of executions) highest = Math.max(highest, e.id);
+  return highest;
 }
 
 /** Run fn every ms milliseconds (and now, unless immediate is false), until the

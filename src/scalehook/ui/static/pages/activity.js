@@ -7,7 +7,7 @@ import { get } from '../api.js';
 import { fill, h, text } from '../dom.js';
 import { executionList } from '../executions.js';
 import { field } from '../forms.js';
-import { listen } from '../stream.js';
+import { listen, newest } from '../stream.js';
 
 export const RESULTS = [
   'scaled', 'clamped', 'noop', 'deduped', 'cooldown', 'label_mismatch', 'ignored', 'dry_run',
@@ -66,8 +66,10 @@ export default {
       form,
       list.root,
     );
-    list.reset(await get('v1/executions', { ...filters, limit: 100 }));
+    const first = await get('v1/executions', { ...filters, limit: 100 });
+    list.reset(first);
     const stop = listen(filters, {
+      after: newest(first),
       onExecution: (e) => list.upsert(e, { fresh: true }),
       onState: (state) => {
         live.dataset.state = state;

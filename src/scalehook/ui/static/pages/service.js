@@ -7,7 +7,7 @@ import { fill, h, text } from '../dom.js';
 import { executionList } from '../executions.js';
 import { bytes, labels, percent, when } from '../format.js';
 import { scaleControls } from '../scale.js';
-import { every, listen } from '../stream.js';
+import { every, listen, newest } from '../stream.js';
 import { timeline } from '../timeline.js';
 import { healthCheckForm } from '../healthcheck.js';
 import { metricLines, state as policyState } from '../policy.js';
@@ -181,6 +181,7 @@ export default {
     draw();
     const stopPolling = every(2000, ctx.refresh, { immediate: false });
     const stopStream = listen({ service: service.ref }, {
+      after: newest(executions.values()),
       onExecution(e) {
         executions.set(e.id, e);
         draw();
