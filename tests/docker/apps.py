@@ -48,9 +48,14 @@ CMD {json.dumps(["sh", "-c", SERVE])}
 
 
 def build_apps(engine: Engine) -> None:
+    """Each version, built here and named as if from a registry (``REGISTRY_APP``) with
+    no registry digest: what the engine runs as it is, without a pull."""
     for version in VERSIONS:
         engine.build(f"{APP}:{version}", dockerfile(version), {"busybox": BUSYBOX})
         engine.tag(f"{APP}:{version}", REGISTRY_APP, version)
+        engine.forget_registries(
+            f"{APP}:{version}", keep={f"{APP}:{version}", f"{REGISTRY_APP}:{version}"}
+        )
 
 
 def ready(row: Any) -> bool:

@@ -97,11 +97,16 @@ def registry(engine: Engine, apps: None) -> Iterator[Registry]:
     pushed = []
     try:
         for version in VERSIONS:
-            pushed.append(started.push(engine, f"{APP}:{version}", APP, version))
+            # an image of its own (one more label), so the push's digest never sticks to
+            # the app as built here, which other tests run without a pull
+            own = f"{APP}-pushed:{version}"
+            engine.build(own, f"FROM {APP}:{version}\nLABEL scalehook.test.pushed={version}\n", {})
+            pushed.append(own)
+            started.push(engine, own, APP, version)
         yield started
     finally:
         for image in pushed:
-            engine.untag(image)
+            engine.forget_registries(image, keep=set())
         started.close()
 
 

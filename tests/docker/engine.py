@@ -98,6 +98,17 @@ class Engine:
         if response.status_code not in (200, 404):
             raise EngineCallError(f"DELETE /images/{image}: {response.status_code} {response.text}")
 
+    def forget_registries(self, image: str, keep: set[str]) -> None:
+        """Untag every name of ``image`` but ``keep``, and forget its registry digests, so
+        the engine holds it as built here (a push of an earlier run leaves both behind)."""
+        found = self.http.get(f"/images/{image}/json")
+        if found.status_code == 404:
+            return
+        record = found.json()
+        for name in [*(record.get("RepoTags") or []), *(record.get("RepoDigests") or [])]:
+            if name not in keep:
+                self.untag(name)
+
     def has_image(self, image: str) -> bool:
         return self.http.get(f"/images/{image}/json").status_code == 200
 

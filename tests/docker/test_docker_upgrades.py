@@ -169,7 +169,8 @@ def test_a_registry_notification_rolls_the_image_named_with_its_registry(
     body, headers = bodies.push("distribution", REGISTRY_APP, "2")
     response = hook(found["url"], body, headers)
     assert response.status_code == 202, response.text
-    assert finished(docker_server, response.json()["id"])["result"] == "upgraded"
+    done = finished(docker_server, response.json()["id"])
+    assert done["result"] == "upgraded", done["message"]
     assert versions(engine, service) == ["2", "2"]
     digest = bodies.digest_of("2")
     # what was pushed, digest and all, is what the service runs now: the same push
