@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from scalehook.domain.executions import Result, as_dry_run
 from scalehook.domain.host_plans import RemovePolicy, group_size, plan_down, plan_up
+from scalehook.domain.hosts import Host
 from scalehook.domain.selectors import Selector, group_target
 from scalehook.errors import ScalehookError
 from scalehook.executor import ActionResult
@@ -36,10 +37,16 @@ class GroupChange:
 
 
 async def scale_group(
-    hosts: HostManager, change: GroupChange, selector: Selector, *, dry_run: bool = False
+    hosts: HostManager,
+    change: GroupChange,
+    selector: Selector,
+    *,
+    dry_run: bool = False,
+    listed: Sequence[Host] | None = None,
 ) -> ActionResult:
-    """List the group, plan, and apply the plan one host at a time."""
-    everything = await hosts.list()
+    """List every host (or take ``listed``, read under the group's lock just before),
+    plan, and apply the plan one host at a time."""
+    everything = await hosts.list() if listed is None else listed
     group = [h for h in everything if selector.matches(h.labels)]
     details: dict[str, Any] = {"selector": selector.as_dict()}
     if change.action == "up":

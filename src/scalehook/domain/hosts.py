@@ -69,6 +69,11 @@ class Host:
         return self.state == "ready" and self.provider is not None
 
     @property
+    def schedulable(self) -> bool:
+        """It can take tasks now: ready and active (not drained or paused)."""
+        return self.state == "ready" and self.availability == "active"
+
+    @property
     def counted(self) -> bool:
         """Hosts in error state are listed but do not count toward the group's size."""
         return self.state != "error"

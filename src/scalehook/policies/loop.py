@@ -41,6 +41,7 @@ from scalehook.backends import Backends, ServiceState
 from scalehook.backends.base import Wakeable
 from scalehook.domain.decisions import ScaleDecision
 from scalehook.domain.host_plans import group_size
+from scalehook.domain.hosts import Host
 from scalehook.domain.policy_records import PolicyId, PolicyRecord
 from scalehook.domain.scale_to_zero import idle_floor
 from scalehook.errors import ScalehookError
@@ -58,7 +59,14 @@ from scalehook.policies.rules import (
     longest_period,
     sources_of,
 )
-from scalehook.policies.sources import GroupTarget, MetricSource, Scaled, SourceError, Target
+from scalehook.policies.sources import (
+    GroupTarget,
+    MetricSource,
+    Scaled,
+    SourceError,
+    Target,
+    hosts_key,
+)
 from scalehook.policies.state import (
     EvaluationRecord,
     PolicyState,
@@ -333,10 +341,12 @@ class PolicyLoop:
         found = await asyncio.gather(
             *(resolve_target(self.backends, s) for s in services), return_exceptions=True
         )
-        targets: dict[str | None, Scaled | BaseException] = dict(zip(services, found, strict=True))
+        targets = dict(zip(services, found, strict=True))
         for state in states:
-            target = targets.get(state.spec.service)
-            if state.spec.service is None:
+            target: Scaled | BaseException
+            if state.spec.service is not None:
+                target = targets[state.spec.service]
+            else:
                 try:
                     target = group_of(state.spec, self.executor.hosts)
                 except ScalehookError as exc:
@@ -353,9 +363,10 @@ class PolicyLoop:
         self, state: PolicyState, target: Scaled
     ) -> dict[Hashable, tuple[MetricSource | None, Scaled]]:
         """What the policy's evaluations fetch (kept until its spec or service changes):
-        the service's state (or the group's size), and each sourced metric's key."""
+        the service's state (or the group's hosts, which the capacity source reads too),
+        and each sourced metric's key."""
         keys: dict[Hashable, tuple[MetricSource | None, Scaled]] = {
-            (_STATE, target.ref): (None, target)
+            _state_key(target): (None, target)
         }
         plan = []
         for _, metric in sources_of(state.spec):
@@ -371,7 +382,7 @@ class PolicyLoop:
         try:
             async with asyncio.timeout(FETCH_TIMEOUT):
                 if source is None:
-                    return await _count(target)
+                    return await _state(target)
                 return await source.fetch(key, target)
         except SourceError as exc:
             return exc
@@ -396,7 +407,7 @@ class PolicyLoop:
         action when it must act (None when it need not)."""
         target = state.target
         assert target is not None
-        service = results.get((_STATE, target.ref))
+        service = _counted(target, results.get(_state_key(target)))
         if not isinstance(service, ServiceState | GroupCount):
             why = service.message if isinstance(service, SourceError) else "not read"
             state.keep(EvaluationRecord(now, "error", f"cannot read {target.ref}: {why}"))
@@ -576,8 +587,10 @@ class PolicyLoop:
     ) -> ActionResult:
         """Under the group's lock: count its hosts, decide again, and grow or shrink it
         as a scaleHost receiver would (clones of its oldest host; the safest removed
-        first, drained)."""
-        decision = decide(await _group_count(group))
+        first, drained), from the one listing made here."""
+        everything = await group.hosts.list()
+        hosts_now = [h for h in everything if group.selector.matches(h.labels)]
+        decision = decide(GroupCount(group.ref, group_size(hosts_now)))
         if decision.result != "scaled":
             return ActionResult(
                 decision.result, decision.message, decision.before, decision.after,
@@ -593,7 +606,9 @@ class PolicyLoop:
             remove_policy=hosts.remove_policy,
             drain_timeout=float(hosts.drain_timeout),
         )
-        done = await scale_group(group.hosts, change, group.selector, dry_run=dry_run)
+        done = await scale_group(
+            group.hosts, change, group.selector, dry_run=dry_run, listed=everything
+        )
         return dataclasses.replace(
             done,
             message=f"{decision.message}; {done.message}",
@@ -734,15 +749,25 @@ class GroupCount:
     desired: int
 
 
-async def _count(target: Scaled) -> ServiceState | GroupCount:
-    """The service's state, or the host group's size (its hosts not in error)."""
+def _state_key(target: Scaled) -> Hashable:
+    """The key of what a policy's count is read from: the service's state, or the
+    group's hosts (the key the capacity source reads them by: one listing a batch)."""
+    return hosts_key(target) if isinstance(target, GroupTarget) else (_STATE, target.ref)
+
+
+async def _state(target: Scaled) -> ServiceState | list[Host]:
+    """The service's state, or the host group's hosts."""
     if isinstance(target, GroupTarget):
-        return await _group_count(target)
+        return await target.hosts.list(target.selector)
     return await target.backend.get_service(service=target.name)
 
 
-async def _group_count(group: GroupTarget) -> GroupCount:
-    return GroupCount(group.ref, group_size(await group.hosts.list(group.selector)))
+def _counted(target: Scaled, fetched: object) -> object:
+    """What was fetched for the count, a group's hosts as its size (its hosts not in
+    error); anything else (a service's state, an error) as it is."""
+    if isinstance(target, GroupTarget) and isinstance(fetched, list):
+        return GroupCount(target.ref, group_size(fetched))
+    return fetched
 
 
 def _spec(record: PolicyRecord) -> PolicySpec | None:

@@ -627,14 +627,9 @@ class PolicySpec(_Strict):
             )
         if self.hosts is not None:
             self._host_group()
-        else:
-            for index, read in enumerate(self.read_metrics):
-                if read.source in HOST_SOURCES:
-                    raise invalid(
-                        f"metrics[{index}].source",
-                        f"{read.source} reads a host group's task slots: it is for a policy "
-                        'on hosts ({"hosts": {"selector": {...}}})',
-                    )
+        for index, read in enumerate(self.read_metrics):
+            if read.source in (SERVICE_SOURCES if self.hosts is not None else HOST_SOURCES):
+                raise invalid(f"metrics[{index}].source", self._wrong_source(read.source))
         seen: dict[str, int] = {}
         for index, metric in enumerate(self.metrics):
             if metric.name in seen:
@@ -662,13 +657,17 @@ class PolicySpec(_Strict):
             )
         if self.max > MAX_HOSTS:
             raise invalid("max", f"a host group has at most {MAX_HOSTS} hosts")
-        for index, metric in enumerate(self.read_metrics):
-            if metric.source in SERVICE_SOURCES:
-                raise invalid(
-                    f"metrics[{index}].source",
-                    f"{metric.source} reads a service's replicas: a policy on hosts reads "
-                    "capacity, prometheus or a schedule",
-                )
+
+    def _wrong_source(self, source: str) -> str:
+        if self.hosts is not None:
+            return (
+                f"{source} reads a service's replicas: a policy on hosts reads capacity, "
+                "prometheus or a schedule"
+            )
+        return (
+            f"{source} reads a host group's task slots: it is for a policy on hosts "
+            '({"hosts": {"selector": {...}}})'
+        )
 
     @property
     def target(self) -> str:

@@ -14,6 +14,7 @@ from scalehook.policies.sources.base import (
     SourcedMetric,
     SourceError,
     Target,
+    hosts_key,
 )
 from scalehook.policies.sources.capacity import CapacitySource
 from scalehook.policies.sources.engine import EngineSource
@@ -27,6 +28,7 @@ __all__ = [
     "SourcedMetric",
     "Target",
     "build_sources",
+    "hosts_key",
 ]
 
 

@@ -72,6 +72,12 @@ Scaled = Target | GroupTarget
 """What a policy scales: a service or a host group."""
 
 
+def hosts_key(group: GroupTarget) -> Hashable:
+    """The one fetch of a group's hosts per batch: the loop counts them from it, and the
+    capacity source reads their slots from it."""
+    return ("hosts", group.ref)
+
+
 class SourceError(Exception):
     """A metric could not be read; the message says why (for the evaluation's record).
     ``rejected``: the source refused the metric itself (a PromQL syntax error), so no

@@ -23,6 +23,7 @@ from scalehook.policies.sources.base import (
     Scaled,
     SourcedMetric,
     SourceError,
+    hosts_key,
 )
 
 
@@ -31,7 +32,7 @@ class CapacitySource(MetricSource):
     metrics = frozenset({"used", "tasks"})
 
     def key(self, metric: SourcedMetric, target: Scaled) -> Hashable:
-        return ("capacity", target.ref)
+        return hosts_key(_group_of(target))
 
     async def fetch(self, key: Hashable, target: Scaled) -> object:
         group = _group_of(target)
@@ -44,7 +45,7 @@ class CapacitySource(MetricSource):
             ReplicaValue(
                 replica=h.name,
                 value=host_value(metric.metric or "used", h),
-                ready=schedulable(h),
+                ready=h.schedulable,
                 started_at=h.created,
             )
             for h in hosts
@@ -71,14 +72,9 @@ class CapacitySource(MetricSource):
         return []
 
 
-def schedulable(host: Host) -> bool:
-    """It can take tasks now: ready and active."""
-    return host.state == "ready" and host.availability in ("active", "")
-
-
 def host_value(metric: str, host: Host) -> float | None:
     """A host's ``used`` (percent of its slots) or ``tasks``; None when unknown."""
-    if not schedulable(host):
+    if not host.schedulable:
         return None
     tasks = host.load.running_tasks
     if metric == "tasks":
@@ -91,7 +87,7 @@ def host_value(metric: str, host: Host) -> float | None:
 
 def unknown_slots(hosts: Sequence[Host]) -> str:
     """Why no host of a group says how full it is."""
-    ready = [h for h in hosts if schedulable(h)]
+    ready = [h for h in hosts if h.schedulable]
     if not ready:
         return "no host of the group can take tasks now (down, drained or paused)"
     problems = [why for h in ready if (why := max_tasks_label(h.labels)[1]) is not None]
