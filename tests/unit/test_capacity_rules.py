@@ -3,7 +3,9 @@ Swarm's placement and free slots, and how limits are read and written."""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -16,7 +18,7 @@ from scalehook.backends.docker.resources import (
     restore_body,
     update_body,
 )
-from scalehook.backends.local.cgroups import mounts
+from scalehook.backends.local.cgroups import Cgroups, mounts
 from scalehook.backends.swarm.capacity import cluster, task_needs
 from scalehook.backends.swarm.resources import spec_limits, with_limits
 from scalehook.domain.capacity import (
@@ -381,3 +383,18 @@ def test_cgroup_hierarchies_from_mountinfo() -> None:
         ("cgroup2", "/sys/fs/cgroup/unified"),
     ]
     assert "cpu" in found[0].options and "memory" in found[1].options
+
+
+def test_a_cgroup_already_gone_is_released_without_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    bases = {c: tmp_path / c / "scalehook" / "one" for c in ("cpu", "memory")}
+    (bases["cpu"] / "web" / "web-1").mkdir(parents=True)  # memory's is gone already
+    (bases["memory"] / "web").mkdir(parents=True)
+    cgroups = Cgroups("cgroup1", bases, "test")
+    with caplog.at_level(logging.WARNING):
+        cgroups.release("web", "web-1")
+        cgroups.close()
+    assert not (bases["cpu"] / "web" / "web-1").exists()
+    assert not (tmp_path / "cpu" / "scalehook").exists()
+    assert caplog.records == []

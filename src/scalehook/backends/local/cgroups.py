@@ -26,7 +26,6 @@ limit than a replica uses now: v2 reclaims, then the kernel kills inside the cgr
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import hashlib
 import logging
@@ -315,9 +314,11 @@ def _write(path: Path, text: str) -> None:
 
 
 def _rmdir(path: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        try:
-            path.rmdir()
-        except OSError as exc:
-            if exc.errno not in (errno.EBUSY, errno.ENOTEMPTY):
-                log.warning("cannot remove the cgroup %s: %s", path, exc.strerror or exc)
+    """Remove a cgroup; one already gone (a replica's, removed when it stopped) is fine."""
+    try:
+        path.rmdir()
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        if exc.errno not in (errno.EBUSY, errno.ENOTEMPTY):
+            log.warning("cannot remove the cgroup %s: %s", path, exc.strerror or exc)
