@@ -22,6 +22,7 @@ from playwright.sync_api import (
     expect,
     sync_playwright,
 )
+from playwright.sync_api import Error as PlaywrightError
 
 from scalehook.testing import ServerProcess
 
@@ -69,6 +70,12 @@ def page(context: BrowserContext) -> Page:
         lambda msg: errors.append(msg.text) if msg.type == "error" else None,
     )
     page.errors = errors  # type: ignore[attr-defined]
+    failed: list[str] = []
+    page.on(
+        "requestfailed",
+        lambda request: failed.append(f"{request.method} {request.url}: {request.failure}"),
+    )
+    page.failed_requests = failed  # type: ignore[attr-defined]
     return page
 
 
@@ -95,9 +102,43 @@ def shots(tmp_path: Path) -> Shots:
 def sign_in(page: Page, server: ServerProcess, path: str = "") -> None:
     """Open the UI and sign in with the admin token through the form."""
     page.goto(f"{server.url}/ui/{path}")
-    page.get_by_label("Admin token").fill(server.token)
+    token = page.get_by_label("Admin token")
+    try:
+        token.wait_for(timeout=30_000)
+    except PlaywrightError as exc:
+        raise AssertionError(never_drawn(page, server)) from exc
+    token.fill(server.token)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+
+
+def never_drawn(page: Page, server: ServerProcess) -> str:
+    """What a page that never drew its form was left with: its errors, its DOM, and
+    the end of scalehook's log (a page that loads but never renders is otherwise a bare
+    timeout)."""
+    errors: list[str] = page.errors  # type: ignore[attr-defined]
+    failed: list[str] = page.failed_requests  # type: ignore[attr-defined]
+    log = server.log().splitlines()[-40:]
+    return "\n".join(
+        [
+            f"the sign-in form of {page.url} never appeared",
+            "page errors:",
+            *(f"  {e}" for e in errors or ["(none)"]),
+            "requests that failed:",
+            *(f"  {f}" for f in failed or ["(none)"]),
+            "the page:",
+            "  " + _content(page),
+            "scalehook's log, last lines:",
+            *(f"  {line}" for line in log),
+        ]
+    )
+
+
+def _content(page: Page) -> str:
+    try:
+        return page.content()[:3_000]
+    except PlaywrightError as exc:
+        return f"(cannot be read: {exc.message})"
 
 
 def no_page_errors(page: Page) -> None:

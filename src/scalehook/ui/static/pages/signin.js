@@ -11,7 +11,7 @@ export function renderSignIn(main, { message, signIn }) {
     { class: 'card signin', novalidate: true, 'aria-labelledby': 'signin-title' },
     h('h1', { id: 'signin-title' }, 'Sign in to scalehook'),
     message ? h('p', { class: 'notice', role: 'status' }, message) : null,
-    h('p', { class: 'hint' }, 'Use the admin token (SCALEHOOK_ADMIN_TOKEN, or the one printed at first start).'),
+    h('p', { class: 'hint' }, 'Use the admin token: SCALEHOOK_ADMIN_TOKEN, or the one scalehook wrote to admin-token in its data directory at first start.'),
     token.row,
     formError(),
     h('div', { class: 'buttons' }, h('button', { type: 'submit', class: 'primary' }, 'Sign in')),
