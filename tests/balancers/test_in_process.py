@@ -98,14 +98,17 @@ async def test_health_decides_membership_and_replica_load_is_read(
     health.by_service["local/web"] = {"web-1": "healthy", "web-2": "healthy"}
     await until(are("shk-web-1", "shk-web-2"), "web-2 is back")
 
-    first = await balancers.replica_load("web")
-    assert first is not None and set(first) == {"web-1", "web-2"}
+    through = await balancers.replica_load("web")
+    assert through is not None and {r.id for r in through.replicas} == {"web-1", "web-2"}
+    first = through.loads
+    assert set(first) == {"web-1", "web-2"}
     assert all(load.rate is None for load in first.values())  # no window yet: not zero
     async with httpx.AsyncClient(timeout=5) as client:
         for _ in range(10):
             assert (await client.get(haproxy.url)).status_code == 200
-    second = await balancers.replica_load("local/web")
-    assert second is not None
+    through = await balancers.replica_load("local/web")
+    assert through is not None
+    second = through.loads
     assert (
         sum(load.total for load in second.values())
         == sum(load.total for load in first.values()) + 10

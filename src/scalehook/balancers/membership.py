@@ -495,11 +495,11 @@ class Membership:
             mapped.resolved = f"{backend.name}/{name}"
         return mapped.resolved == service
 
-    async def replicas_of(self, mapped: Mapped) -> list[str]:
-        """The ids of ``mapped``'s replicas now (``ServiceNotFound``, ``BackendError``)."""
+    async def replicas_of(self, mapped: Mapped) -> list[Replica]:
+        """``mapped``'s replicas now (``ServiceNotFound``, ``BackendError``)."""
         backend, service = await self._backends.resolve(mapped.ref)
         mapped.resolved = f"{backend.name}/{service}"
-        return [r.id for r in await backend.replicas(service=service)]
+        return await backend.replicas(service=service)
 
     def owner(self, backend: str, server: str) -> tuple[str, str] | None:
         """(service ref, replica id) of one of scalehook's servers, if known."""

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from scalehook.backends import Backends, Replica
 from scalehook.balancers.membership import HealthView, Membership
 from scalehook.balancers.settings import BalancerSettings
-from scalehook.balancers.stats import LoadReader, ReplicaLoad
+from scalehook.balancers.stats import LoadReader, ServiceLoad
 from scalehook.domain.membership import server_name
 from scalehook.loops.clock import Clock
 from scalehook.metrics import Metrics
@@ -62,17 +62,18 @@ class Balancers:
         for balancer in self._balancers:
             balancer.wake.set()
 
-    async def replica_load(self, service: str) -> dict[str, ReplicaLoad] | None:
-        """Each replica's traffic through the first balancer that carries ``service``
-        (a ref as written under ``services:``, or ``<backend>/<service>``), by replica
-        id; None when no balancer carries it. Raises ``HAProxyUnavailable`` (or another
-        ``BackendError``) when HAProxy cannot be read: no reading is not zero load."""
+    async def replica_load(self, service: str) -> ServiceLoad | None:
+        """The replicas of ``service`` (a ref as written under ``services:``, or
+        ``<backend>/<service>``) and their traffic through the first balancer that
+        carries it; None when no balancer carries it. Raises ``HAProxyUnavailable`` (or
+        another ``BackendError``) when HAProxy cannot be read: no reading is not zero."""
         for balancer in self._balancers:
             for mapped in balancer.mapped:
                 if service != mapped.ref and not await balancer.carries(mapped, service):
                     continue
                 backend = mapped.settings.backend
                 replicas = await balancer.replicas_of(mapped)
-                servers = {server_name(balancer.settings.prefix, r): r for r in replicas}
-                return await self._readers[balancer.name].read(backend, servers)
+                servers = {server_name(balancer.settings.prefix, r.id): r.id for r in replicas}
+                loads = await self._readers[balancer.name].read(backend, servers)
+                return ServiceLoad(tuple(replicas), loads)
         return None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from scalehook.backends.base import Replica
 from scalehook.balancers.haproxy import RuntimeAPI
 from scalehook.loops.clock import Clock
 
@@ -19,6 +20,15 @@ class ReplicaLoad:
     in_flight: int  # sessions open on it now (scur), queued ones included (qcur)
     total: int  # sessions since it joined (stot)
     rate: float | None  # sessions per second since the previous reading; None: first
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceLoad:
+    """A service's replicas as listed for the reading, and the load of those HAProxy
+    carries, by replica id (one it does not carry has none: no reading, not zero)."""
+
+    replicas: tuple[Replica, ...]
+    loads: dict[str, ReplicaLoad]
 
 
 class LoadReader:

@@ -25,7 +25,7 @@ from datetime import datetime
 from scalehook.backends.base import BalancerStats, Replica, ServiceConnections
 from scalehook.backends.sampling import Readings
 from scalehook.balancers.haproxy import HAProxyError, HAProxyUnavailable
-from scalehook.balancers.stats import ReplicaLoad
+from scalehook.balancers.stats import ReplicaLoad, ServiceLoad
 from scalehook.errors import BackendError, BackendUnsupported, InvalidRequest, ScalehookError
 from scalehook.loops.clock import Clock
 from scalehook.policies.rules import Reading, ReplicaValue
@@ -38,9 +38,10 @@ from scalehook.policies.sources.base import (
     service_of,
 )
 
-LoadRead = Callable[[str], Awaitable[Mapping[str, ReplicaLoad] | None]]
-"""``Balancers.replica_load``: a service ref's per-replica load through the balancer
-that carries it, None when none does; raises a ``BackendError`` when it cannot be read."""
+LoadRead = Callable[[str], Awaitable[ServiceLoad | None]]
+"""``Balancers.replica_load``: a service ref's replicas and their load through the
+balancer that carries it, None when none does; raises a ``BackendError`` when it cannot
+be read."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,16 +103,15 @@ class BalancerSource(MetricSource):
 
     async def fetch(self, key: Hashable, scaled: Scaled) -> object:
         target = service_of(scaled, self.name)
-        loads = await self._haproxy(target)
-        if loads is None:
+        through = await self._haproxy(target)
+        if through is None:
             stats = await self._stats(target)
             counted = [Counted(r.replica, r.ready, r.active, r.total) for r in stats.replicas]
             waiting, last, sampled_at, via = (
                 stats.waiting, stats.last_connection, stats.sampled_at, "backend"
             )  # fmt: skip
         else:
-            replicas = await target.backend.replicas(service=target.name)
-            counted = from_haproxy(replicas, loads)
+            counted = from_haproxy(through.replicas, through.loads)
             sampled_at = self.clock.now()
             waiting, last, via = 0, self._seen.get(target.ref), "haproxy"
             if not counted and isinstance(target.backend, BalancerStats):
@@ -141,9 +141,10 @@ class BalancerSource(MetricSource):
             last = self._seen[target.ref] = sampled_at
         return BalancerReading(tuple(counted), waiting, last, sampled_at, rates, via)
 
-    async def _haproxy(self, target: Target) -> Mapping[str, ReplicaLoad] | None:
-        """HAProxy's load of the service's replicas, or None when no balancer carries it.
-        HAProxy unreadable is a ``SourceError``: a metric that cannot be read."""
+    async def _haproxy(self, target: Target) -> ServiceLoad | None:
+        """The service's replicas and HAProxy's load of them (one listing), or None when
+        no balancer carries it. HAProxy unreadable is a ``SourceError``: a metric that
+        cannot be read."""
         if self.load is None:
             return None
         try:
