@@ -16,7 +16,7 @@ from scalehook.testing import ServerProcess, wait_until
 from tests.docker.conftest import WEB_IMAGE
 from tests.docker.engine import TEST_LABEL, Engine
 from tests.docker.test_swarm_scaling import service_spec
-from tests.policies.conftest import cpu, desired, policy, policy_executions
+from tests.policies.conftest import cpu, desired, policy, scaled_by
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("images")]
 
@@ -56,14 +56,13 @@ def scale_on_burn(
     assert desired(server, service) == 1
     burn(BURN)
     wait_until(lambda: desired(server, service) >= 2, timeout=120, what="a scale-up")
-    up = [e for e in policy_executions(server, name) if e["result"] == "scaled"]
+    up = scaled_by(server, name)
     assert up[-1]["before"] == 1 and up[-1]["details"]["metrics"][0]["value"] > 15
     assert "stopped" in burn(STOP)
     # under load the engine's samples come late, and a replica without one holds a
     # scale-down (as HPA's rule says): give the window time
     wait_until(lambda: desired(server, service) == 1, timeout=300, what="back down to 1")
-    trail = policy_executions(server, name)
-    assert [e for e in trail if e["result"] == "scaled" and e["after"] < e["before"]]
+    scaled_by(server, name, lambda e: e["after"] < e["before"], what="a scale-down recorded")
 
 
 def test_the_cpu_policy_on_plain_docker(

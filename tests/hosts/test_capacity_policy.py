@@ -31,6 +31,10 @@ def executions(server: ServerProcess, name: str) -> list[dict[str, Any]]:
     return found
 
 
+def scaled(server: ServerProcess, name: str) -> list[dict[str, Any]]:
+    return [e for e in executions(server, name) if e["result"] == "scaled"]
+
+
 def running(lab: SwarmLab, service: str) -> int:
     return sum(t["Status"]["State"] == "running" for t in lab.tasks(service))
 
@@ -66,9 +70,12 @@ def test_a_capacity_policy_grows_the_group_before_it_is_full_and_shrinks_it_afte
         assert created.json()["target"] == "hosts/group=slots"
         assert created.json()["warnings"] == []
 
-        # 2 tasks in 2 slots: 100 % against 75 → a second host, cloned from the first
-        wait_until(lambda: len(ready_names(host_server)) == 2, timeout=300, what="a 2nd host")
-        (grown,) = [e for e in executions(host_server, "slots") if e["result"] == "scaled"]
+        # 2 tasks in 2 slots: 100 % against 75 → a second host, cloned from the first (a
+        # host is listed ready a moment before its execution is recorded: wait for that)
+        (grown,) = wait_until(
+            lambda: scaled(host_server, "slots"), timeout=300, what="the policy's scale-up"
+        )
+        assert len(ready_names(host_server)) == 2
         assert (grown["driver"], grown["target"]) == ("policy", "hosts/group=slots")
         assert (grown["before"], grown["after"]) == (1, 2)
         assert grown["details"]["cloned"] == first
@@ -95,12 +102,11 @@ def test_a_capacity_policy_grows_the_group_before_it_is_full_and_shrinks_it_afte
 
         # the tasks go: 0 % → back to min, the emptiest host drained and removed
         lab.docker("service", "scale", "-d", "slotted=0")
-        wait_until(lambda: len(group(host_server)) == 1, timeout=300, what="back to 1 host")
-        shrunk = [
-            e
-            for e in executions(host_server, "slots")
-            if e["result"] == "scaled" and e["after"] < e["before"]
-        ]
+        shrunk = wait_until(
+            lambda: [e for e in scaled(host_server, "slots") if e["after"] < e["before"]],
+            timeout=300,
+            what="the policy's scale-down",
+        )
         assert [(e["before"], e["after"]) for e in shrunk] == [(2, 1)]
         (removed,) = shrunk[0]["details"]["removed"]
         assert removed["why"] == "least_busy"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,25 @@ def policy_executions(server: ServerProcess, name: str) -> list[dict[str, Any]]:
         "/v1/executions", params={"receiver": name, "limit": 200}
     ).json()
     return found
+
+
+def scaled_by(
+    server: ServerProcess,
+    name: str,
+    which: Callable[[dict[str, Any]], bool] = lambda execution: True,
+    *,
+    what: str = "",
+) -> list[dict[str, Any]]:
+    """The policy's scalings (newest first) once one that ``which`` takes is recorded:
+    the engine shows a new count a moment before the execution that made it is written,
+    so a test that saw the count waits for the record, not reads it at once."""
+    return wait_until(
+        lambda: [
+            e for e in policy_executions(server, name) if e["result"] == "scaled" and which(e)
+        ],
+        timeout=30,
+        what=what or f"a scaling of {name} recorded",
+    )
 
 
 def burn_service(**overrides: Any) -> dict[str, Any]:

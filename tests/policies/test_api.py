@@ -20,6 +20,7 @@ from tests.policies.conftest import (
     policy,
     policy_executions,
     query,
+    scaled_by,
     wait_evaluations,
 )
 from tests.upgrades.helpers import hook, release_service, upgrade_receiver
@@ -230,7 +231,7 @@ def test_a_rollout_in_progress_holds_the_policy(server: ServerProcess, tmp_path:
     wait_until(
         lambda: desired(server, "shop") == 3, timeout=90, what="scaled once the rollout ends"
     )
-    scaled = [e for e in policy_executions(server, "shop-min") if e["result"] == "scaled"]
+    scaled = scaled_by(server, "shop-min")
     assert [(e["before"], e["after"]) for e in scaled] == [(2, 3)]
 
 

@@ -14,6 +14,7 @@ from tests.policies.conftest import (
     desired,
     policy,
     policy_executions,
+    scaled_by,
 )
 
 
@@ -33,7 +34,7 @@ def test_a_cpu_policy_scales_up_under_load_and_down_after_the_window(tmp_path: P
         url = f"http://127.0.0.1:{service['port']}/work?ms=40"
         with Load(url, workers=2, think=0.0) as load:
             wait_until(lambda: desired(server, "burn") >= 2, timeout=90, what="a scale-up")
-            up = [e for e in policy_executions(server, "burn-cpu") if e["result"] == "scaled"]
+            up = scaled_by(server, "burn-cpu")
             assert up and up[-1]["after"] > up[-1]["before"] == 1
             details = up[-1]["details"]
             (metric,) = details["metrics"]
@@ -43,7 +44,7 @@ def test_a_cpu_policy_scales_up_under_load_and_down_after_the_window(tmp_path: P
         assert load.answers.get(200, 0) > 0
         assert set(load.answers) == {200}, load.answers  # every request answered
         wait_until(lambda: desired(server, "burn") == 1, timeout=90, what="back down to 1")
+        down = scaled_by(server, "burn-cpu", lambda e: e["after"] < e["before"])
+        assert down[0]["after"] >= 1 and peak >= 2
         trail = policy_executions(server, "burn-cpu")
-        down = [e for e in trail if e["result"] == "scaled" and e["after"] < e["before"]]
-        assert down and down[0]["after"] >= 1 and peak >= 2
         assert all(e["driver"] == "policy" and e["target"] == "local/burn" for e in trail)

@@ -21,6 +21,7 @@ from tests.policies.conftest import (
     policy,
     policy_executions,
     query,
+    scaled_by,
     wait_evaluations,
 )
 
@@ -80,7 +81,7 @@ def test_the_value_scales_to_ceil_value_over_target_and_a_stop_holds(stack: Stac
     answer = server.client.post("/v1/policies", json=body)
     assert answer.status_code == 201 and answer.json()["warnings"] == [], answer.text
     wait_until(lambda: desired(server, "web") == 4, timeout=60, what="ceil(1.0 / 0.25) = 4")
-    (scaled,) = [e for e in policy_executions(server, "load") if e["result"] == "scaled"]
+    (scaled,) = scaled_by(server, "load")
     assert (scaled["before"], scaled["after"]) == (1, 4)
     (metric,) = scaled["details"]["metrics"]
     assert (metric["name"], metric["value"], metric["candidate"]) == ("load", 1.0, 4)
