@@ -19,7 +19,7 @@ from typing import Any
 
 from scalehook.backends.engine import EngineClient, resolve_address
 from scalehook.hosts.providers.netns import NetnsProvider, NetnsSettings
-from scalehook.hosts.providers.netns.network import run
+from scalehook.hosts.providers.netns.network import IPTABLES, run
 from scalehook.hosts.settings import netns_provider
 
 # One run's names and addresses, so two runs on one machine do not collide.
@@ -170,9 +170,8 @@ def run_async_remove_bridge(bridge: str) -> None:
     """Remove a bridge the netns provider made, and its firewall rule."""
 
     async def remove() -> None:
-        await run(
-            "iptables", "-D", "FORWARD", "-i", bridge, "-o", bridge, "-j", "ACCEPT", check=False
-        )
+        rule = ["FORWARD", "-i", bridge, "-o", bridge, "-j", "ACCEPT"]
+        await run(*IPTABLES, "-D", *rule, check=False)
         await run("ip", "link", "del", bridge, check=False)
 
     asyncio.run(remove())

@@ -19,6 +19,9 @@ from scalehook.errors import BackendError, InvalidRequest
 NETNS_DIR = Path("/var/run/netns")
 SWARM_TCP_PORTS = (2377, 7946)  # cluster management, node gossip
 SWARM_UDP_PORT = 7946  # node gossip
+IPTABLES = ("iptables", "-w")
+"""``-w``: wait for the xtables lock (a Docker engine on this machine changes its rules
+too; without it a change made at the same moment fails at once)."""
 
 
 async def run(*argv: str, check: bool = True) -> str:
@@ -89,8 +92,8 @@ class Network:
             # A Docker engine on this machine sets FORWARD to DROP; bridged traffic between
             # the hosts must still pass.
             rule = ["FORWARD", "-i", self.bridge, "-o", self.bridge, "-j", "ACCEPT"]
-            if await _status("iptables", "-C", *rule) != 0:
-                await run("iptables", "-I", *rule[:1], "1", *rule[1:])
+            if await _status(*IPTABLES, "-C", *rule) != 0:
+                await run(*IPTABLES, "-I", *rule[:1], "1", *rule[1:])
 
     async def make_namespace(self, namespace: str, address: ipaddress.IPv4Address) -> None:
         """A namespace whose ``eth0`` has ``address`` on the bridge, routed through it."""
@@ -110,7 +113,7 @@ class Network:
         """Inside ``namespace``, send what goes to 127.0.0.1's Swarm ports to this machine."""
         inside = ["nsenter", f"--net={namespace_path(namespace)}"]
         await run(*inside, "sysctl", "-q", "-w", "net.ipv4.conf.all.route_localnet=1")
-        nat = [*inside, "iptables", "-t", "nat", "-A"]
+        nat = [*inside, *IPTABLES, "-t", "nat", "-A"]
         to = ["-j", "DNAT", "--to-destination", str(self.gateway)]
         await run(*nat, "OUTPUT", "-d", "127.0.0.1/32", "-p", "tcp", "-m", "multiport",
                   "--dports", ",".join(map(str, SWARM_TCP_PORTS)), *to)  # fmt: skip
