@@ -25,6 +25,7 @@ from playwright.sync_api import (
 from playwright.sync_api import Error as PlaywrightError
 
 from scalehook.testing import ServerProcess
+from tests.ui.browser_net import browser_network
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -43,12 +44,21 @@ def playwright() -> Iterator[Playwright]:
 
 
 @pytest.fixture(scope="module")
-def browser(playwright: Playwright) -> Iterator[Browser]:
+def browser(
+    playwright: Playwright, server: ServerProcess, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Browser]:
+    """Chromium in a network namespace of its own (``browser_net.py``), reaching the
+    module's ``server`` at its own URL."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (scripts/deps)")
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-    yield browser
-    browser.close()
+    with browser_network(tmp_path_factory.mktemp("browser"), CHROMIUM) as network:
+        executable = CHROMIUM
+        if network is not None:
+            network.expose(server.port)
+            executable = str(network.chromium)
+        browser = playwright.chromium.launch(executable_path=executable, args=ARGS)
+        yield browser
+        browser.close()
 
 
 @pytest.fixture
