@@ -409,3 +409,17 @@ def test_the_link_a_notification_carries_opens_its_execution(
     page.goto(f"{server.url}/ui/#/activity?execution=999999")
     expect(page.get_by_text("There is no such execution.")).to_be_visible()
     no_page_errors(page)
+
+
+def test_a_part_of_the_page_that_cannot_be_fetched_is_said_and_reload_draws_it(
+    page: Page, server: ServerProcess
+) -> None:
+    # The browser's own network failing one fetch (as a change of the machine's network
+    # does, net::ERR_NETWORK_CHANGED): the page says so instead of staying blank.
+    page.route("**/ui/forms.js", lambda route: route.abort("internetdisconnected"))
+    page.goto(f"{server.url}/ui/")
+    expect(page.get_by_role("heading", name="The page did not load")).to_be_visible()
+    expect(page.get_by_role("alert")).to_contain_text("could not be fetched from scalehook")
+    page.unroute("**/ui/forms.js")
+    page.get_by_role("button", name="Reload").click()
+    expect(page.get_by_label("Admin token")).to_be_visible()
