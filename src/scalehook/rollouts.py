@@ -542,7 +542,10 @@ class Rollouts:
         if rollout.control.command not in (None, command):
             doing = "cancelled" if rollout.control.command == "cancel" else "rolled back"
             raise Conflict(f"rollout {ident} is being {doing} already")
-        if command == "rollback" and (rollout.phase == "rolling_back" or rollout.previous is None):
+        # A rollback asked already is one rolling back, whether or not the rollout has
+        # turned yet: the answer must not depend on when the loop picks it up.
+        turning = rollout.control.command == "rollback" or rollout.phase == "rolling_back"
+        if command == "rollback" and (turning or rollout.previous is None):
             raise Conflict(f"rollout {ident} of {rollout.target} is rolling back already")
 
     async def _keep_control(self, rollout: _Rollout) -> None:
