@@ -9,6 +9,7 @@ from typing import Any
 
 from scalehook.testing import ServerProcess, wait_until
 from tests.hosts.lab import IMAGE, SwarmLab
+from tests.policies.conftest import scaled_by
 
 GROUP = {"group": "slots"}
 
@@ -22,17 +23,6 @@ def group(server: ServerProcess) -> list[dict[str, Any]]:
 
 def ready_names(server: ServerProcess) -> list[str]:
     return sorted(h["name"] for h in group(server) if h["state"] == "ready")
-
-
-def executions(server: ServerProcess, name: str) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = server.client.get(
-        "/v1/executions", params={"receiver": name, "limit": 50}
-    ).json()
-    return found
-
-
-def scaled(server: ServerProcess, name: str) -> list[dict[str, Any]]:
-    return [e for e in executions(server, name) if e["result"] == "scaled"]
 
 
 def running(lab: SwarmLab, service: str) -> int:
@@ -72,9 +62,7 @@ def test_a_capacity_policy_grows_the_group_before_it_is_full_and_shrinks_it_afte
 
         # 2 tasks in 2 slots: 100 % against 75 → a second host, cloned from the first (a
         # host is listed ready a moment before its execution is recorded: wait for that)
-        (grown,) = wait_until(
-            lambda: scaled(host_server, "slots"), timeout=300, what="the policy's scale-up"
-        )
+        (grown,) = scaled_by(host_server, "slots", timeout=300, what="the policy's scale-up")
         assert len(ready_names(host_server)) == 2
         assert (grown["driver"], grown["target"]) == ("policy", "hosts/group=slots")
         assert (grown["before"], grown["after"]) == (1, 2)
@@ -102,8 +90,10 @@ def test_a_capacity_policy_grows_the_group_before_it_is_full_and_shrinks_it_afte
 
         # the tasks go: 0 % → back to min, the emptiest host drained and removed
         lab.docker("service", "scale", "-d", "slotted=0")
-        shrunk = wait_until(
-            lambda: [e for e in scaled(host_server, "slots") if e["after"] < e["before"]],
+        shrunk = scaled_by(
+            host_server,
+            "slots",
+            lambda e: e["after"] < e["before"],
             timeout=300,
             what="the policy's scale-down",
         )

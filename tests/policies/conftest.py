@@ -94,6 +94,7 @@ def scaled_by(
     name: str,
     which: Callable[[dict[str, Any]], bool] = lambda execution: True,
     *,
+    timeout: float = 30.0,
     what: str = "",
 ) -> list[dict[str, Any]]:
     """The policy's scalings (newest first) once one that ``which`` takes is recorded:
@@ -103,7 +104,7 @@ def scaled_by(
         lambda: [
             e for e in policy_executions(server, name) if e["result"] == "scaled" and which(e)
         ],
-        timeout=30,
+        timeout=timeout,
         what=what or f"a scaling of {name} recorded",
     )
 

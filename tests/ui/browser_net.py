@@ -26,6 +26,8 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+from scalehook.hosts.providers.netns.network import namespace_path
+
 _CLONE_NEWNET = 0x40000000
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -49,7 +51,7 @@ class BrowserNetwork:
 
     def __init__(self, directory: Path, chromium: str) -> None:
         self.name = f"shk-ui-{os.getpid()}"
-        self.path = Path("/run/netns") / self.name
+        self.path = namespace_path(self.name)
         _ip("netns", "del", self.name, check=False)  # what a killed run left
         _ip("netns", "add", self.name)
         _ip("-n", self.name, "link", "set", "lo", "up")
